@@ -1,0 +1,101 @@
+"""One error format for everything a user can get wrong.
+
+Every problem is a :class:`Diagnostic`: where (file:line and a dotted path such as
+``vendors.acme-imaging.systems[2].site``), what was expected, what was found, and a hint.
+Stages collect diagnostics in a :class:`Report` and stop at the stage barrier, so a user
+fixes everything in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+EXIT_FAIL = 1  # a run that could not do its job (device unreachable, lab mismatch...)
+EXIT_INVALID = 2  # bad input: the inventory, the lock file or the command line
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    file: str
+    line: int
+    path: str
+    message: str
+    expected: str = ""
+    found: str = ""
+    hint: str = ""
+    code: str = "invalid"
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        head = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        lines = [f"error: {head}"]
+        if self.expected:
+            lines.append(f"  expected: {self.expected}")
+        if self.found:
+            lines.append(f"  found:    {self.found}")
+        if self.hint:
+            lines.append(f"  hint:     {self.hint}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Report:
+    """Collects diagnostics of one stage; the pipeline stops at the barrier if any."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, diag: Diagnostic) -> None:
+        self.items.append(diag)
+
+    def extend(self, diags: Iterable[Diagnostic]) -> None:
+        self.items.extend(diags)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(self.sorted())
+
+    def sorted(self) -> list[Diagnostic]:
+        # Stable, reviewable order: by file, line, path, then text; duplicates removed.
+        return sorted(set(self.items))
+
+    def render(self) -> str:
+        diags = self.sorted()
+        body = "\n".join(d.render() for d in diags)
+        n = len(diags)
+        return f"{body}\n{n} error{'s' if n != 1 else ''} found"
+
+
+class VendorwallError(Exception):
+    """Raised at a stage barrier; carries every diagnostic collected so far."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], stage: str = "") -> None:
+        self.diagnostics = sorted(set(diagnostics))
+        self.stage = stage
+        super().__init__(f"{len(self.diagnostics)} error(s) in stage {stage or '?'}")
+
+    def render(self) -> str:
+        rep = Report(list(self.diagnostics))
+        return rep.render()
+
+
+class UsageError(Exception):
+    """A bad command line or environment (not the inventory): message plus a hint."""
+
+    def __init__(self, message: str, hint: str = "", exit_code: int = EXIT_INVALID) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+    def render(self) -> str:
+        text = f"error: {self.message}"
+        if self.hint:
+            text += f"\n  hint:     {self.hint}"
+        return text
