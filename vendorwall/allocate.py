@@ -1,0 +1,362 @@
+"""Stable allocation of VLAN ids, subnets and system addresses, pinned in a lock file.
+
+Priority: what the inventory pins (``vlan``, ``addresses``) > what the lock file holds > the
+lowest free value of the site's pools. New segments are allocated in sorted key order, so the
+result depends only on the inventory and the lock file. Adding or removing a system never
+renumbers another segment; freed values are only reused by later allocations.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from .errors import Diagnostic
+from .inventory import DOMAIN_DIR, LOCK_FILE
+from .model import Inventory, Site, System
+from .yamlsrc import load_file
+
+LOCK_VERSION = 1
+LOCK_HEADER = """\
+# vendorwall allocation lock: written by 'vendorwall plan', commit it with the inventory.
+# It pins each vendor segment's VLAN, subnet and system addresses, so adding or removing a
+# system never renumbers another segment. 'vendorwall validate' fails when it is stale.
+"""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    key: str
+    vlan: int
+    subnet: IPv4Network
+    hosts: dict[str, tuple[IPv4Address, ...]]
+
+
+@dataclass
+class Lock:
+    path: str
+    shown: str
+    exists: bool
+    segments: dict[str, Allocation] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+def lock_path(root: str) -> str:
+    return os.path.join(root, DOMAIN_DIR, LOCK_FILE)
+
+
+def read_lock(root: str, shown_root: str) -> tuple[Lock, list[Diagnostic]]:
+    path = lock_path(root)
+    shown = os.path.join(shown_root, DOMAIN_DIR, LOCK_FILE)
+    lock = Lock(path, shown, os.path.exists(path))
+    if not lock.exists:
+        return lock, []
+    data, src, diags = load_file(path, shown)
+    if diags:
+        return lock, diags
+    out: list[Diagnostic] = []
+
+    def bad(p: tuple[str | int, ...], msg: str, expected: str, found: str) -> None:
+        out.append(Diagnostic(shown, src.line(p), ".".join(str(x) for x in p), msg, expected, found,
+                              "fix the entry or delete it and run 'vendorwall plan' to allocate anew", "lock"))
+
+    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION or not isinstance(
+            data.get("segments", {}), dict):
+        bad((), "unreadable lock file", f"version: {LOCK_VERSION} and a segments mapping", "something else")
+        return lock, out
+    for key, entry in (data.get("segments") or {}).items():
+        p = ("segments", key)
+        try:
+            vlan = int(entry["vlan"])
+            subnet = IPv4Network(entry["subnet"])
+            hosts = {str(k): tuple(IPv4Address(a) for a in v) for k, v in (entry.get("hosts") or {}).items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            bad(p, "malformed lock entry", "{vlan: N, subnet: PREFIX, hosts: {SYSTEM: [ADDRESS]}}", str(exc))
+            continue
+        lock.segments[str(key)] = Allocation(str(key), vlan, subnet, hosts)
+        lock.lines[str(key)] = src.line(p)
+    return lock, out
+
+
+def render_lock(allocs: dict[str, Allocation]) -> str:
+    lines = [LOCK_HEADER, f"version: {LOCK_VERSION}", "segments:" if allocs else "segments: {}"]
+    for key in sorted(allocs):
+        a = allocs[key]
+        hosts = ", ".join(f"{s}: [{', '.join(map(str, addrs))}]" for s, addrs in sorted(a.hosts.items()))
+        lines.append(f"  {key}: {{vlan: {a.vlan}, subnet: {a.subnet}, hosts: {{{hosts}}}}}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- allocation
+
+
+class _Space:
+    """Used intervals of integers (subnets or VLAN ids) with first-fit search."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def overlaps(self, lo: int, hi: int) -> tuple[int, int] | None:
+        i = bisect.bisect_right(self.starts, hi)
+        # candidates: the interval starting at or before hi with the greatest start; intervals
+        # are disjoint, so one check of the predecessor plus a scan of at most a few suffices
+        j = i - 1
+        while j >= 0:
+            if self.ends[j] >= lo:
+                return self.starts[j], self.ends[j]
+            if self.starts[j] < lo:
+                break
+            j -= 1
+        return None
+
+    def add(self, lo: int, hi: int) -> None:
+        i = bisect.bisect_left(self.starts, lo)
+        self.starts.insert(i, lo)
+        self.ends.insert(i, hi)
+
+
+@dataclass
+class _Need:
+    key: str
+    site: Site
+    mode: str
+    systems: list[System]
+
+
+def allocate(inv: Inventory, lock: Lock) -> tuple[dict[str, Allocation], list[Diagnostic]]:
+    needs: dict[str, _Need] = {}
+    for s in sorted(inv.systems.values(), key=lambda s: s.name):
+        site = inv.sites.get(s.site)
+        if site is None:
+            continue
+        need = needs.setdefault(s.segment_key, _Need(s.segment_key, site, s.segment_mode, []))
+        need.systems.append(s)
+    by_site: dict[str, list[_Need]] = {}
+    for need in needs.values():
+        by_site.setdefault(need.site.name, []).append(need)
+    result: dict[str, Allocation] = {}
+    diags: list[Diagnostic] = []
+    for site_name in sorted(by_site):
+        _allocate_site(inv.sites[site_name], sorted(by_site[site_name], key=lambda n: n.key), lock, result, diags)
+    return result, diags
+
+
+def _diag(s: System, sub: str, message: str, expected: str, found: str, hint: str, code: str) -> Diagnostic:
+    return Diagnostic(s.origin.file, s.origin.line, f"{s.origin.path}.{sub}" if sub else s.origin.path,
+                      message, expected, found, hint, code)
+
+
+def _allocate_site(site: Site, needs: list[_Need], lock: Lock, out: dict[str, Allocation],
+                   diags: list[Diagnostic]) -> None:
+    vlans: dict[int, str] = {}
+    nets = _Space()
+    net_owner: dict[int, str] = {}
+    vlan_of: dict[str, int] = {}
+    subnet_of: dict[str, IPv4Network] = {}
+    lo_v, hi_v = site.vlan_range
+
+    def plen(need: _Need) -> int:
+        return site.prefix_shared if need.mode == "shared" else site.prefix_dedicated
+
+    def in_pool(net: IPv4Network) -> bool:
+        return any(net.subnet_of(p) for p in site.segment_pool)
+
+    # 1. pins from the inventory --------------------------------------------------------
+    for need in needs:
+        pinned_vlans = {s.vlan for s in need.systems if s.vlan is not None}
+        if len(pinned_vlans) > 1:
+            s = next(s for s in need.systems if s.vlan is not None)
+            diags.append(_diag(s, "vlan", "systems of one shared segment pin different VLANs",
+                               "one VLAN per segment", ", ".join(map(str, sorted(pinned_vlans))), "", "vlan"))
+        for s in need.systems:
+            if s.vlan is None or not lo_v <= s.vlan <= hi_v:
+                continue  # out-of-range pins are reported by validation
+            owner = vlans.get(s.vlan)
+            if owner is not None and owner != need.key:
+                diags.append(_diag(s, "vlan", "VLAN id reused", f"a VLAN of its own on site {site.name}",
+                                   f"{s.vlan}, also pinned by segment {owner}", "pick another VLAN or remove 'vlan'",
+                                   "vlan"))
+                continue
+            vlans[s.vlan] = need.key
+            vlan_of[need.key] = s.vlan
+        pinned_addrs = [(s, a) for s in need.systems for a in s.addresses]
+        if pinned_addrs:
+            s0, a0 = pinned_addrs[0]
+            net = IPv4Network(f"{a0}/{plen(need)}", strict=False)
+            if not in_pool(net):
+                continue  # reported by validation (address outside its site)
+            if any(a not in net for _, a in pinned_addrs):
+                diags.append(_diag(s0, "addresses", "pinned addresses span several subnets",
+                                   f"all addresses of the segment inside {net}",
+                                   ", ".join(str(a) for _, a in pinned_addrs), "", "prefix"))
+                continue
+            clash = nets.overlaps(int(net.network_address), int(net.broadcast_address))
+            if clash:
+                diags.append(_diag(s0, "addresses", "pinned subnet already used", f"a free subnet of site {site.name}",
+                                   f"{net}, used by segment {net_owner[clash[0]]}", "pin another address", "prefix"))
+                continue
+            nets.add(int(net.network_address), int(net.broadcast_address))
+            net_owner[int(net.network_address)] = need.key
+            subnet_of[need.key] = net
+    # 2. the lock file -------------------------------------------------------------------
+    for need in needs:
+        prev = lock.segments.get(need.key)
+        if prev is None:
+            continue
+        if need.key not in vlan_of:
+            if not lo_v <= prev.vlan <= hi_v:
+                diags.append(Diagnostic(lock.shown, lock.lines.get(need.key, 1), f"segments.{need.key}",
+                                        "VLAN id outside the site range", f"{lo_v}..{hi_v}", str(prev.vlan),
+                                        "delete the entry and run 'vendorwall plan' to allocate anew", "vlan"))
+            elif prev.vlan in vlans:
+                diags.append(Diagnostic(lock.shown, lock.lines.get(need.key, 1), f"segments.{need.key}",
+                                        "VLAN id reused", f"a VLAN of its own on site {site.name}",
+                                        f"{prev.vlan}, also used by segment {vlans[prev.vlan]}",
+                                        "delete one of the entries and run 'vendorwall plan'", "vlan"))
+            else:
+                vlans[prev.vlan] = need.key
+                vlan_of[need.key] = prev.vlan
+        if need.key not in subnet_of:
+            net = prev.subnet
+            clash = nets.overlaps(int(net.network_address), int(net.broadcast_address))
+            if not in_pool(net):
+                diags.append(Diagnostic(lock.shown, lock.lines.get(need.key, 1), f"segments.{need.key}",
+                                        "subnet outside the site's segment pool",
+                                        ", ".join(map(str, site.segment_pool)), str(net),
+                                        "delete the entry and run 'vendorwall plan' to allocate anew", "prefix"))
+            elif clash:
+                diags.append(Diagnostic(lock.shown, lock.lines.get(need.key, 1), f"segments.{need.key}",
+                                        "overlapping prefixes", "a subnet of its own",
+                                        f"{net}, overlaps segment {net_owner[clash[0]]}",
+                                        "delete one of the entries and run 'vendorwall plan'", "prefix"))
+            else:
+                nets.add(int(net.network_address), int(net.broadcast_address))
+                net_owner[int(net.network_address)] = need.key
+                subnet_of[need.key] = net
+    # 3. new allocations, lowest free first ------------------------------------------------
+    next_vlan = lo_v
+    cursor: dict[int, tuple[int, int]] = {}  # prefix length -> (pool index, next candidate)
+    for need in needs:
+        if need.key not in vlan_of:
+            while next_vlan <= hi_v and next_vlan in vlans:
+                next_vlan += 1
+            if next_vlan > hi_v:
+                diags.append(_diag(need.systems[0], "", "VLAN pool exhausted",
+                                   f"a free VLAN id in {lo_v}..{hi_v} (site {site.name})", "all in use",
+                                   "widen the site's vlan_range or use shared segments", "pool"))
+            else:
+                vlans[next_vlan] = need.key
+                vlan_of[need.key] = next_vlan
+        if need.key not in subnet_of:
+            length = plen(need)
+            net = _first_free(site.segment_pool, length, nets, cursor)
+            if net is None:
+                diags.append(_diag(need.systems[0], "", "address pool exhausted",
+                                   f"a free /{length} in {', '.join(map(str, site.segment_pool))} (site {site.name})",
+                                   "no free subnet", "add a prefix to the site's segment_pool or use shared "
+                                   "segments", "pool"))
+            else:
+                nets.add(int(net.network_address), int(net.broadcast_address))
+                net_owner[int(net.network_address)] = need.key
+                subnet_of[need.key] = net
+        if need.key in vlan_of and need.key in subnet_of:
+            hosts = _hosts(need, subnet_of[need.key], lock.segments.get(need.key), diags)
+            out[need.key] = Allocation(need.key, vlan_of[need.key], subnet_of[need.key], hosts)
+
+
+def _first_free(pools: tuple[IPv4Network, ...], length: int, used: _Space,
+                cursor: dict[int, tuple[int, int]]) -> IPv4Network | None:
+    size = 1 << (32 - length)
+    pi, cand = cursor.get(length, (0, -1))
+    while pi < len(pools):
+        pool = pools[pi]
+        if pool.prefixlen > length:
+            pi, cand = pi + 1, -1
+            continue
+        lo = int(pool.network_address)
+        hi = int(pool.broadcast_address)
+        if cand < lo:
+            cand = lo
+        while cand + size - 1 <= hi:
+            clash = used.overlaps(cand, cand + size - 1)
+            if clash is None:
+                cursor[length] = (pi, cand + size)
+                return IPv4Network((cand, length))
+            cand = ((clash[1] + 1 + size - 1) // size) * size  # next aligned start after the clash
+        pi, cand = pi + 1, -1
+    cursor[length] = (pi, cand)
+    return None
+
+
+def _hosts(need: _Need, net: IPv4Network, prev: Allocation | None,
+           diags: list[Diagnostic]) -> dict[str, tuple[IPv4Address, ...]]:
+    gateway = net.network_address + 1
+    used = {gateway}
+    hosts: dict[str, tuple[IPv4Address, ...]] = {}
+    for s in need.systems:  # pinned first
+        if s.addresses:
+            hosts[s.name] = s.addresses
+            used.update(s.addresses)
+            if gateway in s.addresses:
+                diags.append(_diag(s, "addresses", "address is the segment gateway",
+                                   f"an address of {net} other than {gateway}", str(gateway),
+                                   "the firewall owns the first address of each segment", "prefix"))
+    for s in need.systems:  # then the lock
+        if s.name in hosts or prev is None or s.name not in prev.hosts:
+            continue
+        addrs = prev.hosts[s.name]
+        if all(a in net and a not in used and a != net.broadcast_address for a in addrs):
+            hosts[s.name] = addrs
+            used.update(addrs)
+    free = (a for a in net.hosts() if a not in used)
+    for s in need.systems:  # then the lowest free
+        if s.name in hosts:
+            continue
+        addr = next(free, None)
+        while addr is not None and addr in used:
+            addr = next(free, None)
+        if addr is None:
+            diags.append(_diag(s, "", "segment full", f"a free address in {net}", "none left",
+                               "use a larger segment_prefix for the site or a dedicated segment", "pool"))
+            continue
+        used.add(addr)
+        hosts[s.name] = (addr,)
+    return hosts
+
+
+def stale(lock: Lock, allocs: dict[str, Allocation]) -> Diagnostic | None:
+    """A lock-file check: the committed lock must equal what allocation computes."""
+    added = sorted(k for k in allocs if k not in lock.segments)
+    freed = sorted(k for k in lock.segments if k not in allocs)
+    changed = sorted(k for k in allocs if k in lock.segments and allocs[k] != lock.segments[k])
+    if not (added or freed or changed) and lock.exists:
+        return None
+    parts = []
+    if not lock.exists:
+        parts.append("no lock file")
+    if added:
+        parts.append(f"{len(added)} segment(s) to allocate ({_few(added)})")
+    if freed:
+        parts.append(f"{len(freed)} to free ({_few(freed)})")
+    if changed:
+        parts.append(f"{len(changed)} changed ({_few(changed)})")
+    line = min((lock.lines[k] for k in freed + changed if k in lock.lines), default=1)
+    return Diagnostic(lock.shown, line, "", "allocation lock file is stale",
+                      "a lock file matching the inventory", "; ".join(parts),
+                      "run 'vendorwall plan INVENTORY' and commit the updated lock file", "lock")
+
+
+def _few(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (f", +{len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def lock_changes(lock: Lock, allocs: dict[str, Allocation]) -> dict[str, Any]:
+    return {
+        "added": sorted(k for k in allocs if k not in lock.segments),
+        "freed": sorted(k for k in lock.segments if k not in allocs),
+        "changed": sorted(k for k in allocs if k in lock.segments and allocs[k] != lock.segments[k]),
+    }

@@ -1,0 +1,187 @@
+"""The ``vendorwall`` command line.
+
+    vendorwall validate INVENTORY            every error at once; exit 2 on any
+    vendorwall plan INVENTORY [--out DIR]    render per device, update the lock file, summarise
+    vendorwall export INVENTORY --format json
+    vendorwall list {sites,vendors,systems,services,client-groups,devices} INVENTORY
+    vendorwall platforms | schema
+
+Exit codes: 0 ok, 1 a run that failed (devices, lab), 2 bad input, 70 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import __version__
+from .errors import EXIT_INVALID, EXIT_OK, UsageError, VendorwallError
+
+EXIT_INTERNAL = 70
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        _COMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+def parse_now(text: str | None) -> dt.date:
+    if not text:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--now: not a date: {text!r}", "use YYYY-MM-DD, e.g. --now 2026-11-28") from None
+
+
+def _inventory_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inventory", help="inventory directory (hosts.yml + vendorwall/)")
+    p.add_argument("--now", help="the date to compile for (YYYY-MM-DD; default: today, UTC)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vendorwall", description="Vendor remote-maintenance lockdown for hospital "
+                                "networks: inventory -> vendor VLANs, firewall rules, switch config.")
+    p.add_argument("--version", action="version", version=f"vendorwall {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    s = sub.add_parser("validate", help="check the inventory and its lock file; every error at once")
+    _inventory_arg(s)
+    s = sub.add_parser("plan", help="render one configuration per device and update the lock file")
+    _inventory_arg(s)
+    s.add_argument("--out", help="output directory (default: build/<inventory name>)")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s = sub.add_parser("export", help="print the compiled intent as data")
+    _inventory_arg(s)
+    s.add_argument("--format", choices=["json"], default="json")
+    s = sub.add_parser("list", help="list the names an inventory defines")
+    s.add_argument("what", choices=["sites", "vendors", "systems", "services", "client-groups", "devices"])
+    _inventory_arg(s)
+    sub.add_parser("platforms", help="list the supported platforms and their capabilities")
+    sub.add_parser("schema", help="print the inventory JSON Schema")
+    for name, register in _EXTENSIONS:
+        register(sub)
+        del name
+    return p
+
+
+# Later commands (lab, deploy, diff, access, isolate...) register a parser and a handler here.
+_EXTENSIONS: list[tuple[str, Callable[[Any], None]]] = []
+
+
+def _shown(path: str) -> str:
+    return os.path.normpath(path)
+
+
+@command("validate")
+def cmd_validate(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    res = pipeline.run(args.inventory, parse_now(args.now), shown_root=_shown(args.inventory))
+    inv = res.inventory
+    print(f"{_shown(args.inventory)}: valid ({len(inv.vendors)} vendors, {len(inv.systems)} systems, "
+          f"{len(res.model.segments)} segments, {len(res.model.rules)} rules, lock file up to date)")
+    return EXIT_OK
+
+
+@command("plan")
+def cmd_plan(args: argparse.Namespace) -> int:
+    from . import plan
+
+    summary = plan.plan(args.inventory, parse_now(args.now), args.out, shown_root=_shown(args.inventory))
+    if args.json:
+        print(json.dumps(summary.to_data(), indent=1, sort_keys=True))
+    else:
+        print(summary.text())
+    return EXIT_OK
+
+
+@command("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export, pipeline
+
+    res = pipeline.run(args.inventory, parse_now(args.now), shown_root=_shown(args.inventory), do_render=False)
+    sys.stdout.write(export.to_json(res.model))
+    return EXIT_OK
+
+
+@command("list")
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import inventory
+
+    inv, diags, _ = inventory.load(args.inventory, _shown(args.inventory))
+    if diags:
+        raise VendorwallError(diags, "load")
+    rows: list[str]
+    if args.what == "sites":
+        rows = [f"{n}\t{s.kind}\t{s.title}" for n, s in sorted(inv.sites.items())]
+    elif args.what == "vendors":
+        rows = [f"{n}\t{v.title}\t{len(v.systems)} systems" for n, v in sorted(inv.vendors.items())]
+    elif args.what == "systems":
+        rows = [f"{n}\t{s.vendor}\t{s.site}\t{s.access.mode}" for n, s in sorted(inv.systems.items())]
+    elif args.what == "services":
+        rows = [f"{n}\t{s.label}" for n, s in sorted(inv.services.items())]
+    elif args.what == "client-groups":
+        rows = [f"{n}\t{', '.join(map(str, g.prefixes))}" for n, g in sorted(inv.client_groups.items())]
+    else:
+        rows = [f"{n}\t{d.role}\t{d.platform}\t{d.mgmt_address}" for n, d in sorted(inv.devices.items())]
+    print("\n".join(rows))
+    return EXIT_OK
+
+
+@command("platforms")
+def cmd_platforms(args: argparse.Namespace) -> int:
+    from .platforms import registry
+
+    for p in registry.platforms().values():
+        print(f"{p.name}\t{p.role}\tnetmiko:{p.netmiko_device_type}\t{', '.join(sorted(p.features))}")
+    return EXIT_OK
+
+
+@command("schema")
+def cmd_schema(args: argparse.Namespace) -> int:
+    from . import schema
+
+    print(json.dumps(schema.schema(), indent=2))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        return _COMMANDS[args.command](args)
+    except VendorwallError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_INVALID
+    except UsageError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # never a traceback for a user; VENDORWALL_DEBUG=1 shows it
+        if os.environ.get("VENDORWALL_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n  hint:     this is a vendorwall bug; "
+              "rerun with VENDORWALL_DEBUG=1 and report the traceback", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

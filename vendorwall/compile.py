@@ -1,0 +1,203 @@
+"""Compile a validated inventory plus its allocation into the model: segments and rules.
+
+Default deny: the rules below are everything that is allowed. Vendor traffic comes only from
+the vendor's declared entry paths and goes only to its own systems and services; clinical
+flows are kept; the firewall's management is reachable from the management networks only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from .allocate import Allocation
+from .errors import Diagnostic
+from .model import DeviceIntent, Inventory, Model, Rule, Segment, System, Validity
+from .platforms import registry
+
+MGMT_SERVICE = "ssh"
+
+
+def _host_nets(addrs: tuple[IPv4Address, ...]) -> tuple[IPv4Network, ...]:
+    return tuple(IPv4Network((int(a), 32)) for a in addrs)
+
+
+def compile_model(inv: Inventory, allocs: dict[str, Allocation], now: dt.date) -> tuple[Model, list[Diagnostic]]:
+    segments: dict[str, Segment] = {}
+    for key, a in sorted(allocs.items()):
+        site_name, vendor = key.split("/")[:2]
+        site = inv.sites[site_name]
+        systems = tuple(sorted(a.hosts))
+        mode = inv.systems[systems[0]].segment_mode if systems else "dedicated"
+        segments[key] = Segment(key, site_name, vendor, mode, systems, a.vlan, a.subnet,
+                                a.subnet.network_address + 1, dict(sorted(a.hosts.items())), f"vl{a.vlan}",
+                                f"vendor_{vendor}", site.firewall)
+    addr_of: dict[str, tuple[IPv4Address, ...]] = {}
+    for seg in segments.values():
+        for name, addrs in seg.hosts.items():
+            addr_of[name] = addrs
+    rules: list[Rule] = []
+    for s in sorted(inv.systems.values(), key=lambda s: s.name):
+        if s.name not in addr_of or s.site not in inv.sites:
+            continue
+        rules.extend(_vendor_rules(inv, s, addr_of))
+        rules.extend(_clinical_rules(inv, s, addr_of))
+    rules.extend(_mgmt_rules(inv))
+    rules.sort(key=lambda r: r.id)
+    model = Model(now, inv, tuple(segments.values()), tuple(rules))
+    devices, diags = _device_intents(inv, model)
+    return Model(now, inv, model.segments, model.rules, devices), diags
+
+
+def _validity(inv: Inventory, s: System) -> Validity:
+    a = s.access
+    if a.mode == "on_demand":
+        return Validity("on_demand", max_hours=a.max_hours or inv.policy.on_demand_max_hours)
+    if a.mode == "scheduled":
+        return Validity("scheduled", until=a.until, window=a.window)
+    if a.until is not None:
+        return Validity("until", until=a.until)
+    return Validity("permanent")
+
+
+def _vendor_rules(inv: Inventory, s: System, addr_of: dict[str, tuple[IPv4Address, ...]]) -> Iterator[Rule]:
+    vendor = inv.vendors[s.vendor]
+    paths = {p.name: p for p in vendor.entry_paths}
+    fw = inv.sites[s.site].firewall
+    validity = _validity(inv, s)
+    dst = _host_nets(addr_of[s.name])
+    for svc_name in s.access.services:
+        svc = inv.services.get(svc_name)
+        if svc is None:
+            continue
+        for path_name in s.access.via:
+            path = paths.get(path_name)
+            if path is None or not path.prefixes:
+                continue
+            yield Rule(f"vendor/{s.vendor}/{s.name}/{svc_name}/{path_name}", "vendor_access", s.vendor, s.name,
+                       path.prefixes, dst, svc_name, svc.protocol, svc.ports, validity, via=path_name,
+                       peer=path_name, firewalls=(fw,), origin=s.access.origin)
+
+
+def _peer(inv: Inventory, name: str, addr_of: dict[str, tuple[IPv4Address, ...]]) -> tuple[
+        tuple[IPv4Network, ...], tuple[str, ...]]:
+    """A flow peer's prefixes and the firewalls that front it (client groups: none)."""
+    if name in inv.client_groups:
+        return inv.client_groups[name].prefixes, ()
+    peer = inv.systems.get(name)
+    if peer is None or name not in addr_of or peer.site not in inv.sites:
+        return (), ()
+    return _host_nets(addr_of[name]), (inv.sites[peer.site].firewall,)
+
+
+def _clinical_rules(inv: Inventory, s: System, addr_of: dict[str, tuple[IPv4Address, ...]]) -> Iterator[Rule]:
+    fw = inv.sites[s.site].firewall
+    me = _host_nets(addr_of[s.name])
+    for f in s.flows:
+        prefixes, peer_fws = _peer(inv, f.peer, addr_of)
+        if not prefixes:
+            continue
+        fws = tuple(sorted({fw, *peer_fws}))
+        src, dst = (prefixes, me) if f.direction == "from" else (me, prefixes)
+        for svc_name in f.services:
+            svc = inv.services.get(svc_name)
+            if svc is None:
+                continue
+            yield Rule(f"clinical/{s.name}/{f.direction}/{f.peer}/{svc_name}", "clinical", s.vendor, s.name,
+                       src, dst, svc_name, svc.protocol, svc.ports, Validity("permanent"), keep=f.keep,
+                       peer=f.peer, firewalls=fws, origin=f.origin)
+
+
+def _mgmt_rules(inv: Inventory) -> Iterator[Rule]:
+    """The controller's SSH to each firewall: always allowed, never cut (input chain)."""
+    svc = inv.services.get(MGMT_SERVICE)
+    ports = svc.ports if svc and svc.protocol == "tcp" else (22,)
+    for site in sorted(inv.sites.values(), key=lambda s: s.name):
+        dev = inv.devices.get(site.firewall)
+        if dev is None or not site.management:
+            continue
+        yield Rule(f"management/{site.firewall}/{site.name}", "management", "", "", site.management,
+                   (IPv4Network(f"{dev.mgmt_address}/32"),), MGMT_SERVICE, "tcp", ports, Validity("permanent"),
+                   log=False, firewalls=(site.firewall,), origin=site.origin)
+
+
+_FEATURE_OF_VALIDITY = {"until": "validity_until", "scheduled": "scheduled_windows", "on_demand": "on_demand_grants"}
+
+
+def required_features(rule: Rule) -> list[str]:
+    feats = []
+    if rule.validity.kind in _FEATURE_OF_VALIDITY:
+        feats.append(_FEATURE_OF_VALIDITY[rule.validity.kind])
+    if rule.validity.kind == "scheduled" and rule.validity.until:
+        feats.append("validity_until")
+    if rule.protocol == "any":
+        feats.append("protocol_any")
+    return feats
+
+
+@dataclass
+class _FwAcc:
+    mgmt: set[IPv4Network]
+    rules: list[Rule]
+    sources: set[IPv4Network]
+
+
+def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceIntent], list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    intents: dict[str, DeviceIntent] = {}
+    fw_site = {site.firewall: site for site in inv.sites.values()}
+    by_fw: dict[str, list[Rule]] = {}
+    for r in model.rules:
+        for fw in r.firewalls:
+            by_fw.setdefault(fw, []).append(r)
+    segs_by_site: dict[str, list[Segment]] = {}
+    for seg in model.segments:
+        segs_by_site.setdefault(seg.site, []).append(seg)
+    for name, dev in sorted(inv.devices.items()):
+        plat = registry.platforms().get(dev.platform)
+        if plat is None or not plat.renderer:
+            continue
+        if dev.role == "firewall":
+            site = fw_site.get(name)
+            if site is None:
+                continue  # a firewall no site uses: nothing to render
+            rules = by_fw.get(name, [])
+            for r in rules:
+                for feat in required_features(r):
+                    if not plat.supports(feat):
+                        diags.append(Diagnostic(r.origin.file, r.origin.line, r.origin.path,
+                                                f"platform {plat.name} of {name} cannot express this rule",
+                                                f"a feature {plat.name} has ({', '.join(sorted(plat.features))})",
+                                                f"needs {feat} (rule {r.id})",
+                                                "change the access mode or the firewall platform", "platform"))
+            sources = {p for r in rules if r.kind == "vendor_access" for p in r.src}
+            intents[name] = DeviceIntent(name, "firewall", plat.name, site.name, site.management,
+                                         tuple(segs_by_site.get(site.name, [])), tuple(rules),
+                                         tuple(sorted(sources, key=lambda n: (int(n.network_address), n.prefixlen))))
+        elif dev.role == "switch":
+            for site in inv.sites.values():
+                link = next((sw for sw in site.switches if sw.name == name), None)
+                if link is None:
+                    continue
+                segs = tuple(segs_by_site.get(site.name, []))
+                vlan_of = {sys: seg.vlan for seg in segs for sys in seg.systems}
+                ports = []
+                for s in sorted(inv.systems.values(), key=lambda s: s.name):
+                    for p in s.switch_ports:
+                        if p.switch == name and s.name in vlan_of:
+                            ports.append((p.interface, vlan_of[s.name], f"vendorwall {s.vendor} {s.name}"))
+                intents[name] = DeviceIntent(name, "switch", plat.name, site.name, site.management, segs,
+                                             uplink=link.uplink, access_ports=tuple(sorted(ports)))
+                break
+    return intents, diags
+
+
+def expand(rule: Rule) -> Iterator[tuple[IPv4Network, IPv4Network, str, int | None]]:
+    """Every (src, dst, protocol, port) tuple a rule allows; port None for protocol any."""
+    ports: tuple[int | None, ...] = rule.ports if rule.protocol != "any" else (None,)
+    for src in rule.src:
+        for dst in rule.dst:
+            for port in ports:
+                yield src, dst, rule.protocol, port

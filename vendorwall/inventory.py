@@ -1,0 +1,401 @@
+"""Load an inventory directory into typed objects, collecting every problem.
+
+Layout (see docs/inventory.md)::
+
+    INVENTORY/hosts.yml                      Ansible inventory: devices by role and site
+    INVENTORY/vendorwall/**/*.yml            domain files, merged (policy, services, sites, ...)
+    INVENTORY/vendorwall/allocations.lock.yml  generated allocation lock (not a domain file)
+
+``load`` does the structural part (YAML, schema, merge, types); ``vendorwall.validate`` does
+the semantic checks on the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from typing import Any
+
+from . import schema
+from .errors import Diagnostic, UsageError
+from .model import (
+    Access,
+    Account,
+    ClientGroup,
+    Device,
+    EntryPath,
+    Flow,
+    Inventory,
+    Origin,
+    Policy,
+    Service,
+    Site,
+    SwitchLink,
+    SwitchPort,
+    System,
+    Vendor,
+    Window,
+)
+from .yamlsrc import Path, Source, dotted, load_file
+
+DOMAIN_DIR = "vendorwall"
+LOCK_FILE = "allocations.lock.yml"
+ROLE_GROUPS = {"firewalls": "firewall", "switches": "switch", "bastions": "bastion"}
+SITE_GROUP_PREFIX = "site_"
+MAX_PORT_RANGE = 1024
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A value's place: its file's Source and its path inside that file."""
+
+    src: Source
+    path: Path
+
+    def at(self, *more: str | int) -> Loc:
+        return Loc(self.src, (*self.path, *more))
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.src.file, self.src.line(self.path), dotted(self.path))
+
+    def diag(self, message: str, expected: str = "", found: str = "", hint: str = "",
+             code: str = "invalid") -> Diagnostic:
+        return Diagnostic(self.src.file, self.src.line(self.path), dotted(self.path), message, expected,
+                          found, hint, code)
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.diags: list[Diagnostic] = []
+
+    def add(self, d: Diagnostic) -> None:
+        self.diags.append(d)
+
+    # typed conversions that report instead of raising ---------------------------------
+    def network(self, value: str, loc: Loc) -> IPv4Network | None:
+        try:
+            return IPv4Network(value)
+        except ValueError:
+            pass
+        try:
+            net = ip_network(value, strict=False)
+        except ValueError:
+            self.add(loc.diag("malformed prefix", "an IPv4 prefix such as 10.1.20.0/24", repr(value),
+                              code="prefix"))
+            return None
+        if isinstance(net, IPv4Network):
+            self.add(loc.diag("malformed prefix: host bits set", f"the network address ({net})",
+                              repr(value), f"write {net}", code="prefix"))
+        else:  # pragma: no cover - the schema only lets dotted quads through
+            self.add(loc.diag("IPv6 is not supported yet", "an IPv4 prefix", repr(value), code="prefix"))
+        return None
+
+    def address(self, value: str, loc: Loc) -> IPv4Address | None:
+        try:
+            addr = ip_address(value)
+        except ValueError:
+            self.add(loc.diag("malformed address", "an IPv4 address such as 10.64.0.18", repr(value),
+                              code="prefix"))
+            return None
+        return addr if isinstance(addr, IPv4Address) else None
+
+    def date(self, value: Any, loc: Loc) -> dt.date | None:
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.add(loc.diag("invalid date", "a calendar date YYYY-MM-DD", repr(value), code="date"))
+            return None
+
+
+# --------------------------------------------------------------------------- hosts.yml
+
+
+def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]:
+    path = os.path.join(root, "hosts.yml")
+    shown = os.path.join(shown_root, "hosts.yml")
+    if not os.path.exists(path):
+        col.add(Diagnostic(shown, 0, "", "missing device inventory", "an Ansible YAML inventory hosts.yml",
+                           "no such file", "see docs/inventory.md for its layout", code="io"))
+        return {}
+    data, src, diags = load_file(path, shown)
+    for d in diags:
+        col.add(d)
+    if diags:
+        return {}
+    top = Loc(src, ())
+    children = (data or {}).get("all", {}).get("children") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("all"), dict) or not isinstance(children, dict):
+        col.add(top.diag("hosts.yml has no groups", "all: children: {firewalls: ..., switches: ..., ...}",
+                         "no all.children mapping", "see docs/inventory.md"))
+        return {}
+    hosts: dict[str, tuple[str, dict[str, Any], Loc]] = {}
+    site_of: dict[str, list[str]] = {}
+    for gname, group in children.items():
+        gloc = Loc(src, ("all", "children", gname))
+        if group is None:
+            group = {}
+        if not isinstance(group, dict):
+            col.add(gloc.diag("a group must be a mapping", "hosts: / children: / vars:", str(type(group).__name__)))
+            continue
+        members = group.get("hosts") or {}
+        if not isinstance(members, dict):
+            col.add(gloc.at("hosts").diag("group hosts must be a mapping", "host names as keys",
+                                          type(members).__name__))
+            continue
+        if gname in ROLE_GROUPS:
+            for hname, hvars in members.items():
+                hloc = gloc.at("hosts", hname)
+                if hname in hosts:
+                    col.add(hloc.diag("device in two role groups", "each device in one of firewalls, "
+                                      "switches, bastions", f"also in {hosts[hname][0]}s"))
+                    continue
+                hosts[hname] = (ROLE_GROUPS[gname], hvars if isinstance(hvars, dict) else {}, hloc)
+        elif gname.startswith(SITE_GROUP_PREFIX):
+            for hname in members:
+                site_of.setdefault(hname, []).append(gname[len(SITE_GROUP_PREFIX):])
+    devices: dict[str, Device] = {}
+    from .platforms import registry
+
+    for hname, (role, hvars, hloc) in sorted(hosts.items()):
+        platform = hvars.get("vw_platform")
+        mgmt = hvars.get("ansible_host")
+        ok = True
+        known = registry.platforms_for_role(role)
+        if platform not in known:
+            col.add(hloc.at("vw_platform").diag(f"unknown platform for a {role}", "one of: " + ", ".join(known),
+                                                repr(platform), "run 'vendorwall platforms' to list them",
+                                                code="reference"))
+            ok = False
+        if not isinstance(mgmt, str) or col.address(mgmt, hloc.at("ansible_host")) is None:
+            if not isinstance(mgmt, str):
+                col.add(hloc.at("ansible_host").diag("missing management address", "ansible_host: an IPv4 address",
+                                                     repr(mgmt)))
+            ok = False
+        if ok:
+            devices[hname] = Device(hname, role, str(platform), str(mgmt), tuple(sorted(site_of.get(hname, []))),
+                                    hloc.origin)
+    for hname in sorted(site_of):
+        if hname not in hosts:
+            col.add(Diagnostic(shown, src.line(("all", "children")), f"all.children.site_{site_of[hname][0]}",
+                               f"site group lists unknown device {hname!r}",
+                               "a host of firewalls, switches or bastions", repr(hname),
+                               "declare it in a role group with vw_platform and ansible_host", code="reference"))
+    return devices
+
+
+# --------------------------------------------------------------------------- domain files
+
+
+@dataclass
+class _Raw:
+    policy: tuple[dict[str, Any], Loc] | None
+    entries: dict[str, dict[str, tuple[Any, Loc]]]
+
+
+def domain_files(root: str) -> list[str]:
+    base = os.path.join(root, DOMAIN_DIR)
+    found = glob.glob(os.path.join(base, "**", "*.yml"), recursive=True)
+    found += glob.glob(os.path.join(base, "**", "*.yaml"), recursive=True)
+    return sorted(f for f in found if os.path.basename(f) != LOCK_FILE)
+
+
+def _load_domain(root: str, shown_root: str, col: Collector) -> _Raw:
+    raw = _Raw(None, {k: {} for k in ("services", "sites", "client_groups", "vendors")})
+    files = domain_files(root)
+    if not files:
+        col.add(Diagnostic(os.path.join(shown_root, DOMAIN_DIR), 0, "", "no domain files",
+                           "YAML files with policy, services, sites, client_groups and vendors",
+                           "no *.yml file", "see docs/inventory.md and inventories/example", code="io"))
+    for path in files:
+        shown = os.path.join(shown_root, os.path.relpath(path, root))
+        data, src, diags = load_file(path, shown)
+        for d in diags:
+            col.add(d)
+        if diags:
+            continue
+        if data is None:
+            col.add(Diagnostic(shown, 1, "", "empty file",
+                               "top-level keys among: policy, services, sites, client_groups, vendors",
+                               "nothing", "delete the file or add content", code="schema"))
+            continue
+        sdiags = schema.check(data, src)
+        for d in sdiags:
+            col.add(d)
+        if sdiags:
+            continue
+        for key, value in data.items():
+            loc = Loc(src, (key,))
+            if key == "policy":
+                if raw.policy is not None:
+                    col.add(loc.diag("policy defined twice", "one policy mapping",
+                                     f"also at {raw.policy[1].origin}", "merge the two", code="duplicate"))
+                else:
+                    raw.policy = (value or {}, loc)
+                continue
+            for name, entry in (value or {}).items():
+                eloc = loc.at(name)
+                prev = raw.entries[key].get(name)
+                if prev is not None:
+                    col.add(eloc.diag(f"duplicate {key[:-1].replace('_', ' ')} name {name!r}", "unique names",
+                                      f"also defined at {prev[1].origin}", "rename or merge one of them",
+                                      code="duplicate"))
+                    continue
+                raw.entries[key][name] = (entry, eloc)
+    return raw
+
+
+# --------------------------------------------------------------------------- typed objects
+
+
+def _service(name: str, d: dict[str, Any], loc: Loc, col: Collector) -> Service:
+    proto = d["protocol"]
+    ports: set[int] = set()
+    for i, p in enumerate(d.get("ports", [])):
+        if isinstance(p, int):
+            ports.add(p)
+            continue
+        lo, hi = (int(x) for x in p.split("-"))
+        if not (1 <= lo <= hi <= 65535) or hi - lo + 1 > MAX_PORT_RANGE:
+            col.add(loc.at("ports", i).diag("bad port range", f"FIRST-LAST with 1 <= FIRST <= LAST <= 65535, "
+                                            f"at most {MAX_PORT_RANGE} ports", repr(p),
+                                            "list the ports a vendor really needs", code="service"))
+            continue
+        ports.update(range(lo, hi + 1))
+    if proto == "any" and d.get("ports"):
+        col.add(loc.at("ports").diag("protocol any takes no ports", "no ports", str(d["ports"]), code="service"))
+    if proto != "any" and not d.get("ports"):
+        col.add(loc.diag(f"{proto} service without ports", "ports: [...]", "none", code="service"))
+    return Service(name, proto, tuple(sorted(ports)), loc.origin)
+
+
+def _site(name: str, d: dict[str, Any], loc: Loc, col: Collector) -> Site:
+    pools = tuple(n for i, p in enumerate(d["segment_pool"])
+                  if (n := col.network(p, loc.at("segment_pool", i))) is not None)
+    mgmt = tuple(n for i, p in enumerate(d["management"])
+                 if (n := col.network(p, loc.at("management", i))) is not None)
+    lo, hi = d["vlan_range"]
+    if lo > hi:
+        col.add(loc.at("vlan_range").diag("empty VLAN range", "[first, last] with first <= last",
+                                          str(d["vlan_range"]), code="vlan"))
+    pref = d.get("segment_prefix", {})
+    return Site(name, d["title"], d.get("kind", "hospital"), d["firewall"],
+                tuple(SwitchLink(s["name"], s["uplink"]) for s in d.get("switches", [])),
+                pools, (lo, hi), pref.get("dedicated", 29), pref.get("shared", 27), mgmt, loc.origin)
+
+
+def _entry_path(d: dict[str, Any], loc: Loc, col: Collector) -> EntryPath:
+    kind = d["kind"]
+    if kind == "bastion":
+        raw = [(d["source"], loc.at("source"))]
+    elif kind == "vpn":
+        raw = [(d["pool"], loc.at("pool"))]
+    else:
+        raw = [(p, loc.at("remote_subnets", i)) for i, p in enumerate(d["remote_subnets"])]
+    prefixes = tuple(n for p, ploc in raw if (n := col.network(p, ploc)) is not None)
+    return EntryPath(d["name"], kind, prefixes, d.get("bastion"), d.get("peer"),
+                     (d.get("justification") or "").strip(), col.date(d.get("retire_by"), loc.at("retire_by")),
+                     loc.origin)
+
+
+def _system(vendor: str, vendor_paths: tuple[str, ...], vendor_approvers: tuple[str, ...], d: dict[str, Any],
+            loc: Loc, col: Collector) -> System:
+    a = d["access"]
+    aloc = loc.at("access")
+    w = a.get("window")
+    exc = a.get("exception") or {}
+    access = Access(a["mode"], tuple(a["services"]), tuple(a.get("via") or vendor_paths), a.get("max_hours"),
+                    Window(tuple(w["days"]), w["start"], w["end"]) if w else None,
+                    (a.get("justification") or "").strip(), col.date(a.get("until"), aloc.at("until")),
+                    tuple(exc.get("services", ())), (exc.get("justification") or "").strip(), aloc.origin)
+    flows = []
+    for i, f in enumerate(d.get("flows", [])):
+        direction = "from" if "from" in f else "to"
+        flows.append(Flow(direction, f[direction], tuple(f["services"]), bool(f.get("keep", False)),
+                          loc.at("flows", i).origin))
+    addrs = tuple(x for i, a_ in enumerate(d.get("addresses", []))
+                  if (x := col.address(a_, loc.at("addresses", i))) is not None)
+    return System(d["name"], vendor, d["site"], d["function"], d["criticality"], d["owner"],
+                  d.get("segment", "dedicated"), addrs, d.get("vlan"),
+                  tuple(SwitchPort(p["switch"], p["interface"]) for p in d.get("switch_ports", [])),
+                  tuple(d.get("approvers") or vendor_approvers), access, tuple(flows), loc.origin)
+
+
+def _vendor(name: str, d: dict[str, Any], loc: Loc, col: Collector) -> Vendor:
+    paths = tuple(_entry_path(p, loc.at("entry_paths", i), col) for i, p in enumerate(d["entry_paths"]))
+    path_names = tuple(p.name for p in paths)
+    approvers = tuple(d["approvers"])
+    accounts = []
+    for i, a in enumerate(d.get("accounts", [])):
+        aloc = loc.at("accounts", i)
+        expires = col.date(a["expires"], aloc.at("expires"))
+        accounts.append(Account(a["id"], a["person"], a["email"], expires or dt.date.min,
+                                col.date(a.get("created"), aloc.at("created")), a.get("owner", ""),
+                                bool(a.get("shared", False)), a.get("ssh_key", ""), aloc.origin))
+    systems = tuple(_system(name, path_names, approvers, s, loc.at("systems", i), col)
+                    for i, s in enumerate(d.get("systems", [])))
+    contract = d["contract"]
+    ends = col.date(contract["ends"], loc.at("contract", "ends"))
+    return Vendor(name, d["title"], d["hotline"].strip(), d["security_contact"], contract["reference"],
+                  ends or dt.date.min, paths, approvers, tuple(accounts), systems, loc.origin)
+
+
+def _policy(raw: tuple[dict[str, Any], Loc] | None) -> Policy:
+    if raw is None:
+        return Policy()
+    d, loc = raw
+    kw = {k: v for k, v in d.items() if k != "forbidden_services"}
+    if "forbidden_services" in d:
+        kw["forbidden_services"] = tuple(d["forbidden_services"])
+    return Policy(**kw, origin=loc.origin)
+
+
+def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diagnostic], dict[str, Loc]]:
+    """Load INVENTORY; returns the typed inventory (possibly partial), the structural diagnostics,
+    and the location of each named entity (for semantic checks)."""
+    if not os.path.isdir(root):
+        raise UsageError(f"inventory directory not found: {shown_root or root}",
+                         "pass an inventory directory such as inventories/example")
+    shown_root = os.path.normpath(shown_root if shown_root is not None else root)
+    col = Collector()
+    devices = _load_hosts(root, shown_root, col)
+    raw = _load_domain(root, shown_root, col)
+    locs: dict[str, Loc] = {}
+    services = {}
+    for name, (d, loc) in sorted(raw.entries["services"].items()):
+        services[name] = _service(name, d, loc, col)
+        locs[f"services.{name}"] = loc
+    sites = {}
+    for name, (d, loc) in sorted(raw.entries["sites"].items()):
+        sites[name] = _site(name, d, loc, col)
+        locs[f"sites.{name}"] = loc
+    groups = {}
+    for name, (d, loc) in sorted(raw.entries["client_groups"].items()):
+        prefixes = tuple(n for i, p in enumerate(d["prefixes"])
+                         if (n := col.network(p, loc.at("prefixes", i))) is not None)
+        groups[name] = ClientGroup(name, d["title"], d.get("site"), prefixes, loc.origin)
+        locs[f"client_groups.{name}"] = loc
+    vendors = {}
+    for name, (d, loc) in sorted(raw.entries["vendors"].items()):
+        vendors[name] = _vendor(name, d, loc, col)
+        locs[f"vendors.{name}"] = loc
+    systems: dict[str, System] = {}
+    for v in vendors.values():
+        for s in v.systems:
+            first = systems.get(s.name)
+            if first is not None:
+                col.add(Diagnostic(s.origin.file, s.origin.line, s.origin.path, f"duplicate system name {s.name!r}",
+                                   "system names unique across all vendors",
+                                   f"also defined at {first.origin} (vendor {first.vendor})",
+                                   "rename one, e.g. with a site suffix", code="duplicate"))
+                continue
+            systems[s.name] = s
+    inv = Inventory(os.path.abspath(root), _policy(raw.policy), services, devices, sites, groups, vendors, systems)
+    if raw.policy is not None:
+        locs["policy"] = raw.policy[1]
+    return inv, col.diags, locs

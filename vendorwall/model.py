@@ -1,0 +1,292 @@
+"""Typed, frozen objects: the inventory after validation, and the compiled model.
+
+Nothing downstream of validation handles raw dicts: the loader turns checked YAML into these
+objects, the compiler turns them into segments and rules, renderers print them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    """Where an object was declared: ``file:line`` plus the dotted path."""
+
+    file: str
+    line: int
+    path: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+NO_ORIGIN = Origin("<default>", 0)
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+@dataclass(frozen=True)
+class Policy:
+    account_max_lifetime_days: int = 365
+    idle_lock_days: int = 90
+    on_demand_max_hours: int = 8
+    emergency_max_hours: int = 2
+    max_validity_days: int = 365
+    log_retention_days: int = 365
+    review_interval_days: int = 180
+    forbidden_services: tuple[str, ...] = ("telnet", "smb", "any")
+    log_group: int = 1
+    connection_log_group: int = 2
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    protocol: str  # tcp | udp | any
+    ports: tuple[int, ...]  # expanded, sorted; empty for protocol any
+    origin: Origin = NO_ORIGIN
+
+    @property
+    def label(self) -> str:
+        if self.protocol == "any":
+            return "any"
+        return ",".join(f"{self.protocol}/{p}" for p in self.ports)
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    role: str  # firewall | switch | bastion
+    platform: str
+    mgmt_address: str
+    sites: tuple[str, ...]
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class SwitchLink:
+    name: str
+    uplink: str
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    title: str
+    kind: str
+    firewall: str
+    switches: tuple[SwitchLink, ...]
+    segment_pool: tuple[IPv4Network, ...]
+    vlan_range: tuple[int, int]
+    prefix_dedicated: int
+    prefix_shared: int
+    management: tuple[IPv4Network, ...]
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class ClientGroup:
+    name: str
+    title: str
+    site: str | None
+    prefixes: tuple[IPv4Network, ...]
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class EntryPath:
+    name: str
+    kind: str  # bastion | vpn | lan_to_lan
+    prefixes: tuple[IPv4Network, ...]  # the source addresses vendor traffic arrives from
+    bastion: str | None = None
+    peer: str | None = None
+    justification: str = ""
+    retire_by: dt.date | None = None
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    person: str
+    email: str
+    expires: dt.date
+    created: dt.date | None = None
+    owner: str = ""
+    shared: bool = False
+    ssh_key: str = ""
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class Window:
+    days: tuple[str, ...]
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class Access:
+    mode: str  # on_demand | scheduled | permanent
+    services: tuple[str, ...]
+    via: tuple[str, ...]  # entry path names (resolved: never empty)
+    max_hours: int | None = None
+    window: Window | None = None
+    justification: str = ""
+    until: dt.date | None = None
+    exception_services: tuple[str, ...] = ()
+    exception_justification: str = ""
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class Flow:
+    direction: str  # "from" (peer connects to system) | "to" (system connects to peer)
+    peer: str
+    services: tuple[str, ...]
+    keep: bool = False
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class SwitchPort:
+    switch: str
+    interface: str
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    vendor: str
+    site: str
+    function: str
+    criticality: str
+    owner: str
+    segment_mode: str  # dedicated | shared
+    addresses: tuple[IPv4Address, ...]  # pinned; empty = allocate
+    vlan: int | None
+    switch_ports: tuple[SwitchPort, ...]
+    approvers: tuple[str, ...]
+    access: Access
+    flows: tuple[Flow, ...]
+    origin: Origin = NO_ORIGIN
+
+    @property
+    def segment_key(self) -> str:
+        if self.segment_mode == "shared":
+            return f"{self.site}/{self.vendor}"
+        return f"{self.site}/{self.vendor}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Vendor:
+    name: str
+    title: str
+    hotline: str
+    security_contact: str
+    contract_reference: str
+    contract_ends: dt.date
+    entry_paths: tuple[EntryPath, ...]
+    approvers: tuple[str, ...]
+    accounts: tuple[Account, ...]
+    systems: tuple[System, ...]
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class Inventory:
+    root: str
+    policy: Policy
+    services: dict[str, Service]
+    devices: dict[str, Device]
+    sites: dict[str, Site]
+    client_groups: dict[str, ClientGroup]
+    vendors: dict[str, Vendor]
+    systems: dict[str, System]  # every vendor's systems by (globally unique) name
+
+
+# --------------------------------------------------------------------------- compiled model
+
+
+@dataclass(frozen=True)
+class Segment:
+    key: str  # site/vendor[/system]
+    site: str
+    vendor: str
+    mode: str
+    systems: tuple[str, ...]
+    vlan: int
+    subnet: IPv4Network
+    gateway: IPv4Address
+    hosts: dict[str, tuple[IPv4Address, ...]]  # system -> its addresses
+    interface: str
+    zone: str
+    firewall: str
+
+
+@dataclass(frozen=True)
+class Validity:
+    kind: str  # permanent | until | scheduled | on_demand
+    until: dt.date | None = None
+    window: Window | None = None
+    max_hours: int | None = None
+
+    def describe(self) -> str:
+        if self.kind == "until" and self.until:
+            return f"until {self.until.isoformat()}"
+        if self.kind == "scheduled" and self.window:
+            return f"scheduled {','.join(self.window.days)} {self.window.start}-{self.window.end}"
+        if self.kind == "on_demand":
+            return f"on demand, at most {self.max_hours} h per opening"
+        return "permanent"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One allow rule of the intent: a (sources, destinations, service) triple with its context."""
+
+    id: str
+    kind: str  # vendor_access | clinical
+    vendor: str  # owning vendor ("" for none)
+    system: str
+    src: tuple[IPv4Network, ...]
+    dst: tuple[IPv4Network, ...]
+    service: str
+    protocol: str
+    ports: tuple[int, ...]
+    validity: Validity
+    action: str = "accept"
+    log: bool = True
+    keep: bool = False
+    via: str = ""  # entry path (vendor access) or peer name (clinical)
+    peer: str = ""
+    firewalls: tuple[str, ...] = ()
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class DeviceIntent:
+    device: str
+    role: str
+    platform: str
+    site: str
+    mgmt: tuple[IPv4Network, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    vendor_sources: tuple[IPv4Network, ...] = ()
+    uplink: str = ""
+    access_ports: tuple[tuple[str, int, str], ...] = ()  # (interface, vlan, description)
+
+
+@dataclass(frozen=True)
+class Model:
+    now: dt.date
+    inventory: Inventory
+    segments: tuple[Segment, ...]
+    rules: tuple[Rule, ...]
+    devices: dict[str, DeviceIntent] = field(default_factory=dict)

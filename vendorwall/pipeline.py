@@ -1,0 +1,61 @@
+"""The pipeline, in one place: load -> validate -> allocate -> compile -> render -> plan.
+
+Each stage collects every problem it finds; the run stops at the first stage that has any
+(a stage barrier), so a user fixes everything in one pass and later stages never see bad data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from . import allocate as alloc
+from . import compile as comp
+from . import inventory, render, validate
+from .allocate import Allocation, Lock
+from .errors import Diagnostic, VendorwallError
+from .model import Inventory, Model
+
+
+@dataclass(frozen=True)
+class Result:
+    inventory: Inventory
+    lock: Lock
+    allocations: dict[str, Allocation]
+    model: Model
+    configs: dict[str, render.Rendered]
+
+
+def _barrier(stage: str, diags: list[Diagnostic]) -> None:
+    if diags:
+        raise VendorwallError(diags, stage)
+
+
+def load_and_validate(root: str, now: dt.date, shown_root: str | None = None) -> tuple[Inventory, Lock]:
+    inv, diags, _ = inventory.load(root, shown_root)
+    lock, lock_diags = alloc.read_lock(root, shown_root if shown_root is not None else root)
+    _barrier("load", diags + lock_diags)
+    _barrier("validate", validate.check(inv, now))
+    return inv, lock
+
+
+def run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: bool = True,
+        do_render: bool = True) -> Result:
+    """The whole pipeline up to rendered configurations (no device I/O).
+
+    ``check_lock`` makes a stale lock file an error (validate, export); ``plan`` turns it off
+    because writing the lock is its job.
+    """
+    inv, lock = load_and_validate(root, now, shown_root)
+    allocations, diags = alloc.allocate(inv, lock)
+    if check_lock and not diags:
+        stale = alloc.stale(lock, allocations)
+        diags += [stale] if stale else []
+    _barrier("allocate", diags)
+    model, diags = comp.compile_model(inv, allocations, now)
+    _barrier("compile", diags)
+    configs: dict[str, render.Rendered] = {}
+    if do_render:
+        configs, diags = render.render_all(model)
+        _barrier("render", diags)
+    return Result(inv, lock, allocations, model, configs)

@@ -1,0 +1,314 @@
+"""Semantic checks on a loaded inventory: references, prefixes, names, policy.
+
+Each check appends diagnostics; none stops the others. Policy checks cite the guidance they
+enforce (ANSSI PA-022, CNIL, ISO/IEC 27001:2022 Annex A, PCI DSS as a numeric analogue).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Iterable
+from ipaddress import IPv4Network
+
+from .errors import Diagnostic
+from .model import Inventory, Origin, System, Vendor
+
+# Reached for hints.
+_LIST_HINT = "run 'vendorwall list {what} INVENTORY' to see them"
+
+
+def _d(origin: Origin, message: str, expected: str = "", found: str = "", hint: str = "",
+       code: str = "invalid", sub: str = "") -> Diagnostic:
+    path = f"{origin.path}.{sub}" if sub else origin.path
+    return Diagnostic(origin.file, origin.line, path, message, expected, found, hint, code)
+
+
+def _ref_hint(name: str, known: Iterable[str], what: str) -> str:
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if len(known) <= 8:
+        return f"known {what}: {', '.join(known) or 'none'}"
+    return _LIST_HINT.format(what=what)
+
+
+def check(inv: Inventory, now: dt.date) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    _check_sites(inv, out)
+    _check_prefixes(inv, out)
+    _check_names(inv, out)
+    _check_policy_services(inv, out)
+    for v in inv.vendors.values():
+        _check_vendor(inv, v, now, out)
+        for s in v.systems:
+            _check_system(inv, v, s, now, out)
+    return out
+
+
+# --------------------------------------------------------------------------- sites & devices
+
+
+def _check_sites(inv: Inventory, out: list[Diagnostic]) -> None:
+    firewalls = {n for n, d in inv.devices.items() if d.role == "firewall"}
+    switches = {n for n, d in inv.devices.items() if d.role == "switch"}
+    for site in inv.sites.values():
+        o = site.origin
+        if site.firewall not in firewalls:
+            out.append(_d(o, f"unknown firewall {site.firewall!r}", "a host of the firewalls group in hosts.yml",
+                          repr(site.firewall), _ref_hint(site.firewall, firewalls, "firewalls"), "reference",
+                          "firewall"))
+        elif site.name not in inv.devices[site.firewall].sites:
+            out.append(_d(o, f"firewall {site.firewall!r} is not in group site_{site.name}",
+                          f"hosts.yml: all.children.site_{site.name}.hosts.{site.firewall}", "not listed",
+                          f"add {site.firewall} under site_{site.name} in hosts.yml", "reference", "firewall"))
+        for i, sw in enumerate(site.switches):
+            if sw.name not in switches:
+                out.append(_d(o, f"unknown switch {sw.name!r}", "a host of the switches group in hosts.yml",
+                              repr(sw.name), _ref_hint(sw.name, switches, "switches"), "reference",
+                              f"switches[{i}].name"))
+            elif site.name not in inv.devices[sw.name].sites:
+                out.append(_d(o, f"switch {sw.name!r} is not in group site_{site.name}",
+                              f"hosts.yml: all.children.site_{site.name}.hosts.{sw.name}", "not listed",
+                              f"add {sw.name} under site_{site.name} in hosts.yml", "reference",
+                              f"switches[{i}].name"))
+
+
+def _check_prefixes(inv: Inventory, out: list[Diagnostic]) -> None:
+    """Overlaps that would make the policy ambiguous or let one party pass for another."""
+    owned: list[tuple[IPv4Network, str, Origin, str]] = []  # (prefix, owner label, origin, subpath)
+    for site in inv.sites.values():
+        for i, p in enumerate(site.segment_pool):
+            owned.append((p, f"segment pool of site {site.name}", site.origin, f"segment_pool[{i}]"))
+    for v in inv.vendors.values():
+        for ep in v.entry_paths:
+            for p in ep.prefixes:
+                owned.append((p, f"entry path {ep.name} of vendor {v.name}", ep.origin, ""))
+    for g in inv.client_groups.values():
+        for i, p in enumerate(g.prefixes):
+            owned.append((p, f"client group {g.name}", g.origin, f"prefixes[{i}]"))
+    mgmt: list[tuple[IPv4Network, str, Origin, str]] = []
+    seen_mgmt: set[IPv4Network] = set()
+    for site in inv.sites.values():
+        for i, p in enumerate(site.management):
+            if p not in seen_mgmt:  # sites may share an admin network
+                seen_mgmt.add(p)
+                mgmt.append((p, f"management network of site {site.name}", site.origin, f"management[{i}]"))
+    # Sort by network then find overlaps with a sweep: O(n log n), not O(n^2).
+    items = sorted(owned + mgmt, key=lambda t: (int(t[0].network_address), -t[0].prefixlen))
+    active: list[tuple[IPv4Network, str, Origin, str]] = []
+    for item in items:
+        net = item[0]
+        active = [a for a in active if int(a[0].broadcast_address) >= int(net.network_address)]
+        for a in active:
+            if _both_client_groups(a[1], item[1]):
+                continue  # client groups may nest (e.g. all nursing stations / ICU stations)
+            later, first = (item, a) if (item[2].file, item[2].line) >= (a[2].file, a[2].line) else (a, item)
+            out.append(_d(later[2], "overlapping prefixes",
+                          f"{later[0]} ({later[1]}) disjoint from {first[1]}",
+                          f"overlaps {first[0]} ({first[1]}, {first[2]})",
+                          "each party needs its own addresses so the firewall can tell them apart",
+                          "prefix", later[3]))
+        active.append(item)
+
+
+def _both_client_groups(a: str, b: str) -> bool:
+    return a.startswith("client group") and b.startswith("client group")
+
+
+def _check_names(inv: Inventory, out: list[Diagnostic]) -> None:
+    for name, g in inv.client_groups.items():
+        if name in inv.systems:
+            s = inv.systems[name]
+            out.append(_d(s.origin, f"system name {name!r} is also a client group", "names unique across "
+                          "systems and client groups", f"client group at {g.origin}",
+                          "flows refer to both by name: rename one", "duplicate", "name"))
+        if g.site and g.site not in inv.sites:
+            out.append(_d(g.origin, f"unknown site {g.site!r}", "a site of sites", repr(g.site),
+                          _ref_hint(g.site, inv.sites, "sites"), "reference", "site"))
+    accounts: dict[str, Origin] = {}
+    for v in inv.vendors.values():
+        for a in v.accounts:
+            if a.id in accounts:
+                out.append(_d(a.origin, f"duplicate account id {a.id!r}", "one account per person",
+                              f"also at {accounts[a.id]}", "individual accounts only (ANSSI PA-022)",
+                              "duplicate", "id"))
+            accounts.setdefault(a.id, a.origin)
+    ports: dict[tuple[str, str], Origin] = {}
+    for s in inv.systems.values():
+        for i, p in enumerate(s.switch_ports):
+            key = (p.switch, p.interface)
+            if key in ports:
+                out.append(_d(s.origin, f"switch port {p.switch} {p.interface} used twice",
+                              "one system per access port", f"also at {ports[key]}", "", "duplicate",
+                              f"switch_ports[{i}]"))
+            ports.setdefault(key, s.origin)
+
+
+def _check_policy_services(inv: Inventory, out: list[Diagnostic]) -> None:
+    for name in inv.policy.forbidden_services:
+        if name not in inv.services:
+            out.append(_d(inv.policy.origin, f"unknown service {name!r} in forbidden_services",
+                          "a service of the catalogue", repr(name), _ref_hint(name, inv.services, "services"),
+                          "reference", "forbidden_services"))
+
+
+# --------------------------------------------------------------------------- vendors
+
+
+def _check_vendor(inv: Inventory, v: Vendor, now: dt.date, out: list[Diagnostic]) -> None:
+    o = v.origin
+    pol = inv.policy
+    if not v.hotline:
+        out.append(_d(o, "vendor without a hotline", "the phone number the vendor's support answers",
+                      "an empty hotline", "the on-call engineer needs it to reach the vendor", "policy", "hotline"))
+    if v.contract_ends < now:
+        out.append(_d(o, "contract ended", f"a contract valid on {now.isoformat()}",
+                      f"ended {v.contract_ends.isoformat()}",
+                      "renew the contract or remove the vendor's access (ISO/IEC 27001 A.5.20)", "policy",
+                      "contract.ends"))
+    names: set[str] = set()
+    bastions = {n for n, d in inv.devices.items() if d.role == "bastion"}
+    for i, ep in enumerate(v.entry_paths):
+        if ep.name in names:
+            out.append(_d(ep.origin, f"duplicate entry path name {ep.name!r}", "unique names per vendor",
+                          "a second one", "", "duplicate", "name"))
+        names.add(ep.name)
+        if ep.kind == "bastion" and ep.bastion not in bastions:
+            out.append(_d(ep.origin, f"unknown bastion {ep.bastion!r}", "a host of the bastions group",
+                          repr(ep.bastion), _ref_hint(ep.bastion or "", bastions, "bastions"), "reference",
+                          "bastion"))
+        if ep.kind == "lan_to_lan":
+            missing = [w for w, ok in (("justification", ep.justification), ("retire_by", ep.retire_by)) if not ok]
+            if missing:
+                out.append(_d(ep.origin, "LAN-to-LAN tunnel without " + " and ".join(missing),
+                              "justification and retire_by (a date to retire the tunnel)",
+                              "missing " + ", ".join(missing),
+                              "LAN-to-LAN access is to be avoided; when kept, say why and until when",
+                              "policy"))
+            elif ep.retire_by and ep.retire_by < now:
+                out.append(_d(ep.origin, "LAN-to-LAN tunnel past its retirement date",
+                              f"retire_by after {now.isoformat()}", ep.retire_by.isoformat(),
+                              "retire the tunnel or set a new date with a fresh justification", "policy",
+                              "retire_by"))
+    for i, a in enumerate(v.accounts):
+        if a.shared:
+            out.append(_d(a.origin, "shared account", "an individual account per person", "shared: true",
+                          "individual accounts only (ANSSI PA-022)", "policy", "shared"))
+        if a.expires == dt.date.min:
+            continue
+        start = a.created or now
+        life = (a.expires - start).days
+        if life > pol.account_max_lifetime_days:
+            out.append(_d(a.origin, "account lifetime over the policy maximum",
+                          f"at most {pol.account_max_lifetime_days} days from "
+                          f"{'creation' if a.created else 'today'} ({start.isoformat()})",
+                          f"{life} days (expires {a.expires.isoformat()})",
+                          f"set expires on or before {(start + dt.timedelta(days=pol.account_max_lifetime_days))}",
+                          "policy", "expires"))
+        if a.expires < now:
+            out.append(_d(a.origin, "account expired", f"expires after {now.isoformat()}", a.expires.isoformat(),
+                          "remove the account or renew it after review", "policy", "expires"))
+
+
+def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[Diagnostic]) -> None:
+    o = s.origin
+    pol = inv.policy
+    site = inv.sites.get(s.site)
+    if site is None:
+        out.append(_d(o, f"unknown site {s.site!r}", "a site of sites", repr(s.site),
+                      _ref_hint(s.site, inv.sites, "sites"), "reference", "site"))
+    else:
+        for i, addr in enumerate(s.addresses):
+            if not any(addr in p for p in site.segment_pool):
+                out.append(_d(o, "system address outside its site",
+                              f"an address in the segment pool of site {site.name} "
+                              f"({', '.join(map(str, site.segment_pool))})", str(addr),
+                              "remove the address to have one allocated", "prefix", f"addresses[{i}]"))
+        if s.vlan is not None and not site.vlan_range[0] <= s.vlan <= site.vlan_range[1]:
+            out.append(_d(o, "VLAN id outside the site range",
+                          f"{site.vlan_range[0]}..{site.vlan_range[1]} (site {site.name})", str(s.vlan),
+                          "remove 'vlan' to have one allocated", "vlan", "vlan"))
+        site_switches = {sw.name for sw in site.switches}
+        uplinks = {(sw.name, sw.uplink) for sw in site.switches}
+        for i, p in enumerate(s.switch_ports):
+            if p.switch not in site_switches:
+                out.append(_d(o, f"switch {p.switch!r} does not serve site {site.name}",
+                              "a switch listed in the site's switches", repr(p.switch),
+                              _ref_hint(p.switch, site_switches, "switches"), "reference", f"switch_ports[{i}]"))
+            elif (p.switch, p.interface) in uplinks:
+                out.append(_d(o, "access port is the switch's uplink", "an access port",
+                              f"{p.switch} {p.interface}", "the uplink trunks every vendor VLAN to the firewall",
+                              "invalid", f"switch_ports[{i}]"))
+    a = s.access
+    ao = a.origin
+    paths = {ep.name for ep in v.entry_paths}
+    for i, name in enumerate(a.via):
+        if name not in paths:
+            out.append(_d(ao, f"unknown entry path {name!r}", f"an entry path of vendor {v.name}", repr(name),
+                          _ref_hint(name, paths, "entry paths"), "reference", f"via[{i}]"))
+    for i, name in enumerate(a.services):
+        if name not in inv.services:
+            out.append(_d(ao, f"unknown service {name!r}", "a service of the catalogue", repr(name),
+                          _ref_hint(name, inv.services, "services"), "reference", f"services[{i}]"))
+        elif name in pol.forbidden_services and name not in a.exception_services:
+            out.append(_d(ao, f"forbidden service {name!r} without exception",
+                          "services outside forbidden_services, or an exception with a justification",
+                          repr(name), f"add access.exception: {{services: [{name}], justification: ...}} "
+                          "or use a narrower service", "policy", f"services[{i}]"))
+    for i, name in enumerate(a.exception_services):
+        if name not in a.services:
+            out.append(_d(ao, f"exception for {name!r}, which the access does not use",
+                          "exception services listed in access.services", repr(name),
+                          "remove it from the exception", "invalid", f"exception.services[{i}]"))
+    if a.mode == "permanent":
+        missing = [w for w, ok in (("justification", a.justification), ("until", a.until)) if not ok]
+        if missing:
+            out.append(_d(ao, "permanent access without " + " and ".join(missing),
+                          "justification and until (an end date)", "missing " + ", ".join(missing),
+                          "prefer on_demand; permanent access needs a reason and an end (CNIL)", "policy"))
+    if a.until is not None:
+        if a.until < now:
+            out.append(_d(ao, "access past its end date", f"until after {now.isoformat()}", a.until.isoformat(),
+                          "remove the access or renew it after review", "policy", "until"))
+        elif (a.until - now).days > pol.max_validity_days:
+            out.append(_d(ao, "access validity over the policy maximum",
+                          f"until at most {pol.max_validity_days} days ahead "
+                          f"({(now + dt.timedelta(days=pol.max_validity_days)).isoformat()})",
+                          a.until.isoformat(), "review it yearly", "policy", "until"))
+        if a.until > v.contract_ends >= now:
+            out.append(_d(ao, "access outlives the vendor's contract",
+                          f"until at most the contract end ({v.contract_ends.isoformat()})", a.until.isoformat(),
+                          "", "policy", "until"))
+    if a.mode == "on_demand":
+        limit = pol.on_demand_max_hours
+        if a.max_hours is not None and a.max_hours > limit:
+            out.append(_d(ao, "on-demand window over the policy maximum", f"at most {limit} hours",
+                          f"{a.max_hours} hours", "", "policy", "max_hours"))
+    elif a.max_hours is not None:
+        out.append(_d(ao, "max_hours applies to on_demand access only", "no max_hours", str(a.max_hours),
+                      "", "invalid", "max_hours"))
+    if a.mode == "scheduled":
+        if a.window is None:
+            out.append(_d(ao, "scheduled access without a window", "window: {days, start, end}", "no window",
+                          "", "invalid"))
+        elif a.window.start >= a.window.end:
+            out.append(_d(ao, "empty or overnight window", "start before end, same day",
+                          f"{a.window.start}-{a.window.end}", "split an overnight window in two days",
+                          "invalid", "window"))
+    elif a.window is not None:
+        out.append(_d(ao, "a window applies to scheduled access only", "no window", "window", "", "invalid",
+                      "window"))
+    for i, f in enumerate(s.flows):
+        if f.peer == s.name:
+            out.append(_d(f.origin, "flow to itself", "another system or a client group", repr(f.peer), "",
+                          "invalid", f.direction))
+        elif f.peer not in inv.client_groups and f.peer not in inv.systems:
+            known = list(inv.client_groups) + list(inv.systems)
+            out.append(_d(f.origin, f"unknown flow peer {f.peer!r}", "a client group or a system", repr(f.peer),
+                          _ref_hint(f.peer, known, "client groups and systems"), "reference", f.direction))
+        for j, name in enumerate(f.services):
+            if name not in inv.services:
+                out.append(_d(f.origin, f"unknown service {name!r}", "a service of the catalogue", repr(name),
+                              _ref_hint(name, inv.services, "services"), "reference", f"services[{j}]"))
