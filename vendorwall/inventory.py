@@ -205,7 +205,7 @@ def domain_files(root: str) -> list[str]:
     return sorted(f for f in found if os.path.basename(f) != LOCK_FILE)
 
 
-def _load_domain(root: str, shown_root: str, col: Collector) -> _Raw:
+def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, Source]) -> _Raw:
     raw = _Raw(None, {k: {} for k in ("services", "sites", "client_groups", "vendors")})
     files = domain_files(root)
     if not files:
@@ -215,6 +215,7 @@ def _load_domain(root: str, shown_root: str, col: Collector) -> _Raw:
     for path in files:
         shown = os.path.join(shown_root, os.path.relpath(path, root))
         data, src, diags = load_file(path, shown)
+        sources[shown] = src
         for d in diags:
             col.add(d)
         if diags:
@@ -364,7 +365,8 @@ def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diag
     shown_root = os.path.normpath(shown_root if shown_root is not None else root)
     col = Collector()
     devices = _load_hosts(root, shown_root, col)
-    raw = _load_domain(root, shown_root, col)
+    sources: dict[str, Source] = {}
+    raw = _load_domain(root, shown_root, col, sources)
     locs: dict[str, Loc] = {}
     services = {}
     for name, (d, loc) in sorted(raw.entries["services"].items()):
@@ -395,7 +397,8 @@ def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diag
                                    "rename one, e.g. with a site suffix", code="duplicate"))
                 continue
             systems[s.name] = s
-    inv = Inventory(os.path.abspath(root), _policy(raw.policy), services, devices, sites, groups, vendors, systems)
+    inv = Inventory(os.path.abspath(root), _policy(raw.policy), services, devices, sites, groups, vendors, systems,
+                    sources)
     if raw.policy is not None:
         locs["policy"] = raw.policy[1]
     return inv, col.diags, locs

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -208,6 +209,7 @@ class Inventory:
     client_groups: dict[str, ClientGroup]
     vendors: dict[str, Vendor]
     systems: dict[str, System]  # every vendor's systems by (globally unique) name
+    sources: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # file -> yamlsrc.Source
 
 
 # --------------------------------------------------------------------------- compiled model

@@ -6,6 +6,7 @@ enforce (ANSSI PA-022, CNIL, ISO/IEC 27001:2022 Annex A, PCI DSS as a numeric an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from ipaddress import IPv4Network
 
 from .errors import Diagnostic
 from .model import Inventory, Origin, System, Vendor
+from .yamlsrc import undotted
 
 # Reached for hints.
 _LIST_HINT = "run 'vendorwall list {what} INVENTORY' to see them"
@@ -44,7 +46,16 @@ def check(inv: Inventory, now: dt.date) -> list[Diagnostic]:
         _check_vendor(inv, v, now, out)
         for s in v.systems:
             _check_system(inv, v, s, now, out)
-    return out
+    return [_precise(inv, d) for d in out]
+
+
+def _precise(inv: Inventory, d: Diagnostic) -> Diagnostic:
+    """Point at the exact line of the dotted path (checks know the entity, the file knows lines)."""
+    src = inv.sources.get(d.file)
+    if src is None or not d.path:
+        return d
+    line = src.line(undotted(d.path))
+    return d if line == d.line else dataclasses.replace(d, line=line)
 
 
 # --------------------------------------------------------------------------- sites & devices

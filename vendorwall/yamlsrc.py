@@ -9,6 +9,7 @@ keys, syntax errors, unreadable and empty files become diagnostics, never traceb
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,14 @@ def dotted(path: Path) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def undotted(text: str) -> Path:
+    """Inverse of :func:`dotted` (names never contain '.', '[' or ']')."""
+    return tuple(int(i) if i else n for n, i in _PART.findall(text))
 
 
 @dataclass
