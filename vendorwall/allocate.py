@@ -316,9 +316,7 @@ def _hosts(need: _Need, net: IPv4Network, prev: Allocation | None,
     for s in need.systems:  # then the lowest free
         if s.name in hosts:
             continue
-        addr = next(free, None)
-        while addr is not None and addr in used:
-            addr = next(free, None)
+        addr = next(free, None)  # the generator re-reads ``used`` lazily
         if addr is None:
             diags.append(_diag(s, "", "segment full", f"a free address in {net}", "none left",
                                "use a larger segment_prefix for the site or a dedicated segment", "pool"))

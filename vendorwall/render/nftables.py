@@ -143,11 +143,9 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                                     "", "platform"))
     buckets: dict[tuple[str, str], dict[Tuple, str]] = defaultdict(dict)
     info: dict[str, tuple[str, str]] = {}
-    mgmt_rules = []
     for rule in intent.rules:
         if rule.kind == "management":
-            mgmt_rules.append(rule)
-            continue
+            continue  # the input chain accepts the management networks as a whole
         stem, match, desc = _category(rule)
         info[stem] = (match, desc)
         bucket = buckets[(stem, rule.protocol)]
@@ -174,13 +172,15 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
             tag_rules.append(NftRule(f"{_MATCH[proto]} @{name} meta mark set meta mark | {MARK_REQUEST:#010x}"))
             tag_rules.append(NftRule(f"{_REPLY_MATCH[proto]} @{name} meta mark set meta mark | {MARK_REPLY:#010x}"))
     mgmt = sorted(set(intent.mgmt), key=lambda n: (int(n.network_address), n.prefixlen))
+    sets = [NftSet("mgmt", "ipv4_addr", "interval", tuple(_net(n) for n in mgmt), "management networks: never cut"),
+            NftSet("vendor_src", "ipv4_addr", "interval", tuple(_net(n) for n in intent.vendor_sources),
+                   "vendor entry paths (bastion, VPN pool, LAN-to-LAN subnets)"),
+            *sets]
     pol = model.inventory.policy
     text = template(
         "firewall", "nftables",
         device=intent.device, site=intent.site, now=model.now.isoformat(),
         policy_table=POLICY_TABLE, state_table=STATE_TABLE,
-        mgmt=[str(n) for n in mgmt], mgmt_ports=sorted({p for r in mgmt_rules for p in r.ports}),
-        vendor_src=[_net(n) for n in intent.vendor_sources],
         sets=sets, allow_rules=allow_rules, tag_rules=tag_rules,
         segments=[(s.interface, str(s.vlan), f"{s.gateway}/{s.subnet.prefixlen}", s.key) for s in intent.segments],
         mark_request=f"{MARK_REQUEST:#010x}", mark_reply=f"{MARK_REPLY:#010x}",
@@ -189,5 +189,5 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         grant_sets=[(f"grants_{p}", _KEY[p], _MATCH[p], _REPLY_MATCH[p]) for p in ("tcp", "udp", "any")],
     )
     summary = {"rules": len([r for r in intent.rules if r.kind != "management"]), "elements": elements,
-               "sets": len(sets), "segments": len(intent.segments)}
+               "sets": len(sets) - 2, "segments": len(intent.segments)}
     return text, summary, diags
