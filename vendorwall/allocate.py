@@ -253,16 +253,16 @@ def _allocate_site(site: Site, needs: list[_Need], lock: Lock, out: dict[str, Al
                 vlan_of[need.key] = next_vlan
         if need.key not in subnet_of:
             length = plen(need)
-            net = _first_free(site.segment_pool, length, nets, cursor)
-            if net is None:
+            free_net = _first_free(site.segment_pool, length, nets, cursor)
+            if free_net is None:
                 diags.append(_diag(need.systems[0], "", "address pool exhausted",
                                    f"a free /{length} in {', '.join(map(str, site.segment_pool))} (site {site.name})",
                                    "no free subnet", "add a prefix to the site's segment_pool or use shared "
                                    "segments", "pool"))
             else:
-                nets.add(int(net.network_address), int(net.broadcast_address))
-                net_owner[int(net.network_address)] = need.key
-                subnet_of[need.key] = net
+                nets.add(int(free_net.network_address), int(free_net.broadcast_address))
+                net_owner[int(free_net.network_address)] = need.key
+                subnet_of[need.key] = free_net
         if need.key in vlan_of and need.key in subnet_of:
             hosts = _hosts(need, subnet_of[need.key], lock.segments.get(need.key), diags)
             out[need.key] = Allocation(need.key, vlan_of[need.key], subnet_of[need.key], hosts)

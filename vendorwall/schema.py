@@ -53,7 +53,7 @@ _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string", "
 
 def _expected_type(t: Any) -> str:
     if isinstance(t, list):
-        return " or ".join(_TYPE_WORDS.get(x, x) for x in t)
+        return " or ".join(_TYPE_WORDS.get(x, str(x)) for x in t)
     return _TYPE_WORDS.get(t, str(t))
 
 

@@ -181,7 +181,7 @@ def _check_vendor(inv: Inventory, v: Vendor, now: dt.date, out: list[Diagnostic]
                       "contract.ends"))
     names: set[str] = set()
     bastions = {n for n, d in inv.devices.items() if d.role == "bastion"}
-    for i, ep in enumerate(v.entry_paths):
+    for ep in v.entry_paths:
         if ep.name in names:
             out.append(_d(ep.origin, f"duplicate entry path name {ep.name!r}", "unique names per vendor",
                           "a second one", "", "duplicate", "name"))
@@ -203,7 +203,7 @@ def _check_vendor(inv: Inventory, v: Vendor, now: dt.date, out: list[Diagnostic]
                               f"retire_by after {now.isoformat()}", ep.retire_by.isoformat(),
                               "retire the tunnel or set a new date with a fresh justification", "policy",
                               "retire_by"))
-    for i, a in enumerate(v.accounts):
+    for a in v.accounts:
         if a.shared:
             out.append(_d(a.origin, "shared account", "an individual account per person", "shared: true",
                           "individual accounts only (ANSSI PA-022)", "policy", "shared"))
@@ -311,7 +311,7 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
     elif a.window is not None:
         out.append(_d(ao, "a window applies to scheduled access only", "no window", "window", "", "invalid",
                       "window"))
-    for i, f in enumerate(s.flows):
+    for f in s.flows:
         if f.peer == s.name:
             out.append(_d(f.origin, "flow to itself", "another system or a client group", repr(f.peer), "",
                           "invalid", f.direction))

@@ -87,16 +87,19 @@ def collapse(tuples: dict[Tuple, str]) -> dict[Tuple, str]:
     """
     out = dict(tuples)
     for dim in (0, 1):
+        def net_of(t: Tuple, d: int = dim) -> IPv4Network:
+            return t[0] if d == 0 else t[1]
+
         groups: dict[tuple[object, ...], list[Tuple]] = defaultdict(list)
         for t in out:
             groups[(t[1 - dim], t[2])].append(t)
         for members in groups.values():
             if len(members) < 2:
                 continue
-            members.sort(key=lambda t: (int(t[dim].network_address), t[dim].prefixlen))
+            members.sort(key=lambda t: (int(net_of(t).network_address), net_of(t).prefixlen))
             cover: IPv4Network | None = None
             for t in members:
-                net = t[dim]
+                net = net_of(t)
                 if cover is not None and net.subnet_of(cover):
                     out.pop(t, None)
                 else:
