@@ -1,0 +1,296 @@
+"""Bring a lab up and down: namespaces, veths, routes, one sshd per firewall, the listener.
+
+Everything created is recorded in ``<lab dir>/state.json`` before it is started, so ``down``
+(and an ``up`` that finds a leftover lab with the same id) removes exactly that: the recorded
+processes (checked against their command line before being signalled), any process still inside
+one of the lab's namespaces, then the namespaces named ``vw<id>-...``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import netns
+from .topology import Topology, build, lab_id_for
+
+STATE_VERSION = 1
+SSHD = "/usr/sbin/sshd"
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def default_lab_dir(inventory: str) -> str:
+    return os.path.join("build", "lab", os.path.basename(os.path.realpath(inventory)))
+
+
+@dataclass
+class LabState:
+    version: int
+    lab_id: str
+    prefix: str
+    inventory: str
+    lab_dir: str
+    created: str
+    now: str
+    namespaces: list[str]
+    controller: str
+    firewalls: dict[str, dict[str, Any]]  # device -> netns, mgmt, controller, remote_dir, sshd_pid
+    pids: dict[str, int] = field(default_factory=dict)  # label -> pid (listener, sshd:<device>)
+    ssh_key: str = ""
+    places: dict[str, list[str]] = field(default_factory=dict)  # prefix -> [netns, address]
+    system_ns: dict[str, str] = field(default_factory=dict)
+    outside: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.lab_dir, "state.json")
+
+    def save(self) -> None:
+        os.makedirs(self.lab_dir, exist_ok=True)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(asdict(self), fh, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    @classmethod
+    def load(cls, lab_dir: str) -> LabState | None:
+        try:
+            with open(os.path.join(lab_dir, "state.json")) as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            return None
+        return cls(**data)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _kill(pid: int, marker: str) -> bool:
+    """SIGTERM (then SIGKILL) ``pid`` only if its command line still contains ``marker``."""
+    if not marker or marker not in _cmdline(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    for _ in range(50):
+        if not os.path.exists(f"/proc/{pid}") or _cmdline(pid) == "":
+            return True
+        time.sleep(0.02)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True
+
+
+def _reap_netns(name: str) -> None:
+    """Kill what still runs inside one of our namespaces (ours by construction), then delete it."""
+    for _ in range(3):
+        pids = netns.netns_pids(name)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    netns.run(["ip", "netns", "del", name], check=False)
+
+
+def down(lab_dir: str, prefix: str | None = None, progress: Progress = _quiet) -> dict[str, int]:
+    """Remove the lab recorded in ``lab_dir`` (and any namespace named ``prefix...``)."""
+    state = LabState.load(lab_dir)
+    killed = 0
+    names: set[str] = set()
+    if state:
+        for label, pid in state.pids.items():
+            marker = state.lab_dir if label == "listener" else os.path.join(state.lab_dir, "fw")
+            killed += _kill(pid, marker)
+        names.update(state.namespaces)
+        prefix = prefix or state.prefix
+    if prefix:
+        names.update(n for n in netns.list_netns() if n.startswith(prefix))
+    existing = set(netns.list_netns())
+    todo = sorted(names & existing)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(_reap_netns, todo))
+    if state:
+        os.unlink(state.path)
+    progress(f"lab down: {killed} processes stopped, {len(todo)} namespaces removed")
+    return {"processes": killed, "namespaces": len(todo)}
+
+
+def _sshd_config(lab_dir: str, device: str, addr: str) -> str:
+    d = os.path.join(lab_dir, "fw", device)
+    return "\n".join([
+        f"ListenAddress {addr}:22",
+        f"HostKey {d}/ssh_host_ed25519_key",
+        f"PidFile {d}/sshd.pid",
+        f"AuthorizedKeysFile {lab_dir}/ssh/authorized_keys",
+        "PermitRootLogin prohibit-password",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org",
+        "PrintMotd no",
+        "PrintLastLog no",
+        "MaxStartups 100:30:200",
+        "MaxSessions 50",
+        "",
+    ])
+
+
+def _keygen(path: str) -> None:
+    if not os.path.exists(path):
+        netns.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vendorwall-lab", "-f", path])
+
+
+def up(inventory: str, *, lab_dir: str | None = None, lab_id: str | None = None, now: dt.date | None = None,
+       progress: Progress = _quiet) -> LabState:
+    from .. import pipeline
+
+    t0 = time.monotonic()
+    lab_dir = os.path.abspath(lab_dir or default_lab_dir(inventory))
+    lab_id = lab_id or lab_id_for(inventory)
+    now = now or dt.datetime.now(dt.UTC).date()
+    res = pipeline.run(inventory, now, check_lock=False, do_render=False)
+    topo = build(res.model, lab_id)
+    timings: dict[str, float] = {"compile": time.monotonic() - t0}
+    # a leftover lab with this id (or this directory) goes first
+    down(lab_dir, topo.prefix, progress)
+    os.makedirs(os.path.join(lab_dir, "ssh"), exist_ok=True)
+    state = LabState(STATE_VERSION, lab_id, topo.prefix, os.path.abspath(inventory), lab_dir,
+                     dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), now.isoformat(),
+                     sorted(topo.namespaces), topo.controller, {},
+                     places={str(k): [v[0], str(v[1])] for k, v in topo.places.items()},
+                     system_ns=topo.system_ns, outside=[topo.outside[0], str(topo.outside[1])])
+    state.save()  # recorded before anything is created: a failed up can always be taken down
+    try:
+        _create(topo, progress, timings)
+        _start_sshd(topo, state, progress, timings)
+        _start_listener(topo, state, progress, timings)
+        _wait_ssh(topo, timings)
+    except BaseException:
+        state.save()
+        raise
+    timings["total"] = time.monotonic() - t0
+    state.timings = {k: round(v, 3) for k, v in timings.items()}
+    state.save()
+    progress(f"lab up: {len(topo.namespaces)} namespaces, {len(topo.firewalls)} firewalls, "
+             f"{sum(len(v) for v in topo.listeners.values())} listening sockets in {timings['total']:.1f} s")
+    return state
+
+
+def _create(topo: Topology, progress: Progress, timings: dict[str, float]) -> None:
+    t = time.monotonic()
+    netns.ip_batch([f"netns add {n}" for n in topo.namespaces])
+    owners = [n for n in topo.namespaces.values() if n.links]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: netns.ip_batch(n.links, n.name), owners))
+        list(pool.map(lambda n: netns.ip_batch(n.config, n.name), topo.namespaces.values()))
+    for n in topo.namespaces.values():
+        if n.forward:
+            with netns.in_netns(n.name):
+                for key in ("ipv4/ip_forward", "ipv4/conf/all/rp_filter", "ipv4/conf/default/rp_filter"):
+                    with open(f"/proc/sys/net/{key}", "w") as fh:
+                        fh.write("1" if key.endswith("forward") else "0")
+    timings["namespaces"] = time.monotonic() - t
+    progress(f"  {len(topo.namespaces)} namespaces wired in {timings['namespaces']:.1f} s")
+
+
+def _start_sshd(topo: Topology, state: LabState, progress: Progress, timings: dict[str, float]) -> None:
+    t = time.monotonic()
+    lab_dir = state.lab_dir
+    key = os.path.join(lab_dir, "ssh", "id_ed25519")
+    _keygen(key)
+    shutil.copyfile(key + ".pub", os.path.join(lab_dir, "ssh", "authorized_keys"))
+    state.ssh_key = key
+    os.makedirs("/run/sshd", exist_ok=True)
+    procs = []
+    for dev, fw in sorted(topo.firewalls.items()):
+        d = os.path.join(lab_dir, "fw", dev)
+        os.makedirs(os.path.join(d, "state"), exist_ok=True)
+        _keygen(os.path.join(d, "ssh_host_ed25519_key"))
+        cfg = os.path.join(d, "sshd_config")
+        with open(cfg, "w") as fh:
+            fh.write(_sshd_config(lab_dir, dev, fw.mgmt))
+        pidfile = os.path.join(d, "sshd.pid")
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+        state.firewalls[dev] = {"netns": fw.netns, "mgmt": fw.mgmt, "controller": fw.controller, "site": fw.site,
+                                "remote_dir": os.path.join(d, "state"), "segments": fw.segments}
+        # own UTS namespace: the device's prompt shows its own hostname
+        procs.append((dev, pidfile, subprocess.Popen(
+            ["ip", "netns", "exec", fw.netns, "unshare", "--uts", "sh", "-c",
+             f'hostname "$0" && exec {SSHD} -f "$1"', dev, cfg],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    for dev, pidfile, p in procs:
+        out, _ = p.communicate(timeout=30)
+        if p.returncode != 0:
+            raise netns.NetnsError(f"sshd for {dev} failed to start: {out.strip()}")
+        for _ in range(100):
+            if os.path.exists(pidfile) and open(pidfile).read().strip():
+                break
+            time.sleep(0.02)
+        state.pids[f"sshd:{dev}"] = int(open(pidfile).read().strip())
+    state.save()
+    timings["sshd"] = time.monotonic() - t
+    progress(f"  {len(procs)} sshd started in {timings['sshd']:.1f} s")
+
+
+def _start_listener(topo: Topology, state: LabState, progress: Progress, timings: dict[str, float]) -> None:
+    t = time.monotonic()
+    spec = os.path.join(state.lab_dir, "listeners.json")
+    with open(spec, "w") as fh:
+        json.dump({k: [list(x) for x in v] for k, v in topo.listeners.items()}, fh, indent=0)
+    log = open(os.path.join(state.lab_dir, "listener.log"), "w")
+    p = subprocess.Popen([sys.executable, "-m", "vendorwall.lab.listener", spec], stdout=subprocess.PIPE,
+                         stderr=log, text=True, start_new_session=True)
+    state.pids["listener"] = p.pid
+    state.save()
+    line = p.stdout.readline() if p.stdout else ""
+    if not line.startswith("ready"):
+        p.wait(5)
+        raise netns.NetnsError(f"listener failed: see {log.name}")
+    timings["listener"] = time.monotonic() - t
+    progress(f"  listener ready ({line.split()[1]} sockets) in {timings['listener']:.1f} s")
+
+
+def _wait_ssh(topo: Topology, timings: dict[str, float]) -> None:
+    t = time.monotonic()
+    for fw in topo.firewalls.values():
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                s = netns.connect_in(topo.controller, fw.mgmt, 22, timeout=1)
+                s.close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise netns.NetnsError(f"{fw.device}: sshd on {fw.mgmt}:22 not reachable from the controller") from None
+                time.sleep(0.05)
+    timings["ssh_ready"] = time.monotonic() - t
