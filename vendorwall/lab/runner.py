@@ -294,3 +294,33 @@ def _wait_ssh(topo: Topology, timings: dict[str, float]) -> None:
                     raise netns.NetnsError(f"{fw.device}: sshd on {fw.mgmt}:22 not reachable from the controller") from None
                 time.sleep(0.05)
     timings["ssh_ready"] = time.monotonic() - t
+
+
+def targets(state: LabState) -> list[Any]:
+    """Deploy targets for the lab's firewalls: SSH from the controller namespace with the lab key."""
+    from ..deploy.session import Target
+
+    ctl = state.controller
+
+    def factory(host: str, port: int, timeout: float) -> Any:
+        return netns.connect_in(ctl, host, port, timeout)
+
+    return [Target(dev, "nftables", fw["mgmt"], key_file=state.ssh_key, remote_dir=fw["remote_dir"],
+                   sock_factory=factory) for dev, fw in sorted(state.firewalls.items())]
+
+
+def render(state: LabState) -> dict[str, str]:
+    from .. import pipeline
+
+    res = pipeline.run(state.inventory, dt.date.fromisoformat(state.now), check_lock=False)
+    return {dev: res.configs[dev].text for dev in state.firewalls if dev in res.configs}
+
+
+def deploy(state: LabState, *, check: bool = False, confirm_s: int = 60, progress: Progress = _quiet,
+           configs: dict[str, str] | None = None, **kw: Any) -> list[Any]:
+    from ..deploy import fanout, nftables
+
+    configs = configs if configs is not None else render(state)
+    opts = nftables.Options(check=check, confirm_s=confirm_s, **kw)
+    return fanout.deploy(targets(state), configs, opts, lock_dir=os.path.join(state.lab_dir, "locks"),
+                         lock_wait_s=30, progress=progress)

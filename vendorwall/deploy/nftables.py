@@ -1,0 +1,165 @@
+"""Safe apply of a rendered nftables file to one Linux firewall.
+
+    upload (one base64 line, checksum checked) -> plan (intended listing from a throwaway netns
+    on the device vs. the live listing) -> [check mode stops here] -> backup (full ruleset, kept
+    ``backups`` deep) + rollback file (previous policy table and state chain only) -> arm the
+    commit-confirm timer on the device -> ``nft -f`` (one transaction) -> verify (live listing ==
+    intended listing, and a *new* management session answers) -> confirm (cancel the timer).
+
+If verification fails the controller loads the rollback file itself; if the controller loses the
+session anywhere between arming and confirming, the timer on the device loads it after
+``confirm_s`` seconds. The state table's sets (quarantine, grants) are never flushed or replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import plan as planning
+from .errors import ConnectionLost, DeployError, VerifyError
+from .session import Session, Target
+
+
+@dataclass
+class Options:
+    check: bool = False
+    confirm_s: int = 60
+    backups: int = 10
+    verify_mgmt: bool = True
+    # test hook: called with the session after apply, before verification (fault injection)
+    after_apply: Any = None
+
+
+@dataclass
+class Result:
+    device: str
+    platform: str
+    changed: bool = False
+    diff: str = ""
+    commands: list[str] = field(default_factory=list)
+    before: str = ""
+    after: str = ""
+    error: DeployError | None = None
+    rolled_back: bool = False
+    backup: str = ""
+    seconds: float = 0.0
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def to_data(self) -> dict[str, Any]:
+        return {"device": self.device, "platform": self.platform, "changed": self.changed, "diff": self.diff,
+                "commands": self.commands, "failed": self.failed, "rolled_back": self.rolled_back,
+                "backup": self.backup, "seconds": round(self.seconds, 3),
+                "error": self.error.to_data() if self.error else None}
+
+
+def _q(path: str) -> str:
+    return shlex.quote(path)
+
+
+def upload(s: Session, text: str, path: str) -> str:
+    data = text.encode()
+    digest = hashlib.sha256(data).hexdigest()
+    b64 = base64.b64encode(data).decode()
+    tmp = path + ".tmp"
+    _, out = s.run(f"echo {b64} | base64 -d > {_q(tmp)} && sha256sum {_q(tmp)}")
+    if digest not in out:
+        raise DeployError(s.t.device, s.t.platform, f"upload {path}", f"checksum mismatch: {out.strip()[:200]}")
+    s.run(f"mv -f {_q(tmp)} {_q(path)}")
+    return digest
+
+
+def live_listing(s: Session) -> str:
+    return s.run(planning.listing_command())[1]
+
+
+def intended_listing(s: Session, path: str) -> str:
+    """Load the file into a fresh network namespace on the device and list it there."""
+    inner = f"nft -f {_q(path)} && {planning.listing_command()}"
+    return s.run(f"unshare --net sh -c {shlex.quote(inner)}")[1]
+
+
+def push(target: Target, text: str, opts: Options | None = None) -> Result:
+    opts = opts or Options()
+    t0 = time.monotonic()
+    res = Result(target.device, target.platform)
+    s = Session(target)
+    rd = target.remote_dir
+    timer_pid = ""
+    try:
+        s.open()
+        s.run(f"mkdir -p {_q(rd)}/backup")
+        intended = f"{rd}/intended.nft"
+        upload(s, text, intended)
+        p = planning.plan_nftables(target.device, live_listing(s), intended_listing(s, intended),
+                                   remote_dir=rd, confirm_s=opts.confirm_s, backups=opts.backups)
+        res.changed, res.diff, res.commands, res.before = p.changed, p.diff, p.commands, p.before
+        res.after = p.want
+        if not p.changed or opts.check:
+            return res
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
+        res.backup = f"{rd}/backup/{stamp}.nft"
+        s.run(f"nft list ruleset > {_q(res.backup)} && ls -1t {_q(rd)}/backup/*.nft | tail -n +{opts.backups + 1} "
+              f"| xargs -r rm -f")
+        rb = f"{rd}/rollback.nft"
+        pol, st = planning.POLICY_TABLE, planning.STATE_TABLE
+        s.run("{ echo " + shlex.quote(f"table {pol}") + "; echo " + shlex.quote(f"delete table {pol}")
+              + f"; nft list table {pol} 2>/dev/null; "
+              f"if nft list chain {st} forward >/dev/null 2>&1; then echo 'flush chain {st} forward'; "
+              f"nft list chain {st} forward; fi; }} > {_q(rb)}.tmp && mv -f {_q(rb)}.tmp {_q(rb)}")
+        # commit-confirm: the device rolls back by itself unless the controller confirms in time
+        pending = f"{rd}/pending"
+        script = f"sleep {opts.confirm_s}; if [ -e {_q(pending)} ]; then nft -f {_q(rb)}; rm -f {_q(pending)}; fi"
+        _, out = s.run(f"touch {_q(pending)} && nohup sh -c {shlex.quote(script)} >/dev/null 2>&1 </dev/null & "
+                       "echo __PID=$!")
+        timer_pid = out.split("__PID=")[-1].split()[0] if "__PID=" in out else ""
+        s.run(f"nft -f {_q(intended)}", timeout=max(target.command_timeout, 120))
+        if opts.after_apply:
+            opts.after_apply(s)
+        try:
+            after = planning.normalize(live_listing(s))
+            if after != p.want:
+                raise VerifyError(target.device, target.platform, "nft list table",
+                                  "the running table differs from the intended one:\n"
+                                  + planning.unified(p.want, after, target.device)[:3000])
+            if opts.verify_mgmt:
+                probe = Session(target)
+                try:
+                    probe.open()
+                    _, out = probe.run("echo vw-mgmt-ok")
+                    if "vw-mgmt-ok" not in out:
+                        raise VerifyError(target.device, target.platform, "echo vw-mgmt-ok",
+                                          "management session did not answer")
+                except DeployError as exc:
+                    raise VerifyError(target.device, target.platform, "new management session",
+                                      f"management access lost after apply: {exc.message}") from None
+                finally:
+                    probe.close()
+        except VerifyError as exc:
+            s.run(f"nft -f {_q(rb)} && rm -f {_q(pending)}" + (f"; kill {timer_pid} 2>/dev/null; true" if timer_pid else ""))
+            exc.rolled_back = True
+            res.rolled_back = True
+            raise
+        s.run(f"rm -f {_q(pending)}" + (f"; kill {timer_pid} 2>/dev/null; true" if timer_pid else ""))
+        res.after = after
+        return res
+    except ConnectionLost as exc:
+        if timer_pid:
+            exc.message += f" (the device rolls back by itself within {opts.confirm_s} s unless confirmed)"
+        res.error = exc
+        return res
+    except DeployError as exc:
+        res.error = exc
+        return res
+    finally:
+        res.log = s.log
+        s.close()
+        res.seconds = time.monotonic() - t0
