@@ -1,0 +1,97 @@
+"""``vendorwall lab up|deploy|test|down|status INVENTORY``: wired into vendorwall/cli.py by
+
+    from .lab import cli as lab_cli
+    _EXTENSIONS.append(("lab", lab_cli.register))
+    _COMMANDS["lab"] = lab_cli.handle
+
+Exit codes: 0 ok, 1 a failed run (a device failed, a probe mismatched), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("lab", help="a network-namespace lab built from the inventory (root)")
+    p.add_argument("action", choices=["up", "deploy", "test", "down", "status"])
+    p.add_argument("inventory", help="inventory directory (hosts.yml + vendorwall/)")
+    p.add_argument("--now", help="the date to compile for (YYYY-MM-DD; default: today, UTC) [up]")
+    p.add_argument("--lab-dir", help="lab directory (default: build/lab/<inventory name>)")
+    p.add_argument("--id", dest="lab_id", help="lab id: namespaces are named vw<id>-... (default: from the path)")
+    p.add_argument("--check", action="store_true", help="deploy: show what would change, change nothing")
+    p.add_argument("--diff", action="store_true", help="deploy: print the unified diff per device")
+    p.add_argument("--confirm-seconds", type=int, default=60, help="deploy: commit-confirm timer (default 60)")
+    p.add_argument("--seed", type=int, default=1, help="test: seed of the forbidden sample")
+    p.add_argument("--sample", type=int, default=25, help="test: forbidden probes per category (default 25)")
+    p.add_argument("--timeout", type=float, default=1.0, help="test: seconds per probe (default 1)")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from . import runner
+
+    if os.geteuid() != 0:
+        raise UsageError("vendorwall lab needs root (network namespaces, nftables)", "run it as root")
+    lab_dir = os.path.abspath(args.lab_dir or runner.default_lab_dir(args.inventory))
+    if args.action == "up":
+        from ..cli import parse_now
+
+        state = runner.up(args.inventory, lab_dir=lab_dir, lab_id=args.lab_id,
+                          now=parse_now(args.now), progress=_say)
+        print(json.dumps(state.timings) if args.json else f"lab {state.lab_id} up in {lab_dir}")
+        return 0
+    if args.action == "down":
+        prefix = f"vw{args.lab_id}-" if args.lab_id else None
+        counts = runner.down(lab_dir, prefix, progress=_say)
+        if args.json:
+            print(json.dumps(counts))
+        return 0
+    state = runner.LabState.load(lab_dir)
+    if state is None:
+        raise UsageError(f"no lab in {lab_dir}", f"start one: vendorwall lab up {args.inventory}")
+    if args.action == "status":
+        print(json.dumps({"lab_id": state.lab_id, "namespaces": len(state.namespaces),
+                          "firewalls": state.firewalls, "pids": state.pids, "timings": state.timings}, indent=1))
+        return 0
+    if args.action == "deploy":
+        t = time.monotonic()
+        _say(f"deploy{' (check mode)' if args.check else ''} to {len(state.firewalls)} firewalls")
+        results = runner.deploy(state, check=args.check, confirm_s=args.confirm_seconds, progress=_say)
+        took = time.monotonic() - t
+        if args.json:
+            print(json.dumps({"seconds": round(took, 3), "results": [r.to_data() for r in results]}, indent=1))
+        else:
+            for r in results:
+                if args.diff and r.diff:
+                    print(r.diff, end="")
+            changed = sum(r.changed for r in results)
+            failed = [r for r in results if r.failed]
+            print(f"deploy: {len(results)} devices, {changed} {'would change' if args.check else 'changed'}, "
+                  f"{len(failed)} failed, {took:.1f} s")
+            for r in failed:
+                print(f"  {r.error}")
+        return 1 if any(r.failed for r in results) else 0
+    from . import probe
+
+    report = probe.run(state, seed=args.seed, sample=args.sample, timeout=args.timeout, progress=_say)
+    if args.json:
+        print(json.dumps({"counts": report.counts(), "skipped": dict(report.skipped),
+                          "mismatches": [{"category": o.probe.category, "src": o.probe.src, "dst": o.probe.dst,
+                                          "proto": o.probe.proto, "port": o.probe.port,
+                                          "expected": o.probe.expect, "detail": o.detail, "flow": o.probe.flow}
+                                         for o in report.mismatches],
+                          "seconds": round(report.seconds, 3)}, indent=1))
+    else:
+        print(report.text())
+    return 1 if report.mismatches else 0
