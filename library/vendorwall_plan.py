@@ -1,0 +1,306 @@
+#!/usr/bin/python
+"""Ansible module vendorwall_plan: `vendorwall plan` from a playbook (controller side)."""
+# Ansible's layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
+# ruff: noqa: E402
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: vendorwall_plan
+short_description: Render vendor VLANs, firewall rules and switch config from a vendorwall inventory
+description:
+  - Runs the vendorwall pipeline (load, validate, allocate, compile, render) on one inventory
+    directory, writes one configuration file per device into O(out) and updates the allocation
+    lock file of the inventory, exactly as C(vendorwall plan INVENTORY --out OUT) does.
+  - Files whose content does not change are not rewritten; managed files of devices that left the
+    inventory are removed from O(out).
+  - Runs on the controller, once; use it with C(delegate_to=localhost), C(run_once=true) and
+    C(ansible_python_interpreter={{ ansible_playbook_python }}), the Python in which the
+    vendorwall package is installed.
+  - On an invalid inventory the task fails with every diagnostic (file:line, dotted path, what was
+    expected, what was found, a hint), never with a traceback.
+version_added: "0.1.0"
+author:
+  - vendorwall contributors (@vendorwall)
+options:
+  inventory:
+    description:
+      - The inventory directory (C(hosts.yml) and C(vendorwall/)), e.g. C(inventories/example).
+    type: path
+    required: true
+  out:
+    description:
+      - The output directory for the rendered configurations, created when missing.
+      - Default C(build/<inventory name>), relative to O(chdir), as the command line does.
+    type: path
+  now:
+    description:
+      - The date to compile for (YYYY-MM-DD), which decides the expired and not-yet-valid accesses.
+      - Default today (UTC).
+    type: str
+  chdir:
+    description:
+      - Change into this directory first; a relative O(inventory) or O(out) is resolved against it,
+        and messages name the inventory relative to it when it lies below it.
+      - The role vendorwall_plan passes the project directory (the parent of the playbooks directory).
+      - Default the working directory of the module.
+    type: path
+requirements:
+  - the vendorwall Python package in the Python that runs the module (C(pip install -e .))
+notes:
+  - Check mode computes everything and writes nothing; RV(files) and RV(lock_changed) tell what a
+    real run would write. With C(--diff) the task shows the content changes per file.
+attributes:
+  check_mode:
+    description: Computes the plan and reports what would change, writing nothing.
+    support: full
+  diff_mode:
+    description: Returns the content changes of every file that changes (or would).
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Render every device configuration of the inventory
+  vendorwall_plan:
+    inventory: inventories/example
+    out: build/example
+    now: "2026-11-28"
+    chdir: "{{ playbook_dir | dirname }}"
+  delegate_to: localhost
+  run_once: true
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  register: vendorwall_plan_result
+
+- name: Print the summary as the command line does
+  ansible.builtin.debug:
+    msg: "{{ vendorwall_plan_result.summary | vendorwall_summary_text }}"
+"""
+
+RETURN = r"""
+summary:
+  description:
+    - What the plan contains, as C(vendorwall plan --json) prints it; the filter
+      C(vendorwall_summary_text) turns it into the command line's text.
+  returned: success
+  type: dict
+  contains:
+    inventory:
+      description: The inventory as messages name it.
+      type: str
+    out:
+      description: The output directory.
+      type: str
+    now:
+      description: The date compiled for.
+      type: str
+    vendors:
+      description: Number of vendors.
+      type: int
+    systems:
+      description: Number of maintained systems.
+      type: int
+    segments_per_site:
+      description: Vendor segments (one VLAN each) per site.
+      type: dict
+    devices:
+      description: Per device, its role, platform, output file and counts (rules, set elements, VLANs, ports).
+      type: dict
+    lock:
+      description: Segments allocated (added), freed and changed since the lock file.
+      type: dict
+    lock_written:
+      description: Whether the lock file was written (in check mode, would be).
+      type: bool
+    files_written:
+      description: Every output file of the plan.
+      type: list
+      elements: str
+    files_removed:
+      description: Stale managed files of devices that left the inventory, removed (in check mode, would be).
+      type: list
+      elements: str
+  sample:
+    inventory: inventories/example
+    out: build/example
+    now: "2026-11-28"
+    vendors: 14
+    systems: 69
+    segments_per_site: {centre: 26, nord: 14, rive: 5, sud: 13}
+    devices:
+      fw-rive: {role: firewall, platform: nftables, file: build/example/fw-rive.nft, rules: 20,
+                elements: 20, segments: 5, sets: 3}
+    lock: {added: [], freed: [], changed: []}
+    lock_written: false
+    files_written: [build/example/fw-rive.nft]
+    files_removed: []
+files:
+  description: The files this run created, changed or removed (in check mode, would), lock file included.
+  returned: success
+  type: list
+  elements: str
+  sample: [build/example/fw-rive.nft]
+lock_changed:
+  description: Whether the allocation lock file changed (in check mode, would change); commit it.
+  returned: success
+  type: bool
+  sample: false
+errors:
+  description: Every diagnostic of the stage that stopped the run.
+  returned: failure on an invalid inventory
+  type: list
+  elements: dict
+  sample:
+    - file: inventories/example/vendorwall/vendors/sonexa.yml
+      line: 75
+      path: vendors.sonexa.systems[4].site
+      message: unknown site 'atlantis'
+      expected: a site of sites
+      found: "'atlantis'"
+      hint: "known sites: centre, nord, rive, sud"
+      code: reference
+stage:
+  description: The pipeline stage whose barrier stopped the run (load, validate, allocate, compile, render).
+  returned: failure on an invalid inventory
+  type: str
+  sample: validate
+"""
+
+import dataclasses
+import os
+import traceback
+from collections import Counter
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from vendorwall import allocate, pipeline
+    from vendorwall import plan as vwplan
+    from vendorwall.cli import parse_now
+    from vendorwall.errors import UsageError, VendorwallError
+except ImportError:
+    HAS_VENDORWALL = False
+    IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_VENDORWALL = True
+    IMPORT_ERROR = ""
+
+MANAGED_EXTENSIONS = (".nft", ".ios")
+
+
+def _state(out_dir, lock_path):
+    """What is on disk now: every managed output file and the lock file, path -> text."""
+    state = {}
+    if os.path.isdir(out_dir):
+        for entry in sorted(os.listdir(out_dir)):
+            path = os.path.join(out_dir, entry)
+            if entry.endswith(MANAGED_EXTENSIONS) and os.path.isfile(path):
+                text = _read(path)
+                if vwplan.MANAGED_MARK in text[:512]:
+                    state[path] = text
+    text = _read(lock_path)
+    if text is not None:
+        state[lock_path] = text
+    return state
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def _changed(before, after):
+    return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+
+
+def _preview(root, now, out_dir, shown):
+    """Check mode: the summary and the on-disk state a real run would produce, writing nothing."""
+    res = pipeline.run(root, now, shown_root=shown, check_lock=False)
+    after = {}
+    devices = {}
+    for name, r in sorted(res.configs.items()):
+        path = os.path.join(out_dir, f"{name}.{r.extension}")
+        after[path] = r.text
+        devices[name] = {"role": res.model.devices[name].role, "platform": r.platform, "file": path, **r.summary}
+    after[res.lock.path] = allocate.render_lock(res.allocations)
+    before = _state(out_dir, res.lock.path)
+    segments = Counter(seg.site for seg in res.model.segments)
+    summary = vwplan.Summary(
+        shown, out_dir, now.isoformat(), len(res.inventory.vendors), len(res.inventory.systems),
+        dict(sorted(segments.items())), devices, allocate.lock_changes(res.lock, res.allocations),
+        before.get(res.lock.path) != after[res.lock.path], sorted(p for p in after if p != res.lock.path),
+        sorted(p for p in before if p not in after))
+    return summary, res.lock.path, before, after
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec={
+            "inventory": {"type": "path", "required": True},
+            "out": {"type": "path"},
+            "now": {"type": "str"},
+            "chdir": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_VENDORWALL:
+        module.fail_json(msg=missing_required_lib("vendorwall", reason="to plan the inventory")
+                         + " Install it in the Python that runs ansible-playbook: pip install -e .",
+                         exception=IMPORT_ERROR)
+    p = module.params
+    if p["chdir"]:
+        try:
+            os.chdir(p["chdir"])
+        except OSError as exc:
+            module.fail_json(msg=f"error: chdir: cannot change into {p['chdir']}: {exc.strerror}")
+    root = p["inventory"]
+    shown = _shown(root)
+    out_dir = p["out"] or os.path.join("build", os.path.basename(os.path.normpath(root)))
+    try:
+        now = parse_now(p["now"])
+        if module.check_mode:
+            summary, lock_path, before, after = _preview(root, now, out_dir, shown)
+        else:
+            lock_path = allocate.lock_path(root)
+            before = _state(out_dir, lock_path)
+            summary = vwplan.plan(root, now, out_dir, shown_root=shown)
+            after = _state(out_dir, lock_path)
+    except VendorwallError as exc:
+        module.fail_json(msg=exc.render(), stage=exc.stage,
+                         errors=[dataclasses.asdict(d) for d in exc.diagnostics])
+    except UsageError as exc:
+        module.fail_json(msg=exc.render())
+    except OSError as exc:  # out is not a writable directory, the lock file is read-only...
+        module.fail_json(msg=f"error: {exc.filename or out_dir}: {exc.strerror}\n"
+                         f"  hint:     out must be a writable directory (-e vendorwall_out=DIR); got {out_dir}")
+    except Exception as exc:  # the CLI's exit 70: a vendorwall bug; the traceback shows with -vvv
+        module.fail_json(msg=f"internal error: {type(exc).__name__}: {exc}\n  hint:     this is a vendorwall bug; "
+                         "rerun with -vvv and report the traceback", exception=traceback.format_exc())
+    files = _changed(before, after)
+    result = {
+        "changed": bool(files),
+        "summary": summary.to_data(),
+        "files": files,
+        "lock_changed": lock_path in files,
+    }
+    if module._diff:
+        result["diff"] = [{"before_header": f, "after_header": f, "before": before.get(f, ""),
+                           "after": after.get(f, "")} for f in files]
+    module.exit_json(**result)
+
+
+def _shown(root):
+    rel = os.path.relpath(root)
+    return root if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
