@@ -87,6 +87,16 @@ def intended_listing(s: Session, path: str) -> str:
     return s.run(f"unshare --net sh -c {shlex.quote(inner)}")[1]
 
 
+def _refuse_if_pending(s: Session, rd: str) -> None:
+    """An earlier push still waiting for its rollback timer: refuse (its timer would undo ours)."""
+    _, out = s.run(f"for f in {_q(rd)}/pending.*; do [ -e \"$f\" ] || continue; "
+                   "if kill -0 \"$(cat \"$f\")\" 2>/dev/null; then echo \"__LIVE $f\"; else rm -f \"$f\"; fi; done")
+    if "__LIVE" in out:
+        raise DeployError(s.t.device, s.t.platform, "check pending rollback timers",
+                          "an earlier unconfirmed change is still waiting for its rollback timer "
+                          f"({out.split('__LIVE')[1].strip()}); retry after it fires")
+
+
 def push(target: Target, text: str, opts: Options | None = None) -> Result:
     opts = opts or Options()
     t0 = time.monotonic()
@@ -97,6 +107,7 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
     try:
         s.open()
         s.run(f"mkdir -p {_q(rd)}/backup")
+        _refuse_if_pending(s, rd)
         intended = f"{rd}/intended.nft"
         upload(s, text, intended)
         p = planning.plan_nftables(target.device, live_listing(s), intended_listing(s, intended),
@@ -115,12 +126,16 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
               + f"; nft list table {pol} 2>/dev/null; "
               f"if nft list chain {st} forward >/dev/null 2>&1; then echo 'flush chain {st} forward'; "
               f"nft list chain {st} forward; fi; }} > {_q(rb)}.tmp && mv -f {_q(rb)}.tmp {_q(rb)}")
-        # commit-confirm: the device rolls back by itself unless the controller confirms in time
-        pending = f"{rd}/pending"
-        script = f"sleep {opts.confirm_s}; if [ -e {_q(pending)} ]; then nft -f {_q(rb)}; rm -f {_q(pending)}; fi"
-        _, out = s.run(f"touch {_q(pending)} && nohup sh -c {shlex.quote(script)} >/dev/null 2>&1 </dev/null & "
-                       "echo __PID=$!")
+        # commit-confirm: the device rolls back by itself unless the controller confirms in time.
+        # The flag file names this push; the timer only acts on its own flag.
+        pending = f"{rd}/pending.{stamp}"
+        s.run(f"mv -f {_q(rb)} {_q(rb)}.{stamp}")
+        rb = f"{rb}.{stamp}"
+        script = (f"sleep {opts.confirm_s}; if [ -e {_q(pending)} ]; then nft -f {_q(rb)}; "
+                  f"rm -f {_q(pending)}; fi")
+        _, out = s.run(f"nohup sh -c {shlex.quote(script)} >/dev/null 2>&1 </dev/null & echo __PID=$!")
         timer_pid = out.split("__PID=")[-1].split()[0] if "__PID=" in out else ""
+        s.run(f"echo {timer_pid} > {_q(pending)}")
         s.run(f"nft -f {_q(intended)}", timeout=max(target.command_timeout, 120))
         if opts.after_apply:
             opts.after_apply(s)
@@ -148,7 +163,8 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
             exc.rolled_back = True
             res.rolled_back = True
             raise
-        s.run(f"rm -f {_q(pending)}" + (f"; kill {timer_pid} 2>/dev/null; true" if timer_pid else ""))
+        s.run(f"rm -f {_q(pending)}" + (f"; kill {timer_pid} 2>/dev/null" if timer_pid else "")
+              + f"; ls -1t {_q(rd)}/rollback.nft.* | tail -n +{opts.backups + 1} | xargs -r rm -f; true")
         res.after = after
         return res
     except ConnectionLost as exc:

@@ -94,6 +94,10 @@ def _kill(pid: int, marker: str) -> bool:
     except ProcessLookupError:
         return False
     for _ in range(50):
+        try:
+            os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child (the listener)
+        except ChildProcessError:
+            pass
         if not os.path.exists(f"/proc/{pid}") or _cmdline(pid) == "":
             return True
         time.sleep(0.02)
