@@ -252,7 +252,7 @@ async def _probe(p: Probe, timeout: float, sem: asyncio.Semaphore) -> Outcome:
             await loop.sock_sendall(s, b"vw-probe")
             data = await asyncio.wait_for(loop.sock_recv(s, 64), timeout)
             return Outcome(p, data == b"vw-probe", "echoed")
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return Outcome(p, False, "timeout")
         except OSError as exc:
             return Outcome(p, False, exc.strerror or type(exc).__name__)
