@@ -79,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTENSIONS: list[tuple[str, Callable[[Any], None]]] = []
 
 
+def _register_extensions() -> None:
+    from .lab import cli as lab_cli
+
+    _EXTENSIONS.append(("lab", lab_cli.register))
+    _COMMANDS["lab"] = lab_cli.handle
+
+
+_register_extensions()
+
+
 def _shown(path: str) -> str:
     return os.path.normpath(path)
 
