@@ -65,7 +65,15 @@ def read_lock(root: str, shown_root: str) -> tuple[Lock, list[Diagnostic]]:
 
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION or not isinstance(
             data.get("segments", {}), dict):
-        bad((), "unreadable lock file", f"version: {LOCK_VERSION} and a segments mapping", "something else")
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, int) and version != LOCK_VERSION:
+            out.append(Diagnostic(shown, src.line(("version",)), "version", "lock file of another format version",
+                                  f"version {LOCK_VERSION}", f"version {version}",
+                                  "it was written by another vendorwall release: use that release, or delete the "
+                                  "file and run 'vendorwall plan' (allocations are then recomputed)", "lock"))
+        else:
+            bad((), "unreadable lock file", f"version: {LOCK_VERSION} and a segments mapping",
+                "a YAML document without them")
         return lock, out
     for key, entry in (data.get("segments") or {}).items():
         p = ("segments", key)
@@ -153,6 +161,7 @@ def _diag(s: System, sub: str, message: str, expected: str, found: str, hint: st
 def _allocate_site(site: Site, needs: list[_Need], lock: Lock, out: dict[str, Allocation],
                    diags: list[Diagnostic]) -> None:
     vlans: dict[int, str] = {}
+    vlan_pinned_at: dict[int, str] = {}
     nets = _Space()
     net_owner: dict[int, str] = {}
     vlan_of: dict[str, int] = {}
@@ -178,10 +187,11 @@ def _allocate_site(site: Site, needs: list[_Need], lock: Lock, out: dict[str, Al
             owner = vlans.get(s.vlan)
             if owner is not None and owner != need.key:
                 diags.append(_diag(s, "vlan", "VLAN id reused", f"a VLAN of its own on site {site.name}",
-                                   f"{s.vlan}, also pinned by segment {owner}", "pick another VLAN or remove 'vlan'",
-                                   "vlan"))
+                                   f"{s.vlan}, also pinned by segment {owner} ({vlan_pinned_at[s.vlan]})",
+                                   "pick another VLAN or remove 'vlan'", "vlan"))
                 continue
             vlans[s.vlan] = need.key
+            vlan_pinned_at.setdefault(s.vlan, str(s.origin))
             vlan_of[need.key] = s.vlan
         pinned_addrs = [(s, a) for s in need.systems for a in s.addresses]
         if pinned_addrs:
@@ -326,7 +336,7 @@ def _hosts(need: _Need, net: IPv4Network, prev: Allocation | None,
     return hosts
 
 
-def stale(lock: Lock, allocs: dict[str, Allocation]) -> Diagnostic | None:
+def stale(lock: Lock, allocs: dict[str, Allocation], shown_root: str = "INVENTORY") -> Diagnostic | None:
     """A lock-file check: the committed lock must equal what allocation computes."""
     added = sorted(k for k in allocs if k not in lock.segments)
     freed = sorted(k for k in lock.segments if k not in allocs)
@@ -345,7 +355,7 @@ def stale(lock: Lock, allocs: dict[str, Allocation]) -> Diagnostic | None:
     line = min((lock.lines[k] for k in freed + changed if k in lock.lines), default=1)
     return Diagnostic(lock.shown, line, "", "allocation lock file is stale",
                       "a lock file matching the inventory", "; ".join(parts),
-                      "run 'vendorwall plan INVENTORY' and commit the updated lock file", "lock")
+                      f"run 'vendorwall plan {shown_root}' and commit the updated lock file", "lock")
 
 
 def _few(keys: list[str]) -> str:

@@ -29,15 +29,23 @@ class Diagnostic:
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        head = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        path, message = _printable(self.path), _printable(self.message)
+        head = f"{where}: {path}: {message}" if path else f"{where}: {message}"
         lines = [f"error: {head}"]
         if self.expected:
-            lines.append(f"  expected: {self.expected}")
+            lines.append(f"  expected: {_printable(self.expected)}")
         if self.found:
-            lines.append(f"  found:    {self.found}")
+            lines.append(f"  found:    {_printable(self.found)}")
         if self.hint:
-            lines.append(f"  hint:     {self.hint}")
+            lines.append(f"  hint:     {_printable(self.hint)}")
         return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """One line per field, whatever the input held (control characters escaped)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass

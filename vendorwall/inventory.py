@@ -129,8 +129,9 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
     if diags:
         return {}
     top = Loc(src, ())
-    children = (data or {}).get("all", {}).get("children") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or not isinstance(data.get("all"), dict) or not isinstance(children, dict):
+    all_group = data.get("all") if isinstance(data, dict) else None
+    children = all_group.get("children") if isinstance(all_group, dict) else None
+    if not isinstance(children, dict):
         col.add(top.diag("hosts.yml has no groups", "all: children: {firewalls: ..., switches: ..., ...}",
                          "no all.children mapping", "see docs/inventory.md"))
         return {}
@@ -168,21 +169,26 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
         ok = True
         known = registry.platforms_for_role(role)
         if platform not in known:
-            col.add(hloc.at("vw_platform").diag(f"unknown platform for a {role}", "one of: " + ", ".join(known),
-                                                repr(platform), "run 'vendorwall platforms' to list them",
-                                                code="reference"))
+            other = registry.platforms().get(str(platform))
+            msg = (f"platform {platform} is for a {other.role}, not a {role}" if other is not None
+                   else f"unknown platform for a {role}")
+            col.add(hloc.at("vw_platform").diag(msg, "one of: " + ", ".join(known),
+                                                "nothing" if platform is None else repr(platform),
+                                                "run 'vendorwall platforms' to list them", code="reference"))
             ok = False
         if not isinstance(mgmt, str) or col.address(mgmt, hloc.at("ansible_host")) is None:
             if not isinstance(mgmt, str):
                 col.add(hloc.at("ansible_host").diag("missing management address", "ansible_host: an IPv4 address",
-                                                     repr(mgmt)))
+                                                     "nothing" if mgmt is None else repr(mgmt),
+                                                     "the controller reaches the device on this address"))
             ok = False
         if ok:
             devices[hname] = Device(hname, role, str(platform), str(mgmt), tuple(sorted(site_of.get(hname, []))),
                                     hloc.origin)
     for hname in sorted(site_of):
         if hname not in hosts:
-            col.add(Diagnostic(shown, src.line(("all", "children")), f"all.children.site_{site_of[hname][0]}",
+            gpath = ("all", "children", f"site_{site_of[hname][0]}", "hosts", hname)
+            col.add(Diagnostic(shown, src.line(gpath), dotted(gpath),
                                f"site group lists unknown device {hname!r}",
                                "a host of firewalls, switches or bastions", repr(hname),
                                "declare it in a role group with vw_platform and ansible_host", code="reference"))

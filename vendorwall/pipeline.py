@@ -48,8 +48,9 @@ def run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: b
     """
     inv, lock = load_and_validate(root, now, shown_root)
     allocations, diags = alloc.allocate(inv, lock)
+    diags = validate.precise(inv, diags)
     if check_lock and not diags:
-        stale = alloc.stale(lock, allocations)
+        stale = alloc.stale(lock, allocations, shown_root if shown_root is not None else root)
         diags += [stale] if stale else []
     _barrier("allocate", diags)
     model, diags = comp.compile_model(inv, allocations, now)

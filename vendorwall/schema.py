@@ -58,11 +58,15 @@ def _expected_type(t: Any) -> str:
 
 
 def _known_keys(err: jsonschema.ValidationError) -> list[str]:
+    """Keys the schema allows here; for an entry path, those of its own kind only."""
     keys: set[str] = set()
     sch = err.schema
     keys.update(sch.get("properties", {}))
+    inst = err.instance if isinstance(err.instance, dict) else {}
     for sub in sch.get("allOf", []):
-        keys.update(sub.get("then", {}).get("properties", {}))
+        cond = sub.get("if", {}).get("properties", {})
+        if all(inst.get(k) == v.get("const") for k, v in cond.items()):
+            keys.update(sub.get("then", {}).get("properties", {}))
     return sorted(keys)
 
 
@@ -76,7 +80,9 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str, str, str, list
         extra = sorted(k for k in inst if k not in known) if isinstance(inst, dict) else []
         if not known and isinstance(sch.get("additionalProperties"), dict):
             return "unexpected entry", "", ", ".join(extra), "", []
-        key = extra[0] if extra else "?"
+        if not extra:
+            return "", "", "", "", []  # an echo of an error already reported in this object
+        key = extra[0]
         close = difflib.get_close_matches(key, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(known)}"
         return f"unknown key {key!r}", f"one of: {', '.join(known)}", repr(key), hint, [key]
@@ -85,7 +91,14 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str, str, str, list
         return f"missing required key {missing!r}", f"a {missing!r} entry", "no such key", \
             f"add '{missing}:' here (see docs/inventory.md)", []
     if v == "type":
-        return "wrong type", _expected_type(err.validator_value), _type_name(inst), "", []
+        hint = ""
+        if err.validator_value == "string" and isinstance(inst, int | float) and not isinstance(inst, bool):
+            hint = 'quote the value: YAML reads 12:00 or 0800 as a number, "12:00" is text'
+        elif err.validator_value == "string" and isinstance(inst, bool):
+            hint = 'quote the value: YAML reads yes/no/on/off as true/false'
+        elif err.validator_value == "integer" and isinstance(inst, str) and inst.isdigit():
+            hint = f"write the number without quotes: {inst}"
+        return "wrong type", _expected_type(err.validator_value), _type_name(inst), hint, []
     if v == "enum":
         allowed = ", ".join(str(x) for x in err.validator_value)
         close = difflib.get_close_matches(str(inst), [str(x) for x in err.validator_value], n=1)
@@ -106,6 +119,10 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str, str, str, list
         return "empty value", "a non-empty string", _type_name(inst), "", []
     if v == "uniqueItems":
         return "repeated item in list", "each item once", _type_name(inst), "remove the repeated item", []
+    if v == "oneOf" and isinstance(err.validator_value, list) and all(
+            isinstance(x, dict) and "description" in x for x in err.validator_value):
+        alts = " or ".join(x.get("description", "") for x in err.validator_value)
+        return "malformed value", alts, _type_name(inst), "", []
     if v == "oneOf" and isinstance(inst, dict) and "services" in inst:
         both = "from" in inst and "to" in inst
         return "a flow needs exactly one direction", "either 'from: PEER' or 'to: PEER'", \
@@ -126,11 +143,14 @@ def check(data: Any, src: Source) -> list[Diagnostic]:
         # For alternatives, report the most relevant branch rather than "not valid under any".
         errs = [err]
         if err.validator in ("anyOf", "oneOf") and err.context and not (
-                isinstance(err.instance, dict) and "services" in err.instance):
+                isinstance(err.instance, dict) and "services" in err.instance) and not all(
+                isinstance(x, dict) and "description" in x for x in err.validator_value):
             best = jsonschema.exceptions.best_match(err.context)
             errs = [best] if best is not None else errs
         for e in errs:
             msg, expected, found, hint, extra = _describe(e)
+            if not msg:
+                continue
             path = (*e.absolute_path, *extra)
             if e.validator == "propertyNames":
                 path = (*e.absolute_path, str(e.instance))

@@ -46,7 +46,11 @@ def check(inv: Inventory, now: dt.date) -> list[Diagnostic]:
         _check_vendor(inv, v, now, out)
         for s in v.systems:
             _check_system(inv, v, s, now, out)
-    return [_precise(inv, d) for d in out]
+    return precise(inv, out)
+
+
+def precise(inv: Inventory, diags: list[Diagnostic]) -> list[Diagnostic]:
+    return [_precise(inv, d) for d in diags]
 
 
 def _precise(inv: Inventory, d: Diagnostic) -> Diagnostic:
@@ -94,8 +98,9 @@ def _check_prefixes(inv: Inventory, out: list[Diagnostic]) -> None:
             owned.append((p, f"segment pool of site {site.name}", site.origin, f"segment_pool[{i}]"))
     for v in inv.vendors.values():
         for ep in v.entry_paths:
-            for p in ep.prefixes:
-                owned.append((p, f"entry path {ep.name} of vendor {v.name}", ep.origin, ""))
+            for i, p in enumerate(ep.prefixes):
+                sub = {"bastion": "source", "vpn": "pool"}.get(ep.kind, f"remote_subnets[{i}]")
+                owned.append((p, f"entry path {ep.name} of vendor {v.name}", ep.origin, sub))
     for g in inv.client_groups.values():
         for i, p in enumerate(g.prefixes):
             owned.append((p, f"client group {g.name}", g.origin, f"prefixes[{i}]"))
@@ -116,12 +121,21 @@ def _check_prefixes(inv: Inventory, out: list[Diagnostic]) -> None:
             if _both_client_groups(a[1], item[1]):
                 continue  # client groups may nest (e.g. all nursing stations / ICU stations)
             later, first = (item, a) if (item[2].file, item[2].line) >= (a[2].file, a[2].line) else (a, item)
+            first_at = _line_of(inv, first[2], first[3])
             out.append(_d(later[2], "overlapping prefixes",
                           f"{later[0]} ({later[1]}) disjoint from {first[1]}",
-                          f"overlaps {first[0]} ({first[1]}, {first[2]})",
+                          f"overlaps {first[0]} ({first[1]}, {first_at})",
                           "each party needs its own addresses so the firewall can tell them apart",
                           "prefix", later[3]))
         active.append(item)
+
+
+def _line_of(inv: Inventory, origin: Origin, sub: str) -> str:
+    """``file:line`` of a sub-path of an object (for texts that point at a second place)."""
+    src = inv.sources.get(origin.file)
+    if src is None or not sub:
+        return str(origin)
+    return f"{origin.file}:{src.line(undotted(f'{origin.path}.{sub}'))}"
 
 
 def _both_client_groups(a: str, b: str) -> bool:
@@ -142,9 +156,9 @@ def _check_names(inv: Inventory, out: list[Diagnostic]) -> None:
     for v in inv.vendors.values():
         for a in v.accounts:
             if a.id in accounts:
-                out.append(_d(a.origin, f"duplicate account id {a.id!r}", "one account per person",
-                              f"also at {accounts[a.id]}", "individual accounts only (ANSSI PA-022)",
-                              "duplicate", "id"))
+                out.append(_d(a.origin, f"duplicate account id {a.id!r}", "account ids unique across vendors",
+                              f"also at {accounts[a.id]}", "one login per person, named after the person "
+                              "(ANSSI PA-022: individual accounts)", "duplicate", "id"))
             accounts.setdefault(a.id, a.origin)
     ports: dict[tuple[str, str], Origin] = {}
     for s in inv.systems.values():

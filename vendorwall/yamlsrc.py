@@ -122,22 +122,46 @@ class _Builder:
                                      expected, found, hint, code="yaml"))
 
 
+def _syntax_diag(exc: yaml.YAMLError, text: str, display: str) -> Diagnostic:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, control...)
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return Diagnostic(display, line, "", "character not allowed in YAML", "printable text",
+                          f"{char!r} (U+{ord(char):04X})", "remove the character; is this a text file?", code="yaml")
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        found = exc.problem or "syntax error"
+        ctx = exc.context_mark
+        opened = exc.context or ""
+        if ctx is not None and ctx.line + 1 < line and opened.startswith(
+                ("while parsing a flow", "while scanning a quoted")):
+            # an unclosed bracket or quote: point at where it was opened
+            found = f"{opened[6:]} opened here is not closed before line {line} ({exc.problem})"
+            line = ctx.line + 1
+            hint = "close the bracket or quote on this line"
+        elif exc.context and ctx is not None and ctx.line + 1 != line:
+            found += f" ({exc.context} at line {ctx.line + 1})"
+            hint = f"check the line {ctx.line + 1} construct: brackets, quotes and indentation"
+        else:
+            if exc.context:
+                found += f" ({exc.context})"
+            hint = "check indentation and quoting around this line"
+        if "tab character" in found:
+            hint = "indent with spaces: YAML does not allow tabs for indentation"
+        if "<<<<<<<" in text or ">>>>>>>" in text:
+            hint = "the file holds git merge-conflict markers (<<<<<<< ======= >>>>>>>): resolve the conflict"
+        return Diagnostic(display, line, "", "YAML syntax error", "valid YAML", found, hint, code="yaml")
+    return Diagnostic(display, 1, "", "YAML syntax error", "valid YAML", str(exc).splitlines()[0], "", code="yaml")
+
+
 def load_text(text: str, display: str) -> tuple[Any, Source, list[Diagnostic]]:
     """Parse ``text`` (shown as ``display`` in messages)."""
     src = Source(display)
     try:
         node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = exc.problem or "syntax error"
-        ctx = f" ({exc.context})" if exc.context else ""
-        return None, src, [Diagnostic(display, line, "", "YAML syntax error", "valid YAML",
-                                      f"{problem}{ctx}",
-                                      "check indentation and quoting around this line", code="yaml")]
     except yaml.YAMLError as exc:
-        return None, src, [Diagnostic(display, 1, "", "YAML syntax error", "valid YAML", str(exc),
-                                      "", code="yaml")]
+        return None, src, [_syntax_diag(exc, text, display)]
     if node is None:
         return None, src, []
     builder = _Builder(display)
@@ -148,14 +172,21 @@ def load_text(text: str, display: str) -> tuple[Any, Source, list[Diagnostic]]:
 def load_file(path: str, display: str | None = None) -> tuple[Any, Source, list[Diagnostic]]:
     shown = display or path
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        return None, Source(shown), [Diagnostic(shown, 1, "", "file is not UTF-8 text", "UTF-8 YAML",
-                                                str(exc.reason), "save the file as UTF-8", code="io")]
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         return None, Source(shown), [Diagnostic(shown, 0, "", "cannot read file", "a readable file",
                                                 exc.strerror or str(exc), "", code="io")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start]
+        binary = b"\0" in raw[:1024] or exc.start < 8
+        hint = ("this looks like a binary file, not YAML: remove it from the inventory" if binary
+                else "save the file as UTF-8 (it may be Latin-1 / Windows-1252)")
+        return None, Source(shown), [Diagnostic(shown, line, "", "file is not UTF-8 text", "UTF-8 YAML",
+                                                f"byte 0x{byte:02x} at line {line}", hint, code="io")]
     return load_text(text, shown)
 
 
