@@ -17,7 +17,7 @@ from typing import Any
 from .errors import Diagnostic
 from .inventory import DOMAIN_DIR, LOCK_FILE
 from .model import Inventory, Site, System
-from .yamlsrc import load_file
+from .yamlsrc import load_file, undotted
 
 LOCK_VERSION = 1
 LOCK_HEADER = """\
@@ -149,7 +149,8 @@ def allocate(inv: Inventory, lock: Lock) -> tuple[dict[str, Allocation], list[Di
     result: dict[str, Allocation] = {}
     diags: list[Diagnostic] = []
     for site_name in sorted(by_site):
-        _allocate_site(inv.sites[site_name], sorted(by_site[site_name], key=lambda n: n.key), lock, result, diags)
+        _allocate_site(inv, inv.sites[site_name], sorted(by_site[site_name], key=lambda n: n.key), lock, result,
+                       diags)
     return result, diags
 
 
@@ -158,7 +159,15 @@ def _diag(s: System, sub: str, message: str, expected: str, found: str, hint: st
                       message, expected, found, hint, code)
 
 
-def _allocate_site(site: Site, needs: list[_Need], lock: Lock, out: dict[str, Allocation],
+def _at(inv: Inventory, s: System, sub: str) -> str:
+    """``file:line`` of a key of a system, for messages that point at a second place."""
+    src = inv.sources.get(s.origin.file)
+    if src is None:
+        return str(s.origin)
+    return f"{s.origin.file}:{src.line(undotted(f'{s.origin.path}.{sub}'))}"
+
+
+def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, out: dict[str, Allocation],
                    diags: list[Diagnostic]) -> None:
     vlans: dict[int, str] = {}
     vlan_pinned_at: dict[int, str] = {}
@@ -191,7 +200,7 @@ def _allocate_site(site: Site, needs: list[_Need], lock: Lock, out: dict[str, Al
                                    "pick another VLAN or remove 'vlan'", "vlan"))
                 continue
             vlans[s.vlan] = need.key
-            vlan_pinned_at.setdefault(s.vlan, str(s.origin))
+            vlan_pinned_at.setdefault(s.vlan, _at(inv, s, "vlan"))
             vlan_of[need.key] = s.vlan
         pinned_addrs = [(s, a) for s in need.systems for a in s.addresses]
         if pinned_addrs:

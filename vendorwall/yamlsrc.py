@@ -149,7 +149,10 @@ def _syntax_diag(exc: yaml.YAMLError, text: str, display: str) -> Diagnostic:
             hint = "check indentation and quoting around this line"
         if "tab character" in found:
             hint = "indent with spaces: YAML does not allow tabs for indentation"
-        if "<<<<<<<" in text or ">>>>>>>" in text:
+        markers = [i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith(("<<<<<<<", "=======", ">>>>>>>"))]
+        if markers:
+            line = markers[0]
+            found = f"a git merge-conflict marker ({exc.problem})"
             hint = "the file holds git merge-conflict markers (<<<<<<< ======= >>>>>>>): resolve the conflict"
         return Diagnostic(display, line, "", "YAML syntax error", "valid YAML", found, hint, code="yaml")
     return Diagnostic(display, 1, "", "YAML syntax error", "valid YAML", str(exc).splitlines()[0], "", code="yaml")
