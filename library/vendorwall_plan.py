@@ -170,12 +170,10 @@ stage:
 import dataclasses
 import os
 import traceback
-from collections import Counter
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from vendorwall import allocate, pipeline
     from vendorwall import plan as vwplan
     from vendorwall.cli import parse_now
     from vendorwall.errors import UsageError, VendorwallError
@@ -185,57 +183,6 @@ except ImportError:
 else:
     HAS_VENDORWALL = True
     IMPORT_ERROR = ""
-
-MANAGED_EXTENSIONS = (".nft", ".ios")
-
-
-def _state(out_dir, lock_path):
-    """What is on disk now: every managed output file and the lock file, path -> text."""
-    state = {}
-    if os.path.isdir(out_dir):
-        for entry in sorted(os.listdir(out_dir)):
-            path = os.path.join(out_dir, entry)
-            if entry.endswith(MANAGED_EXTENSIONS) and os.path.isfile(path):
-                text = _read(path)
-                if vwplan.MANAGED_MARK in text[:512]:
-                    state[path] = text
-    text = _read(lock_path)
-    if text is not None:
-        state[lock_path] = text
-    return state
-
-
-def _read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
-
-
-def _changed(before, after):
-    return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-
-
-def _preview(root, now, out_dir, shown):
-    """Check mode: the summary and the on-disk state a real run would produce, writing nothing."""
-    res = pipeline.run(root, now, shown_root=shown, check_lock=False)
-    after = {}
-    devices = {}
-    for name, r in sorted(res.configs.items()):
-        path = os.path.join(out_dir, f"{name}.{r.extension}")
-        after[path] = r.text
-        devices[name] = {"role": res.model.devices[name].role, "platform": r.platform, "file": path, **r.summary}
-    after[res.lock.path] = allocate.render_lock(res.allocations)
-    before = _state(out_dir, res.lock.path)
-    segments = Counter(seg.site for seg in res.model.segments)
-    summary = vwplan.Summary(
-        shown, out_dir, now.isoformat(), len(res.inventory.vendors), len(res.inventory.systems),
-        dict(sorted(segments.items())), devices, allocate.lock_changes(res.lock, res.allocations),
-        before.get(res.lock.path) != after[res.lock.path], sorted(p for p in after if p != res.lock.path),
-        sorted(p for p in before if p not in after))
-    return summary, res.lock.path, before, after
-
 
 def run_module():
     module = AnsibleModule(
@@ -262,13 +209,9 @@ def run_module():
     out_dir = p["out"] or os.path.join("build", os.path.basename(os.path.normpath(root)))
     try:
         now = parse_now(p["now"])
-        if module.check_mode:
-            summary, lock_path, before, after = _preview(root, now, out_dir, shown)
-        else:
-            lock_path = allocate.lock_path(root)
-            before = _state(out_dir, lock_path)
-            summary = vwplan.plan(root, now, out_dir, shown_root=shown)
-            after = _state(out_dir, lock_path)
+        pv = vwplan.preview(root, now, out_dir, shown_root=shown)
+        if not module.check_mode:
+            vwplan.apply(pv)
     except VendorwallError as exc:
         module.fail_json(msg=exc.render(), stage=exc.stage,
                          errors=[dataclasses.asdict(d) for d in exc.diagnostics])
@@ -280,16 +223,16 @@ def run_module():
     except Exception as exc:  # the CLI's exit 70: a vendorwall bug; the traceback shows with -vvv
         module.fail_json(msg=f"internal error: {type(exc).__name__}: {exc}\n  hint:     this is a vendorwall bug; "
                          "rerun with -vvv and report the traceback", exception=traceback.format_exc())
-    files = _changed(before, after)
+    files = pv.changed
     result = {
         "changed": bool(files),
-        "summary": summary.to_data(),
+        "summary": pv.summary.to_data(),
         "files": files,
-        "lock_changed": lock_path in files,
+        "lock_changed": pv.lock_path in files,
     }
     if module._diff:
-        result["diff"] = [{"before_header": f, "after_header": f, "before": before.get(f, ""),
-                           "after": after.get(f, "")} for f in files]
+        result["diff"] = [{"before_header": f, "after_header": f, "before": pv.before.get(f, ""),
+                           "after": pv.after.get(f) or ""} for f in files]
     module.exit_json(**result)
 
 

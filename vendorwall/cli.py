@@ -108,7 +108,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from . import plan
 
-    summary = plan.plan(args.inventory, parse_now(args.now), args.out, shown_root=_shown(args.inventory))
+    try:
+        summary = plan.plan(args.inventory, parse_now(args.now), args.out, shown_root=_shown(args.inventory))
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or args.out}: {exc.strerror}",
+                         "--out must be a writable directory; the inventory's lock file must be writable") from None
     if args.json:
         print(json.dumps(summary.to_data(), indent=1, sort_keys=True))
     else:

@@ -25,7 +25,7 @@ class Summary:
     devices: dict[str, dict[str, Any]]
     lock: dict[str, list[str]]
     lock_written: bool
-    files_written: list[str] = field(default_factory=list)
+    files_written: list[str] = field(default_factory=list)  # created or changed
     files_removed: list[str] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
@@ -59,47 +59,84 @@ class Summary:
         return "\n".join(lines)
 
 
-def plan(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Summary:
-    res = pipeline.run(root, now, shown_root=shown_root, check_lock=False)
-    out_dir = out or os.path.join("build", os.path.basename(os.path.normpath(root)))
-    os.makedirs(out_dir, exist_ok=True)
-    written = []
-    for name, r in sorted(res.configs.items()):
-        path = os.path.join(out_dir, f"{name}.{r.extension}")
-        _write_if_changed(path, r.text)
-        written.append(path)
-    removed = []
+@dataclass
+class Preview:
+    """What a plan would write, computed without writing: path -> text, before and after."""
+
+    summary: Summary
+    lock_path: str
+    before: dict[str, str]
+    after: dict[str, str | None]  # None: the file is removed
+
+    @property
+    def changed(self) -> list[str]:
+        return sorted(p for p, text in self.after.items() if self.before.get(p) != text)
+
+
+def _managed_outputs(out_dir: str) -> dict[str, str]:
+    """Files of ``out_dir`` that vendorwall wrote (they carry its mark), path -> text."""
+    found: dict[str, str] = {}
+    if not os.path.isdir(out_dir):
+        return found
     for entry in sorted(os.listdir(out_dir)):
         path = os.path.join(out_dir, entry)
-        if path in written or not os.path.isfile(path) or not entry.endswith((".nft", ".ios")):
+        if not entry.endswith((".nft", ".ios")) or not os.path.isfile(path):
             continue
         with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(512)
-        if MANAGED_MARK in head:  # only files vendorwall wrote; a device that left the inventory
-            os.remove(path)
-            removed.append(path)
-    changes = alloc.lock_changes(res.lock, res.allocations)
-    text = alloc.render_lock(res.allocations)
-    lock_written = _write_if_changed(res.lock.path, text)
-    seg_sites = Counter(s.site for s in res.model.segments)
-    devices = {}
-    for name, r in res.configs.items():
-        devices[name] = {"role": res.model.devices[name].role, "platform": r.platform,
-                         "file": os.path.join(out_dir, f"{name}.{r.extension}"), **r.summary}
-    return Summary(shown_root or root, out_dir, now.isoformat(), len(res.inventory.vendors),
-                   len(res.inventory.systems), dict(sorted(seg_sites.items())), devices, changes, lock_written,
-                   written, removed)
+            text = fh.read()
+        if MANAGED_MARK in text[:512]:
+            found[path] = text
+    return found
 
 
-def _write_if_changed(path: str, text: str) -> bool:
+def preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Preview:
+    """Everything ``plan`` does but the writing (check mode, diff mode)."""
+    res = pipeline.run(root, now, shown_root=shown_root, check_lock=False)
+    out_dir = out or os.path.join("build", os.path.basename(os.path.normpath(root)))
+    before = _managed_outputs(out_dir)
     try:
-        with open(path, encoding="utf-8") as fh:
-            if fh.read() == text:
-                return False
+        with open(res.lock.path, encoding="utf-8") as fh:
+            before[res.lock.path] = fh.read()
     except FileNotFoundError:
         pass
+    after: dict[str, str | None] = {}
+    devices = {}
+    for name, r in sorted(res.configs.items()):
+        path = os.path.join(out_dir, f"{name}.{r.extension}")
+        after[path] = r.text
+        devices[name] = {"role": res.model.devices[name].role, "platform": r.platform, "file": path, **r.summary}
+    for path in before:
+        if path not in after and path != res.lock.path:
+            after[path] = None  # a device that left the inventory
+    after[res.lock.path] = alloc.render_lock(res.allocations)
+    seg_sites = Counter(s.site for s in res.model.segments)
+    changed = sorted(p for p, text in after.items() if before.get(p) != text)
+    summary = Summary(shown_root or root, out_dir, now.isoformat(), len(res.inventory.vendors),
+                      len(res.inventory.systems), dict(sorted(seg_sites.items())), devices,
+                      alloc.lock_changes(res.lock, res.allocations), res.lock.path in changed,
+                      [p for p in changed if after[p] is not None and p != res.lock.path],
+                      [p for p in changed if after[p] is None])
+    return Preview(summary, res.lock.path, before, after)
+
+
+def apply(pv: Preview) -> None:
+    os.makedirs(pv.summary.out, exist_ok=True)
+    for path in pv.changed:
+        text = pv.after[path]
+        if text is None:
+            os.remove(path)
+        else:
+            _write(path, text)
+
+
+def plan(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Summary:
+    pv = preview(root, now, out, shown_root)
+    apply(pv)
+    return pv.summary
+
+
+def _write(path: str, text: str) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
-    return True
