@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Regenerate the golden files of ``tests/test_golden.py`` from the current code.
+
+Two levels, both for the example inventory compiled for 2026-11-28:
+
+1. inventory -> model: ``vendorwall export inventories/example --format json --now 2026-11-28``
+   (run from the repo root, so origins read ``inventories/example/...``), stored as
+   ``tests/golden/example/export.json``;
+2. model -> config per platform: every file ``vendorwall plan`` renders for the example,
+   stored under ``tests/golden/example/configs/``. Plan runs on a *copy* of the inventory in a
+   temporary directory, so the repository's lock file is never touched.
+
+Never edit the golden files by hand: change the code or the inventory, rerun this script and
+review the diff of ``tests/golden/`` like any other output. ``tests/test_golden.py`` imports
+:func:`generate` from here, so the test and the script cannot drift apart.
+
+Usage (from anywhere)::
+
+    python scripts/regen_golden.py            # rewrite tests/golden/example/
+    python scripts/regen_golden.py --check    # exit 1 if a golden file would change
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+INVENTORY = Path("inventories/example")  # relative to REPO: the path shown in origins
+GOLDEN = REPO / "tests" / "golden" / "example"
+NOW = "2026-11-28"
+EXPORT = "export.json"
+CONFIGS = "configs"
+LOCK = Path("vendorwall/allocations.lock.yml")
+
+
+@dataclass(frozen=True)
+class Generated:
+    files: dict[str, bytes]  # path relative to GOLDEN -> content
+    plan_summary: dict  # vendorwall plan --json of the copy
+    lock_before: bytes
+    lock_after: bytes
+    inventory_copy: Path | None = None  # kept only when generate(keep=...) asked for it
+
+
+def vendorwall(*args: str, cwd: Path = REPO, hashseed: str | None = "0") -> bytes:
+    """``python -m vendorwall ARGS`` in a child process; its stdout (RuntimeError with stderr on failure)."""
+    env = dict(os.environ)
+    if hashseed is not None:  # fixed by default; tests vary it to prove the output does not depend on it
+        env["PYTHONHASHSEED"] = hashseed
+    proc = subprocess.run([sys.executable, "-m", "vendorwall", *args], cwd=cwd, env=env, capture_output=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"vendorwall {' '.join(args)} exited {proc.returncode}:\n"
+                         f"{proc.stderr.decode(errors='replace')}")
+    return proc.stdout
+
+
+def export_json(hashseed: str | None = "0") -> bytes:
+    return vendorwall("export", str(INVENTORY), "--format", "json", "--now", NOW, hashseed=hashseed)
+
+
+def plan_copy(workdir: Path, hashseed: str | None = "0") -> tuple[dict[str, bytes], dict, bytes, bytes]:
+    """Plan a copy of the example inside ``workdir``: (rendered files, summary, lock before, after)."""
+    inv = workdir / "inventory"
+    out = workdir / "out"
+    shutil.copytree(REPO / INVENTORY, inv)
+    before = (inv / LOCK).read_bytes()
+    summary = json.loads(vendorwall("plan", str(inv), "--out", str(out), "--now", NOW, "--json",
+                                    hashseed=hashseed))
+    files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+    return files, summary, before, (inv / LOCK).read_bytes()
+
+
+def generate(hashseed: str | None = "0", keep: Path | None = None) -> Generated:
+    """Every golden file's content as the current code produces it (nothing written in the repo).
+
+    With ``keep``, the inventory copy and its plan output stay in that directory (tests reuse them).
+    """
+    files = {EXPORT: export_json(hashseed)}
+    with tempfile.TemporaryDirectory(prefix="vw-golden-") as tmp:
+        work = keep if keep is not None else Path(tmp)
+        configs, summary, before, after = plan_copy(work, hashseed)
+    for name, data in configs.items():
+        files[f"{CONFIGS}/{name}"] = data
+    return Generated(files, summary, before, after, work / "inventory" if keep is not None else None)
+
+
+def golden_files() -> dict[str, Path]:
+    """The reference files currently stored (``.actual`` leftovers excluded)."""
+    if not GOLDEN.exists():
+        return {}
+    return {p.relative_to(GOLDEN).as_posix(): p for p in sorted(GOLDEN.rglob("*"))
+            if p.is_file() and not p.name.endswith(".actual") and p.name != ".gitignore"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="only report what would change; exit 1 if anything")
+    args = ap.parse_args(argv)
+    try:
+        gen = generate()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if gen.lock_after != gen.lock_before:
+        print("warning: plan changes the example's lock file: run 'vendorwall plan inventories/example' and "
+              "commit inventories/example/vendorwall/allocations.lock.yml", file=sys.stderr)
+    old = golden_files()
+    changed = sorted(k for k in gen.files if k in old and old[k].read_bytes() != gen.files[k])
+    added = sorted(k for k in gen.files if k not in old)
+    removed = sorted(k for k in old if k not in gen.files)
+    for word, keys in (("changed", changed), ("added", added), ("removed", removed)):
+        for k in keys:
+            print(f"{word}: tests/golden/example/{k}")
+    if args.check:
+        return 1 if changed or added or removed else 0
+    for rel, data in gen.files.items():
+        path = GOLDEN / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_bytes() != data:
+            path.write_bytes(data)
+    for rel in removed:
+        old[rel].unlink()
+    for leftover in GOLDEN.rglob("*.actual"):
+        leftover.unlink()
+    print(f"{len(gen.files)} golden files in tests/golden/example "
+          f"({len(changed)} changed, {len(added)} added, {len(removed)} removed): review 'git diff tests/golden'")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
