@@ -1,0 +1,123 @@
+"""``vendorwall isolate`` and ``vendorwall restore``: wired into vendorwall/cli.py by
+
+    from .isolate import cli as isolate_cli
+    _EXTENSIONS.append(("isolate", isolate_cli.register))
+    _COMMANDS["isolate"] = isolate_cli.handle
+    _COMMANDS["restore"] = isolate_cli.handle
+
+    vendorwall isolate MANIFEST_OR_INVENTORY --vendor NAME|all --reason TEXT [--ticket T]
+                       [--scope access|segment] [--check]
+    vendorwall restore MANIFEST_OR_INVENTORY --vendor NAME|all --reason TEXT [--ticket T] [--check]
+
+Exit codes: 0 done on every firewall, 1 a firewall failed (named in the report; rerun to finish) or
+a prefix was refused, 2 bad input (unknown vendor, no manifest), nothing changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+
+def _process_start() -> tuple[float, float]:
+    """The command's start: this process's start time (``/proc``), else now; (wall, monotonic)."""
+    now, mono = time.time(), time.monotonic()
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+        if 0 <= age < 60:
+            return now - age, mono - age
+    except (OSError, ValueError, IndexError):
+        pass
+    return now, mono
+
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="MANIFEST_OR_INVENTORY",
+                   help="the isolation manifest (manifest.json), or an inventory directory: then "
+                        "build/<inventory name>/manifest.json is read (the inventory itself is never read)")
+    p.add_argument("--vendor", required=True, help="a vendor name of the manifest, or 'all'")
+    p.add_argument("--reason", required=True, help="why (written to the incident journal and the report)")
+    p.add_argument("--ticket", default="", help="incident or change ticket reference")
+    p.add_argument("--check", action="store_true",
+                   help="dry run: list what would change (devices, prefixes, flows, live sessions, accounts, "
+                        "tunnels) and what stays up; change nothing")
+    p.add_argument("--manifest", help="the manifest file (default: MANIFEST_OR_INVENTORY, see above)")
+    p.add_argument("--journal", help="incident journal (default: incident-journal.jsonl beside the manifest)")
+    p.add_argument("--user", default="root", help="SSH user on the firewalls (default root)")
+    p.add_argument("--key-file", help="SSH private key (default: the agent and ~/.ssh keys)")
+    p.add_argument("--port", type=int, default=22, help="SSH port (default 22)")
+    p.add_argument("--connect-timeout", type=float, default=5.0, help="seconds per SSH connection (default 5)")
+    p.add_argument("--command-timeout", type=float, default=30.0, help="seconds for the device's script (default 30)")
+    p.add_argument("--workers", type=int, default=64, help="devices handled at once (default 64)")
+    p.add_argument("--strict-host-keys", action="store_true", help="refuse hosts not in ~/.ssh/known_hosts")
+    p.add_argument("--lab-dir", help="act on a lab (vendorwall lab up): its key, from its controller namespace; "
+                                     "also probes the vendor side and the clinical flows afterwards")
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("isolate", help="emergency: cut a vendor (or all) on every firewall now, "
+                                              "live sessions included")
+    _common(p)
+    p.add_argument("--scope", choices=["access", "segment"], default="access",
+                   help="access (default): quarantine the vendor's entry paths; segment: also its segments, "
+                        "keeping only the must-keep clinical flows")
+    p = subparsers.add_parser("restore", help="lift an isolation: remove exactly the vendor's quarantine elements")
+    _common(p)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from . import actions, journal, run
+    from .manifest import load, resolve
+
+    started = _process_start()
+    if not args.reason.strip():
+        raise UsageError("--reason: empty", "say why, e.g. --reason 'vendor breach, CERT notice 2026-041'")
+    path = resolve(args.target, args.manifest)
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory, not a manifest", "pass the manifest file: --manifest FILE")
+    m = load(path)
+    action = "restore" if args.command == "restore" else "isolate"
+    plan = actions.plan(m, args.vendor, getattr(args, "scope", "access"), action, check=args.check)
+    if not m.firewalls:
+        raise UsageError(f"no firewall in {path}", "regenerate it: vendorwall plan INVENTORY")
+    if args.lab_dir:
+        targets = run.lab_targets(m, os.path.abspath(args.lab_dir), connect_timeout=args.connect_timeout,
+                                  command_timeout=args.command_timeout)
+    else:
+        targets = run.targets(m, user=args.user, key_file=args.key_file, port=args.port,
+                              connect_timeout=args.connect_timeout, command_timeout=args.command_timeout)
+    jpath = args.journal or os.path.join(os.path.dirname(os.path.abspath(path)), journal.JOURNAL_NAME)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    r = run.execute(m, plan, targets, reason=args.reason, ticket=args.ticket, journal_path=jpath,
+                    started=started[0], started_mono=started[1], workers=args.workers,
+                    strict_host_keys=args.strict_host_keys,
+                    lab_dir=os.path.abspath(args.lab_dir) if args.lab_dir else None,
+                    progress=say if not args.json and sys.stderr.isatty() else lambda _: None)
+    if args.json:
+        print(json.dumps(r.to_data(), indent=1, sort_keys=True))
+    else:
+        print(r.report(), flush=True)
+    if r.failed:
+        names = ", ".join(x.device for x in r.failed)
+        what = f"{action}{' --check' if args.check else ''}"
+        print(f"error: {what}: {len(r.failed)} of {len(r.results)} firewalls NOT done: {names}\n"
+              f"  hint:     the others are done; fix the reason above and rerun the same command "
+              "(idempotent) to finish", file=sys.stderr)
+    elif r.refused_mgmt:
+        print("error: prefixes overlapping management networks were refused (see REFUSED above)\n"
+              "  hint:     the manifest is inconsistent: regenerate it (vendorwall plan INVENTORY)", file=sys.stderr)
+    return r.exit_code
