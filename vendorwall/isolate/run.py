@@ -12,7 +12,6 @@ deploy nor a deploy's rollback ever touches, so it never waits for a deploy, at 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 import uuid
 from collections.abc import Callable
