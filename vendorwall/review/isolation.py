@@ -1,0 +1,147 @@
+"""Isolation impact of every vendor a change touches: what ``isolate`` would cut, what it keeps.
+
+Isolating a vendor puts its entry paths (bastion source, VPN pool, LAN-to-LAN subnets) in the
+firewalls' quarantine set, checked before anything else in both directions; with the segment
+scope its segments go there too, and only the flows the inventory marks ``keep: true`` stay open.
+From the compiled flows of a side this module counts, per vendor:
+
+- the vendor-access flows, systems and firewalls the isolation cuts, the accounts disabled on the
+  bastions and the LAN-to-LAN tunnels brought down;
+- the clinical flows of its systems, which the default (access) isolation leaves alone, the
+  non-must-keep ones a segment quarantine would cut, and the must-keep ones it keeps;
+- must-keep flows that would *not* survive: any whose source or destination overlaps one of the
+  vendor's entry prefixes (the quarantine drops them whatever the scope). There should be none.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+from ..model import Inventory
+from .compare import FlowFacts, FlowKey
+
+
+@dataclass(frozen=True)
+class Impact:
+    vendor: str
+    title: str
+    status: str  # added | changed | removed (of the vendor in this change)
+    side: str  # head, or base for a removed vendor
+    entry_paths: tuple[tuple[str, str, tuple[str, ...]], ...]  # (name, kind, prefixes)
+    access_flows: int  # vendor-access flows isolation cuts
+    access_flows_before: int  # the same on the base (0 for a new vendor)
+    systems: tuple[str, ...]  # systems the vendor can no longer reach once isolated
+    firewalls: tuple[str, ...]  # firewalls that enforce the isolation
+    accounts: tuple[str, ...]  # vendor accounts disabled on the bastions
+    tunnels: tuple[str, ...]  # LAN-to-LAN tunnels brought down
+    segments: tuple[str, ...]  # the vendor's segments (quarantined with the segment scope)
+    clinical_flows: int  # clinical flows of its systems: kept by the access isolation
+    keep_flows: int  # of which must-keep: kept by the segment quarantine too
+    quarantine_cuts: int  # clinical flows a segment quarantine cuts (not must-keep)
+    broken_keep: tuple[str, ...]  # must-keep flows isolation would cut (rule ids, with the flow)
+
+    @property
+    def keep_survive(self) -> bool:
+        return not self.broken_keep
+
+
+class PrefixIndex:
+    """Which owners' prefixes overlap a prefix (IPv4 prefixes either nest or are disjoint)."""
+
+    def __init__(self, items: Iterable[tuple[IPv4Network, str]]) -> None:
+        self.exact: dict[tuple[int, int], set[str]] = {}
+        spans: list[tuple[int, int, str]] = []
+        for net, owner in items:
+            lo = int(net.network_address)
+            self.exact.setdefault((lo, net.prefixlen), set()).add(owner)
+            spans.append((lo, net.prefixlen, owner))
+        spans.sort()
+        self.starts = [lo for lo, _, _ in spans]
+        self.spans = spans
+        self.lengths = sorted({plen for _, plen in self.exact})
+
+    def overlapping(self, net: IPv4Network) -> set[str]:
+        lo, plen = int(net.network_address), net.prefixlen
+        hi = lo | ((1 << (32 - plen)) - 1)
+        out: set[str] = set()
+        for length in self.lengths:  # indexed prefixes that contain net (or equal it)
+            if length > plen:
+                break
+            mask = (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
+            out |= self.exact.get((lo & mask, length), set())
+        i = bisect.bisect_left(self.starts, lo)  # indexed prefixes inside net
+        while i < len(self.spans) and self.starts[i] <= hi:
+            if self.spans[i][1] >= plen:
+                out.add(self.spans[i][2])
+            i += 1
+        return out
+
+
+def impacts(vendors: dict[str, str], head: Inventory, base: Inventory,
+            head_flows: dict[FlowKey, tuple[FlowFacts, ...]], base_flows: dict[FlowKey, tuple[FlowFacts, ...]],
+            head_segments: Iterable[tuple[str, str]], base_segments: Iterable[tuple[str, str]]) -> list[Impact]:
+    """``vendors``: touched vendor -> status; ``*_segments``: (segment key, vendor) of each side."""
+    sides = {"head": (head, _index(head_flows, vendors), _segments(head_segments), head_flows),
+             "base": (base, _index(base_flows, vendors), _segments(base_segments), base_flows)}
+    broken = {side: _broken_keep(inv, flows, [n for n in vendors if n in inv.vendors])
+              for side, (inv, _, _, flows) in sides.items()}
+    base_idx = sides["base"][1]
+    out = []
+    for name, status in vendors.items():
+        side = "base" if name not in head.vendors else "head"
+        inv, idx, segs, _ = sides[side]
+        v = inv.vendors.get(name)
+        if v is None:
+            continue
+        flows = idx.get(name, [])
+        access = [(k, f) for k, f in flows if k[0] == "vendor_access"]
+        clinical = [(k, f) for k, f in flows if k[0] == "clinical"]
+        keep = sum(1 for _, f in clinical if any(x.keep for x in f))
+        out.append(Impact(
+            name, v.title, status, side,
+            tuple((ep.name, ep.kind, tuple(str(p) for p in ep.prefixes)) for ep in v.entry_paths),
+            len(access), sum(1 for k, _ in base_idx.get(name, []) if k[0] == "vendor_access"),
+            tuple(sorted({k[2] for k, _ in access})),
+            tuple(sorted({fw for _, f in access for x in f for fw in x.firewalls})),
+            tuple(sorted(a.id for a in v.accounts)),
+            tuple(sorted(ep.name for ep in v.entry_paths if ep.kind == "lan_to_lan")),
+            tuple(sorted(segs.get(name, ()))),
+            len(clinical), keep, len(clinical) - keep, tuple(sorted(broken[side].get(name, ())))))
+    return out
+
+
+def _broken_keep(inv: Inventory, flows: dict[FlowKey, tuple[FlowFacts, ...]],
+                 vendors: list[str]) -> dict[str, set[str]]:
+    """Vendor -> the must-keep flows (any vendor's) whose ends overlap that vendor's entry prefixes."""
+    index = PrefixIndex((p, name) for name in vendors for ep in inv.vendors[name].entry_paths for p in ep.prefixes)
+    nets: dict[str, IPv4Network] = {}
+    out: dict[str, set[str]] = {}
+    for k, facts in flows.items():
+        if k[0] != "clinical" or not any(f.keep for f in facts):
+            continue
+        for end in (k[3], k[4]):
+            net = nets.get(end)
+            if net is None:
+                net = nets[end] = IPv4Network(end)
+            for owner in index.overlapping(net):
+                out.setdefault(owner, set()).add(f"{facts[0].id} ({k[3]} -> {k[4]})")
+    return out
+
+
+def _index(flows: dict[FlowKey, tuple[FlowFacts, ...]],
+           vendors: dict[str, str]) -> dict[str, list[tuple[FlowKey, tuple[FlowFacts, ...]]]]:
+    idx: dict[str, list[tuple[FlowKey, tuple[FlowFacts, ...]]]] = {}
+    for k, f in flows.items():
+        if k[1] in vendors:
+            idx.setdefault(k[1], []).append((k, f))
+    return idx
+
+
+def _segments(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, vendor in pairs:
+        out.setdefault(vendor, []).append(key)
+    return out
