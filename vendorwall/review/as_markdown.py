@@ -53,11 +53,12 @@ def summary_lines(rv: Review, fail_on: str | None) -> list[str]:
     lines = [
         f"**Risk flags: {fc['high']} high · {fc['medium']} medium · {fc['low']} low**{gate}",
         "",
-        f"- **Access:** {rv.count('added')} flows added, {rv.count('removed')} removed, "
+        f"- **Access:** {_plural(rv.count('added'), 'flow')} added, {rv.count('removed')} removed, "
         f"{rv.count('changed')} changed ({rv.totals['flows_base']} → {rv.totals['flows_head']} allowed flows)",
         f"- **Vendors:** {vend['added']} added, {vend['removed']} removed, {vend['changed']} changed; "
         f"**systems:** {syst['added']} added, {syst['removed']} removed, {syst['changed']} changed",
-        f"- **Network:** {segs['allocated']} segments allocated, {segs['freed']} freed, {segs['changed']} changed; "
+        f"- **Network:** {_plural(segs['allocated'], 'segment')} allocated, {segs['freed']} freed, "
+        f"{segs['changed']} changed; "
         f"**devices:** {_devices_line(rv)}",
     ]
     if rv.stale_lock:
@@ -71,20 +72,42 @@ def _devices_line(rv: Review) -> str:
     return ", ".join(f"{code(d.device)} ({d.change}, +{d.added} −{d.removed})" for d in rv.devices)
 
 
-def render(rv: Review, fail_on: str | None = None, diff_lines: int = 200) -> str:
+def render(rv: Review, fail_on: str | None = None, diff_lines: int = 200, max_chars: int = 0) -> str:
+    """``max_chars`` (0: no limit): a comment-size budget; folded sections that do not fit are
+    replaced by a note, the largest first (device diffs, then the flow table, then the rest)."""
+    sections = _sections(rv, fail_on, diff_lines)
+    text = _join_sections(sections)
+    for name in ("devices", "flows", "network", "isolation", "access"):
+        if not max_chars or len(text) <= max_chars:
+            break
+        sections[name] = [f"_{OMITTED[name]} omitted: the comment would exceed {max_chars} characters; the JSON and "
+                          "HTML reports have it._"]
+        text = _join_sections(sections)
+    return text
+
+
+OMITTED = {"devices": "Device changes", "flows": "The table of every flow change", "network": "Network changes",
+           "isolation": "Isolation impact", "access": "The access statements"}
+
+
+def _join_sections(sections: dict[str, list[str]]) -> str:
+    out: list[str] = []
+    for lines in sections.values():
+        if lines:
+            out += [*lines, ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _sections(rv: Review, fail_on: str | None, diff_lines: int) -> dict[str, list[str]]:
     head = rv.head.label if rv.head.working_tree else code(rv.head.label)
     out = [MARK, f"### vendorwall review of {code(rv.inventory)}", "",
            f"Base {code(rv.base.label)} → head {head}, compiled for {rv.now.isoformat()}.", ""]
     out += summary_lines(rv, fail_on)
     out += ["", "#### Risk flags", ""]
     out += _flags(rv.flags) if rv.flags else ["No risk flag."]
-    out += ["", "#### Access changes", ""]
-    out += _access(rv)
-    out += ["", *_flow_table(rv.flows)]
-    out += ["", *_network(rv)]
-    out += ["", *_isolation(rv)]
-    out += ["", *_devices(rv, diff_lines)]
-    return "\n".join(out).rstrip() + "\n"
+    out += ["", "#### Access changes"]
+    return {"summary": out, "access": _access(rv), "flows": _flow_table(rv.flows), "network": _network(rv),
+            "isolation": _isolation(rv), "devices": _devices(rv, diff_lines)}
 
 
 def _flags(flags: Iterable[risk.Flag]) -> list[str]:
@@ -140,7 +163,7 @@ def _flow_table(flows: tuple[FlowChange, ...]) -> list[str]:
 
 def _network(rv: Review) -> list[str]:
     segs = {c: sum(1 for s in rv.segments if s.change == c) for c in ("allocated", "freed", "changed")}
-    title = (f"Network changes: {segs['allocated']} segments allocated, {segs['freed']} freed, "
+    title = (f"Network changes: {_plural(segs['allocated'], 'segment')} allocated, {segs['freed']} freed, "
              f"{segs['changed']} changed; {_plural(len(rv.devices), 'device')} touched")
     body = [f"<details><summary>{title}</summary>", ""]
     sites = sorted({s.site for s in rv.segments})
@@ -180,16 +203,17 @@ def isolation_sentence(i: object) -> str:
     prefixes = ", ".join(p for _, _, ps in i.entry_paths for p in ps) or "none"
     was = f" (was {i.access_flows_before})" if i.access_flows_before != i.access_flows else ""
     if i.side == "base":
-        return (f"vendor removed by this change: nothing left to isolate (it had {i.access_flows} vendor-access "
-                f"flows from {prefixes} to {_plural(len(i.systems), 'system')}).")
-    tunnels = f"brings down tunnel(s) {', '.join(i.tunnels)}" if i.tunnels else "no LAN-to-LAN tunnel"
+        return (f"vendor removed by this change: nothing left to isolate (it had "
+                f"{_plural(i.access_flows, 'vendor-access flow')} from {prefixes} to "
+                f"{_plural(len(i.systems), 'system')}).")
+    tunnels = f"brings down tunnel(s) {', '.join(i.tunnels)}" if i.tunnels else "no LAN-to-LAN tunnel to bring down"
     keep = ("yes, none comes from its entry paths" if i.keep_survive
-            else f"NO: {len(i.broken_keep)} must-keep flow(s) overlap its entry paths")
-    return (f"isolating it cuts {i.access_flows} vendor-access flows{was} from {prefixes} to "
+            else f"NO: {_plural(len(i.broken_keep), 'must-keep flow')} overlap its entry paths")
+    return (f"isolating it cuts {_plural(i.access_flows, 'vendor-access flow')}{was} from {prefixes} to "
             f"{_plural(len(i.systems), 'system')} on {', '.join(i.firewalls) or 'no firewall'}, disables "
-            f"{_plural(len(i.accounts), 'account')} on the bastions, {tunnels}. Its {i.clinical_flows} clinical "
-            f"flows stay up; a segment quarantine ({_plural(len(i.segments), 'segment')}) would keep the "
-            f"{i.keep_flows} must-keep flows and cut {i.quarantine_cuts}. Must-keep flows survive: {keep}.")
+            f"{_plural(len(i.accounts), 'account')} on the bastions, {tunnels}. Clinical flows of its systems: "
+            f"{i.clinical_flows}, all kept; a segment quarantine ({_plural(len(i.segments), 'segment')}) keeps the "
+            f"{i.keep_flows} must-keep and cuts the other {i.quarantine_cuts}. Must-keep flows survive: {keep}.")
 
 
 def _isolation(rv: Review) -> list[str]:

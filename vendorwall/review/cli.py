@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
                    help="flag a touched vendor whose contract ends within DAYS (default 90)")
     p.add_argument("--diff-lines", type=int, default=200, metavar="N",
                    help="markdown: show at most N diff lines per device (0: all; default 200)")
+    p.add_argument("--max-chars", type=int, default=0, metavar="N",
+                   help="markdown: keep the comment under N characters by leaving out folded sections, largest "
+                        "first (0: no limit; GitHub comments hold 65536, GitLab notes 1000000)")
 
 
 def _saves(items: list[str]) -> list[tuple[str, str]]:
@@ -62,14 +65,14 @@ def _saves(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def render(rv: Any, fmt: str, fail_on: str | None, diff_lines: int = 200) -> str:
+def render(rv: Any, fmt: str, fail_on: str | None, diff_lines: int = 200, max_chars: int = 0) -> str:
     from . import as_html, as_json, as_markdown
 
     if fmt == "json":
         return as_json.render(rv, fail_on)
     if fmt == "html":
         return as_html.render(rv, fail_on)
-    return as_markdown.render(rv, fail_on, diff_lines)
+    return as_markdown.render(rv, fail_on, diff_lines, max_chars)
 
 
 def _write(path: str, text: str) -> None:
@@ -90,18 +93,19 @@ def handle(args: argparse.Namespace) -> int:
     from .review import review
     from .risk import Settings
 
-    if args.blast_radius < 1 or args.contract_warning_days < 0 or args.diff_lines < 0:
-        raise UsageError("--blast-radius must be at least 1, --contract-warning-days and --diff-lines at least 0")
+    if args.blast_radius < 1 or min(args.contract_warning_days, args.diff_lines, args.max_chars) < 0:
+        raise UsageError("--blast-radius must be at least 1; --contract-warning-days, --diff-lines and --max-chars "
+                         "at least 0", "see 'vendorwall diff --help'")
     saves = _saves(args.save)
     settings = Settings(blast_radius=args.blast_radius, contract_warning_days=args.contract_warning_days)
     rv = review(args.inventory, args.base, args.head, parse_now(args.now), settings)
-    text = render(rv, args.format, args.fail_on, args.diff_lines)
+    text = render(rv, args.format, args.fail_on, args.diff_lines, args.max_chars)
     if args.out:
         _write(args.out, text)
     else:
         sys.stdout.write(text)
     for fmt, path in saves:
-        _write(path, render(rv, fmt, args.fail_on, args.diff_lines))
+        _write(path, render(rv, fmt, args.fail_on, args.diff_lines, args.max_chars))
     counts = rv.flag_counts()
     failed = rv.fails(args.fail_on)
     if args.out or saves:
