@@ -360,6 +360,26 @@ CASES: dict[str, Case] = {
         "two systems pin the same VLAN",
         {ACME: _insert_after(ACME_OWNER, "        vlan: 3050\n"),
          TOMORA: _insert_after("        criticality: vital\n", "        vlan: 3050\n")}),
+    "shared-firewall-vlan-overlap": Case(
+        "a second site served by the same firewall with an overlapping VLAN range",
+        {SITES: _insert_after("      - 10.250.1.0/24\n", """  est:
+    title: Clinique Est
+    kind: clinic
+    firewall: fw-nord
+    segment_pool:
+      - 10.65.0.0/24
+    vlan_range: [3050, 3149]
+    management:
+      - 10.250.2.0/24
+"""), HOSTS: _insert_after("        sw-nord-1:\n", "    site_est:\n      hosts:\n        fw-nord:\n")}),
+    "address-is-network": Case(
+        "a pinned address that is its segment's network address",
+        {ACME: _insert_after(ACME_OWNER, "        addresses: [10.64.0.8]\n")}),
+    "duplicate-flow": Case(
+        "the same flow declared twice on one system (once must-keep, once not)",
+        {ACME: [("          - {from: radiology-ws-nord, services: [dicom, https], keep: true}\n",
+                 "          - {from: radiology-ws-nord, services: [dicom, https], keep: true}\n"
+                 "          - {from: radiology-ws-nord, services: [https]}\n")]}),
     "pool-exhausted": Case(
         "a /29 segment pool for four dedicated /29 systems (first plan, no lock yet)",
         {SITES: [("      - 10.64.0.0/24\n", "      - 10.64.0.0/29\n")], LOCK: None}),

@@ -274,10 +274,6 @@ def test_every_management_flow_accepted_by_its_firewall(rendered) -> None:
             assert any(IPv4Network(f["src"]).subnet_of(m) for m in mgmt), f"{fw} cuts {f['id']} from {f['src']}"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: a firewall shared by two sites (allowed by validation) is rendered from one site only, the "
-    "site that sorts last: its mgmt set lacks the other site's management network (10.250.1.0/24 of a "
-    "declared management flow management/fw-s0/s0 is cut) and that site's segments are missing"))
 def test_firewall_serving_two_sites_keeps_both_managements(tmp_path: Path) -> None:
     from vendorwall import export, pipeline
 

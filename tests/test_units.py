@@ -1,5 +1,5 @@
 """Unit tests of pure helpers: YAML source tracking, IOS VLAN helpers, nftables collapse,
-allocation internals and the lock file, the error report. Known bugs are strict xfails."""
+allocation internals and the lock file, the error report. """
 
 from __future__ import annotations
 
@@ -154,10 +154,6 @@ def test_vlan_name_limits(vendor: str, label: str, limit: int) -> None:
     assert re.fullmatch(r"[A-Z0-9_-]*", name), name
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: vlan_name cuts at the 32-character IOS limit, so two VLANs of one switch get the same name "
-    "(sw-centre-1/2: VLANs 3411 and 3412 are both VW-FICTIVA-HEALTH-DPI-APP-CENTRE, for "
-    "dpi-app-centre-1 and dpi-app-centre-2)"))
 def test_vlan_names_unique_per_switch(example_result) -> None:
     for name, r in example_result.configs.items():
         if r.platform != "ios":
@@ -344,10 +340,6 @@ def _pinned(addr: str) -> dict:
                                           system("x2", "va", "s1")])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: a pinned address that is the network or broadcast address of the segment it determines is "
-    "accepted and given to the system (10.65.0.8 pins segment 10.65.0.8/29 and becomes x1's host "
-    "address); only the gateway (.1) is rejected"))
 @pytest.mark.parametrize("addr", ["10.65.0.8", "10.65.0.15"])
 def test_pinned_network_or_broadcast_address_rejected(tmp_path: Path, addr: str) -> None:
     root = write_inventory(_pinned(addr), tmp_path / "inv")
@@ -362,9 +354,6 @@ def test_pinned_network_or_broadcast_address_rejected(tmp_path: Path, addr: str)
             f"x1 got {a}, the {'network' if a == seg.subnet.network_address else 'broadcast'} address of {seg.subnet}"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: a lock entry giving a system the segment's network address is kept (_hosts only refuses the "
-    "broadcast address and the gateway)"))
 def test_lock_network_address_not_kept(tmp_path: Path) -> None:
     inv = add_systems(base_inventory(), [system("x1", "va", "s1")])
     lock = alloc.render_lock({"s1/va/x1": alloc.Allocation("s1/va/x1", 3100, N("10.65.0.0/29"),
@@ -384,10 +373,6 @@ def test_pinned_address_and_vlan_win(tmp_path: Path) -> None:
     assert (b.vlan, b.subnet, b.hosts["x0"]) == (3100, N("10.65.0.0/29"), (IPv4Address("10.65.0.2"),))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: a system may declare the same flow (direction, peer, service) twice, e.g. once with keep: true "
-    "and once without; validation accepts it, both rules get the same id, so the export's order (sorted "
-    "by id) follows the declaration order and 'keep' is ambiguous"))
 def test_duplicate_flow_rejected_or_exported_deterministically(tmp_path: Path) -> None:
     from vendorwall import export
 
@@ -408,10 +393,6 @@ def test_duplicate_flow_rejected_or_exported_deterministically(tmp_path: Path) -
 # --------------------------------------------------------------------------- nftables: validity dates
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: 'until: D' is valid on day D for validate/export (error only when until < now), but the "
-    "nftables rule is 'meta time < D 00:00 UTC': the firewall already refuses the access during its "
-    "last valid day"))
 def test_until_day_consistent_between_validation_and_firewall(tmp_path: Path) -> None:
     until = dt.date(2026, 12, 8)
     inv = add_systems(base_inventory(), [system("x1", "va", "s1", "permanent", ("https",))])
@@ -438,7 +419,7 @@ def test_until_and_window_rendered_in_their_own_sets(tmp_path: Path) -> None:
     text = res.configs["fw-s1"].text
     sets = {name for (table, name) in nft_sets(text) if table == "vendorwall"}
     assert {"until_20270930_tcp", "window_tue_thu_0800_1200_until_20270630_tcp", "ondemand_any"} <= sets
-    assert f"@until_20270930_tcp meta time < {int(dt.datetime(2027, 9, 30, tzinfo=dt.UTC).timestamp())} accept" \
+    assert f"@until_20270930_tcp meta time < {int(dt.datetime(2027, 10, 1, tzinfo=dt.UTC).timestamp())} accept" \
         in text
     assert '@window_tue_thu_0800_1200_until_20270630_tcp meta day { "Tuesday", "Thursday" } ' \
            'meta hour "08:00"-"12:00" meta time <' in text

@@ -320,15 +320,19 @@ def _hosts(need: _Need, net: IPv4Network, prev: Allocation | None,
         if s.addresses:
             hosts[s.name] = s.addresses
             used.update(s.addresses)
-            if gateway in s.addresses:
-                diags.append(_diag(s, "addresses", "address is the segment gateway",
-                                   f"an address of {net} other than {gateway}", str(gateway),
-                                   "the firewall owns the first address of each segment", "prefix"))
+            for i, a in enumerate(s.addresses):
+                role = {gateway: "the segment gateway", net.network_address: "the segment's network address",
+                        net.broadcast_address: "the segment's broadcast address"}.get(a)
+                if role:
+                    diags.append(_diag(s, f"addresses[{i}]", f"address is {role}",
+                                       f"a host address of {net} other than {gateway}", str(a),
+                                       "the firewall owns the first address of each segment; the first and last "
+                                       "addresses of a subnet are not host addresses", "prefix"))
     for s in need.systems:  # then the lock
         if s.name in hosts or prev is None or s.name not in prev.hosts:
             continue
         addrs = prev.hosts[s.name]
-        if all(a in net and a not in used and a != net.broadcast_address for a in addrs):
+        if all(a in net and a not in used and a not in (net.network_address, net.broadcast_address) for a in addrs):
             hosts[s.name] = addrs
             used.update(addrs)
     free = (a for a in net.hosts() if a not in used)

@@ -17,8 +17,6 @@ from .errors import Diagnostic
 from .model import DeviceIntent, Inventory, Model, Rule, Segment, System, Validity
 from .platforms import registry
 
-MGMT_SERVICE = "ssh"
-
 
 def _host_nets(addrs: tuple[IPv4Address, ...]) -> tuple[IPv4Network, ...]:
     return tuple(IPv4Network((int(a), 32)) for a in addrs)
@@ -111,15 +109,13 @@ def _clinical_rules(inv: Inventory, s: System, addr_of: dict[str, tuple[IPv4Addr
 
 
 def _mgmt_rules(inv: Inventory) -> Iterator[Rule]:
-    """The controller's SSH to each firewall: always allowed, never cut (input chain)."""
-    svc = inv.services.get(MGMT_SERVICE)
-    ports = svc.ports if svc and svc.protocol == "tcp" else (22,)
+    """Management networks to each firewall: always allowed, any protocol, never cut (input chain)."""
     for site in sorted(inv.sites.values(), key=lambda s: s.name):
         dev = inv.devices.get(site.firewall)
         if dev is None or not site.management:
             continue
         yield Rule(f"management/{site.firewall}/{site.name}", "management", "", "", site.management,
-                   (IPv4Network(f"{dev.mgmt_address}/32"),), MGMT_SERVICE, "tcp", ports, Validity("permanent"),
+                   (IPv4Network(f"{dev.mgmt_address}/32"),), "management", "any", (), Validity("permanent"),
                    log=False, firewalls=(site.firewall,), origin=site.origin)
 
 
@@ -147,7 +143,6 @@ class _FwAcc:
 def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceIntent], list[Diagnostic]]:
     diags: list[Diagnostic] = []
     intents: dict[str, DeviceIntent] = {}
-    fw_site = {site.firewall: site for site in inv.sites.values()}
     by_fw: dict[str, list[Rule]] = {}
     for r in model.rules:
         for fw in r.firewalls:
@@ -160,8 +155,8 @@ def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceInten
         if plat is None or not plat.renderer:
             continue
         if dev.role == "firewall":
-            site = fw_site.get(name)
-            if site is None:
+            sites = sorted((s for s in inv.sites.values() if s.firewall == name), key=lambda s: s.name)
+            if not sites:
                 continue  # a firewall no site uses: nothing to render
             rules = by_fw.get(name, [])
             for r in rules:
@@ -173,8 +168,10 @@ def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceInten
                                                 f"needs {feat} (rule {r.id})",
                                                 "change the access mode or the firewall platform", "platform"))
             sources = {p for r in rules if r.kind == "vendor_access" for p in r.src}
-            intents[name] = DeviceIntent(name, "firewall", plat.name, site.name, site.management,
-                                         tuple(segs_by_site.get(site.name, [])), tuple(rules),
+            mgmt = sorted({n for s in sites for n in s.management}, key=lambda n: (int(n.network_address), n.prefixlen))
+            segs = tuple(seg for s in sites for seg in segs_by_site.get(s.name, []))
+            intents[name] = DeviceIntent(name, "firewall", plat.name, ",".join(s.name for s in sites), tuple(mgmt),
+                                         tuple(sorted(segs, key=lambda g: g.vlan)), tuple(rules),
                                          tuple(sorted(sources, key=lambda n: (int(n.network_address), n.prefixlen))))
         elif dev.role == "switch":
             for site in inv.sites.values():

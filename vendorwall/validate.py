@@ -67,6 +67,16 @@ def _precise(inv: Inventory, d: Diagnostic) -> Diagnostic:
 
 def _check_sites(inv: Inventory, out: list[Diagnostic]) -> None:
     firewalls = {n for n, d in inv.devices.items() if d.role == "firewall"}
+    served: dict[str, list[tuple[int, int, str]]] = {}
+    for site in sorted(inv.sites.values(), key=lambda s: s.name):
+        lo, hi = site.vlan_range
+        for olo, ohi, oname in served.get(site.firewall, []):
+            if lo <= ohi and olo <= hi:
+                out.append(_d(site.origin, f"VLAN range overlaps site {oname}, served by the same firewall",
+                              f"a range disjoint from {olo}..{ohi} (site {oname})", f"{lo}..{hi}",
+                              f"firewall {site.firewall} routes both sites' vendor VLANs: each VLAN id once",
+                              "vlan", "vlan_range"))
+        served.setdefault(site.firewall, []).append((lo, hi, site.name))
     switches = {n for n, d in inv.devices.items() if d.role == "switch"}
     for site in inv.sites.values():
         o = site.origin
@@ -325,7 +335,15 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
     elif a.window is not None:
         out.append(_d(ao, "a window applies to scheduled access only", "no window", "window", "", "invalid",
                       "window"))
+    seen_flows: dict[tuple[str, str, str], Origin] = {}
     for f in s.flows:
+        for name in f.services:
+            key = (f.direction, f.peer, name)
+            if key in seen_flows:
+                out.append(_d(f.origin, f"flow declared twice: {f.direction} {f.peer} on {name}",
+                              "each (direction, peer, service) once per system", f"also at {seen_flows[key]}",
+                              "merge the two entries (keep: true wins if either needs it)", "duplicate"))
+            seen_flows.setdefault(key, f.origin)
         if f.peer == s.name:
             out.append(_d(f.origin, "flow to itself", "another system or a client group", repr(f.peer), "",
                           "invalid", f.direction))

@@ -131,6 +131,7 @@ def build_probes(model: Model, topo: Topology, *, seed: int = 1, sample: int = 2
         if f["kind"] == "management":
             fw = topo.firewalls.get(f["firewalls"][0])
             if fw and IPv4Address(fw.controller) in ip_network(f["src"]):
+                port = port or 22  # management is any protocol: probe the device's SSH
                 key = (fw.controller, fw.mgmt, "tcp", port)
                 phase1[key] = Probe("management", ctl, fw.controller, fw.netns, fw.mgmt, "tcp", port, True, f["id"])
             else:

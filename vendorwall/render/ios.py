@@ -17,9 +17,13 @@ from . import register, template
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def vlan_name(vendor: str, system_or_mode: str, limit: int) -> str:
-    """``VW-ACME-IMAGING-MRI-3T-01`` cut to the platform limit, no spaces or odd characters."""
-    name = _UNSAFE.sub("-", f"VW-{vendor}-{system_or_mode}".upper())
+def vlan_name(vendor: str, system_or_mode: str, limit: int, vlan: int | None = None) -> str:
+    """``VW3012-ACME-IMAGING-MRI-3T-01`` cut to the platform limit, no spaces or odd characters.
+
+    The VLAN id leads, so names stay unique on a switch even when the limit cuts the rest.
+    """
+    head = f"VW{vlan}" if vlan is not None else "VW"
+    name = _UNSAFE.sub("-", f"{head}-{vendor}-{system_or_mode}".upper())
     return name[:limit]
 
 
@@ -44,7 +48,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     vlans = []
     for seg in sorted(intent.segments, key=lambda s: s.vlan):
         label = seg.systems[0] if seg.mode == "dedicated" and seg.systems else "shared"
-        vlans.append((seg.vlan, vlan_name(seg.vendor, label, name_max)))
+        vlans.append((seg.vlan, vlan_name(seg.vendor, label, name_max, seg.vlan)))
     ports = [(ifname, vlan, desc[:desc_max]) for ifname, vlan, desc in intent.access_ports]
     text = template("switch", "ios", device=intent.device, site=intent.site, now=model.now.isoformat(),
                     vlans=vlans, ports=ports, uplink=intent.uplink,

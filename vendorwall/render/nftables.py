@@ -107,8 +107,9 @@ def collapse(tuples: dict[Tuple, str]) -> dict[Tuple, str]:
     return out
 
 
-def _epoch(day: dt.date) -> int:
-    return calendar.timegm(day.timetuple())
+def _epoch_end(day: dt.date) -> int:
+    """End of ``day`` (UTC) in epoch seconds: an access 'until D' is valid through day D."""
+    return calendar.timegm((day + dt.timedelta(days=1)).timetuple())
 
 
 def _window_match(w: Window) -> str:
@@ -116,28 +117,41 @@ def _window_match(w: Window) -> str:
     return f'meta day {{ {days} }} meta hour "{w.start}"-"{w.end}"'
 
 
-def _category(rule: Rule) -> tuple[str, str, str]:
-    """-> (set-name stem, extra match, description); one set per validity condition."""
+@dataclass(frozen=True)
+class _Category:
+    stem: str  # set name without the protocol suffix
+    match: str  # extra match of the accept rule (the clock condition)
+    outside: tuple[str, ...]  # matches true when the clock condition no longer holds
+    description: str
+
+
+def _category(rule: Rule) -> _Category:
+    """One set per validity condition; timed sets also get 'outside' matches that end live sessions."""
     v = rule.validity
     if v.kind == "on_demand":
-        return "ondemand", "", "on demand: accepted here, enforced per packet against the live grants"
-    until = f"meta time < {_epoch(v.until)}" if v.until else ""
+        return _Category("ondemand", "", (), "on demand: accepted here, enforced per packet against the live grants")
+    until = f"meta time < {_epoch_end(v.until)}" if v.until else ""
+    expired = (f"meta time >= {_epoch_end(v.until)}",) if v.until else ()
     if v.kind == "scheduled" and v.window:
         w = v.window
         stem = f"window_{'_'.join(w.days)}_{w.start.replace(':', '')}_{w.end.replace(':', '')}"
         if v.until:
             stem += f"_until_{v.until.strftime('%Y%m%d')}"
+        days = ", ".join(f'"{_DAYS[d]}"' for d in w.days)
+        outside = (f"meta day != {{ {days} }}", f'meta hour != "{w.start}"-"{w.end}"', *expired)
         match = " ".join(x for x in (_window_match(w), until) if x)
-        return stem, match, f"scheduled window {','.join(w.days)} {w.start}-{w.end}" + (
-            f", until {v.until.isoformat()}" if v.until else "")
+        return _Category(stem, match, outside, f"scheduled window {','.join(w.days)} {w.start}-{w.end}" + (
+            f", until {v.until.isoformat()}" if v.until else ""))
     if v.until:
-        return f"until_{v.until.strftime('%Y%m%d')}", until, f"valid until {v.until.isoformat()} (firewall clock)"
-    return "allow", "", "permanent"
+        return _Category(f"until_{v.until.strftime('%Y%m%d')}", until, expired,
+                         f"valid through {v.until.isoformat()} (UTC, firewall clock)")
+    return _Category("allow", "", (), "permanent")
 
 
 @register("nftables")
 def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dict[str, int], list[Diagnostic]]:
     limit = plat.limits.get("comment_max", 128)
+    pol = model.inventory.policy
     diags: list[Diagnostic] = []
     for seg in intent.segments:
         if len(seg.interface) > plat.limits.get("interface_name_max", 15):
@@ -145,18 +159,19 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                                     f"at most {plat.limits['interface_name_max']} characters", seg.interface,
                                     "", "platform"))
     buckets: dict[tuple[str, str], dict[Tuple, str]] = defaultdict(dict)
-    info: dict[str, tuple[str, str]] = {}
+    info: dict[str, _Category] = {}
     for rule in intent.rules:
         if rule.kind == "management":
             continue  # the input chain accepts the management networks as a whole
-        stem, match, desc = _category(rule)
-        info[stem] = (match, desc)
-        bucket = buckets[(stem, rule.protocol)]
+        cat = _category(rule)
+        info[cat.stem] = cat
+        bucket = buckets[(cat.stem, rule.protocol)]
         for src, dst, _proto, port in expand(rule):
             bucket.setdefault((src, dst, port), rule.id)
     sets: list[NftSet] = []
     allow_rules: list[NftRule] = []
     tag_rules: list[NftRule] = []
+    end_rules: list[NftRule] = []  # before 'ct state established': a closed window also ends live sessions
     elements = 0
     # Order: permanent, then dated, then windows, on-demand last; protocols tcp, udp, any.
     order = {"allow": 0, "until": 1, "window": 2, "ondemand": 3}
@@ -167,9 +182,12 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
             tuples.items(), key=lambda kv: (int(kv[0][0].network_address), kv[0][0].prefixlen,
                                             int(kv[0][1].network_address), kv[0][1].prefixlen, kv[0][2] or 0)))
         elements += len(elems)
-        match, desc = info[stem]
-        sets.append(NftSet(name, _KEY[proto], "interval", elems, desc))
-        text = " ".join(x for x in (f"{_MATCH[proto]} @{name}", match, "accept") if x)
+        cat = info[stem]
+        sets.append(NftSet(name, _KEY[proto], "interval", elems, cat.description))
+        text = " ".join(x for x in (f"{_MATCH[proto]} @{name}", cat.match, "accept") if x)
+        for cond in cat.outside:
+            for m in (_MATCH[proto], _REPLY_MATCH[proto]):
+                end_rules.append(NftRule(f'{m} @{name} {cond} log group {pol.log_group} prefix "vw-out-of-time" drop'))
         allow_rules.append(NftRule(text))
         if stem == "ondemand":
             tag_rules.append(NftRule(f"{_MATCH[proto]} @{name} meta mark set meta mark | {MARK_REQUEST:#010x}"))
@@ -179,12 +197,11 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
             NftSet("vendor_src", "ipv4_addr", "interval", tuple(_net(n) for n in intent.vendor_sources),
                    "vendor entry paths (bastion, VPN pool, LAN-to-LAN subnets)"),
             *sets]
-    pol = model.inventory.policy
     text = template(
         "firewall", "nftables",
         device=intent.device, site=intent.site, now=model.now.isoformat(),
         policy_table=POLICY_TABLE, state_table=STATE_TABLE,
-        sets=sets, allow_rules=allow_rules, tag_rules=tag_rules,
+        sets=sets, allow_rules=allow_rules, tag_rules=tag_rules, end_rules=end_rules,
         segments=[(s.interface, str(s.vlan), f"{s.gateway}/{s.subnet.prefixlen}", s.key) for s in intent.segments],
         mark_request=f"{MARK_REQUEST:#010x}", mark_reply=f"{MARK_REPLY:#010x}",
         mark_any=f"{MARK_REQUEST | MARK_REPLY:#010x}",
