@@ -304,11 +304,16 @@ def _live(val: Any) -> list[IPv4Network]:
     return []
 
 
+def _json(text: str) -> Any:
+    line = next((x for x in text.splitlines() if x.lstrip().startswith("{")), "")
+    return json.loads(line)
+
+
 def parse_set(text: str) -> tuple[list[LiveElement] | None, str]:
     """``nft -j list set`` output -> elements, or (None, error) when the set is not there."""
     try:
-        data = json.loads(text.strip().splitlines()[-1] if text.strip() else "")
-    except (json.JSONDecodeError, IndexError):
+        data = _json(text)
+    except json.JSONDecodeError:
         return None, text.strip()[:500] or "no output"
     out: list[LiveElement] = []
     for item in data.get("nftables", []):
@@ -327,8 +332,8 @@ def parse_set(text: str) -> tuple[list[LiveElement] | None, str]:
 
 def parse_chain(text: str) -> tuple[list[dict[str, Any]] | None, str]:
     try:
-        data = json.loads(text.strip().splitlines()[-1] if text.strip() else "")
-    except (json.JSONDecodeError, IndexError):
+        data = _json(text)
+    except json.JSONDecodeError:
         return None, text.strip()[:500] or "no output"
     rules = [item["rule"] for item in data.get("nftables", []) if "rule" in item]
     hooked = any("chain" in item and item["chain"].get("hook") == "forward" for item in data.get("nftables", []))
@@ -358,10 +363,11 @@ def _sections(out: str) -> dict[str, str]:
     sections: dict[str, list[str]] = {}
     cur = ""
     for line in out.replace("\r", "").splitlines():
-        if line.startswith(MARK) and "=" not in line and " " not in line:
-            cur = line[len(MARK):]
-            sections.setdefault(cur, [])
-            continue
+        if line.startswith(MARK):
+            if "=" not in line and " " not in line:
+                cur = line[len(MARK):]
+                sections.setdefault(cur, [])
+            continue  # markers (T0=, RC=, FAIL ...) are read by parse(), not part of any section
         sections.setdefault(cur, []).append(line)
     return {k: "\n".join(v) for k, v in sections.items()}
 
