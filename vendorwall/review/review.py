@@ -239,8 +239,17 @@ def _picture(base: Side, head: Side, seg_changes: list[compare.SegmentChange],
     sites = []
     for site in sorted(tree):
         vendors = tuple(PicVendor(v, vendors_inv[v].title if v in vendors_inv else v,
-                                  touched.vendors.get(v, "same"), tuple(segs))
+                                  _site_status(touched.vendors.get(v, "same"), segs), tuple(segs))
                         for v, segs in sorted(tree[site].items()))
         sites.append(PicSite(site, sites_inv[site].title if site in sites_inv else site, vendors))
     hidden = len(set(vendors_inv) - set(touched.vendors)) if partial else 0
     return Picture(tuple(sites), partial, hidden)
+
+
+def _site_status(status: str, segments: list[PicSegment]) -> str:
+    """A vendor's status on one site: added or removed as a whole, else changed only where it changes."""
+    if status in ("added", "removed"):
+        return status
+    if any(seg.status != "same" or any(s.status != "same" for s in seg.systems) for seg in segments):
+        return "changed"
+    return "same"
