@@ -356,7 +356,17 @@ def parse_conntrack(text: str) -> list[Conn]:
         dport = int(m["dport"]) if m["dport"] else None
         c = Conn(m["proto"], (m["state"] or "").strip(), m["src"], m["dst"], sport, dport)
         seen.setdefault((c.proto, c.src, c.dst, c.sport, c.dport), c)
-    return [seen[k] for k in sorted(seen, key=lambda k: (k[1], k[2], k[0], k[3] or 0, k[4] or 0))]
+    def order(k: tuple[str, str, str, int | None, int | None]) -> tuple[int, int, str, int, int]:
+        return _ip(k[1]), _ip(k[2]), k[0], k[3] or 0, k[4] or 0
+
+    return [seen[k] for k in sorted(seen, key=order)]
+
+
+def _ip(text: str) -> int:
+    try:
+        return int(IPv4Address(text))
+    except ValueError:
+        return 0
 
 
 def _sections(out: str) -> dict[str, str]:
