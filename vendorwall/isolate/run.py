@@ -410,9 +410,11 @@ def report(r: Run) -> str:
              f"{'' if p.action == 'restore' else f' (scope {p.scope})'}"
              f"  reason: {r.reason}" + (f"  ticket: {r.ticket}" if r.ticket else ""),
              f"  manifest {m.path} (sha256 {m.digest[:12]}, compiled for {m.now}); {len(r.results)} firewalls"]
-    verb = {"isolate": "quarantined", "restore": "lifted"}[p.action]
-    verb = f"that would be {verb}" if check else verb
-    lines.append(f"  prefixes {verb} ({len(p.elements)}):")
+    if p.action == "restore":
+        lines.append(f"  the vendor's prefixes, {'that would be ' if check else ''}lifted where present "
+                     f"({len(p.elements)}):")
+    else:
+        lines.append(f"  prefixes {'that would be ' if check else ''}quarantined ({len(p.elements)}):")
     lines += [f"    {e.prefix}  {e.vendor} {e.kind} {e.name}" for e in p.elements]
     for ref in p.refused:
         loud = "REFUSED" if "management" in ref.reason else "skipped"
