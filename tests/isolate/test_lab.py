@@ -307,14 +307,12 @@ def test_09_scope_segment_keeps_only_the_must_keep_flows(iso_lab):
 
 def test_10_scope_segment_on_a_firewall_without_keep_tagging_cuts_access_only(iso_lab):
     dev = "fw-rive"
-    plain = iso_lab.configs(keep=False)
-    if plain[dev] == iso_lab.configs()[dev]:
+    keep, plain = iso_lab.configs(), iso_lab.configs(keep=False)
+    if plain[dev] == keep[dev]:
         pytest.skip("the renderer already tags keep flows")
-    from vendorwall.deploy import fanout, nftables
-
-    [res] = fanout.deploy([t for t in runner.targets(iso_lab.state) if t.device == dev], {dev: plain[dev]},
-                          nftables.Options(confirm_s=60), lock_dir=os.path.join(iso_lab.lab_dir, "locks"))
-    assert res.error is None
+    [res] = [x for x in runner.deploy(iso_lab.state, configs={**keep, dev: plain[dev]}, confirm_s=60)
+             if x.device == dev]
+    assert res.error is None and res.changed
     try:
         r = execute(iso_lab, scope="segment", probe=False)
         assert r.exit_code == 1
@@ -327,10 +325,8 @@ def test_10_scope_segment_on_a_firewall_without_keep_tagging_cuts_access_only(is
         assert "PARTIAL" in r.report()
     finally:
         assert execute(iso_lab, action="restore", probe=False).exit_code == 0
-        [res] = fanout.deploy([t for t in runner.targets(iso_lab.state) if t.device == dev],
-                              {dev: iso_lab.configs()[dev]}, nftables.Options(confirm_s=60),
-                              lock_dir=os.path.join(iso_lab.lab_dir, "locks"))
-        assert res.error is None
+        results = runner.deploy(iso_lab.state, configs=keep, confirm_s=60)
+        assert [str(x.error) for x in results if x.error] == []
 
 
 def test_11_unknown_vendor_changes_nothing(iso_lab, capsys):

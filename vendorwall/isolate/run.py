@@ -146,23 +146,26 @@ def targets(m: Manifest, *, user: str = "root", key_file: str | None = None, por
 
 def lab_targets(m: Manifest, lab_dir: str, *, connect_timeout: float = 5.0,
                 command_timeout: float = 30.0) -> list[Target]:
-    """Targets for a lab (``vendorwall lab up``): its key, connections from its controller namespace."""
+    """Targets for a lab (``vendorwall lab up``): its key, connections opened from its controller namespace.
+
+    Built from the lab's ``state.json`` (controller namespace, key, firewall addresses) only.
+    """
     from ..errors import UsageError
-    from ..lab import runner
+    from ..lab import netns, runner
 
     state = runner.LabState.load(lab_dir)
     if state is None:
         raise UsageError(f"--lab-dir: no lab in {lab_dir}", "start one: vendorwall lab up INVENTORY")
-    by_dev = {t.device: t for t in runner.targets(state)}
+    ctl = state.controller
+
+    def factory(host: str, port: int, timeout: float) -> Any:
+        return netns.connect_in(ctl, host, port, timeout)
+
     out = []
     for fw in sorted(m.firewalls.values(), key=lambda f: f.name):
-        t = by_dev.get(fw.name)
-        if t is None:  # in the manifest, not in the lab: reported unreachable, like a real missing device
-            t = Target(fw.name, fw.platform, fw.mgmt_address, key_file=state.ssh_key,
-                       sock_factory=next(iter(by_dev.values())).sock_factory if by_dev else None)
-        t.platform = fw.platform
-        t.connect_timeout, t.command_timeout = connect_timeout, command_timeout
-        out.append(t)
+        info = state.firewalls.get(fw.name) or {}  # not in the lab: reported unreachable, like a missing device
+        out.append(Target(fw.name, fw.platform, info.get("mgmt", fw.mgmt_address), key_file=state.ssh_key,
+                          sock_factory=factory, connect_timeout=connect_timeout, command_timeout=command_timeout))
     return out
 
 
