@@ -180,8 +180,12 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
     def plen(need: _Need) -> int:
         return site.prefix_shared if need.mode == "shared" else site.prefix_dedicated
 
+    pools = [(int(p.network_address), int(p.broadcast_address)) for p in site.segment_pool]
+
     def in_pool(net: IPv4Network) -> bool:
-        return any(net.subnet_of(p) for p in site.segment_pool)
+        lo = int(net.network_address)
+        hi = lo | (0xFFFFFFFF >> net.prefixlen)
+        return any(plo <= lo and hi <= phi for plo, phi in pools)
 
     # 1. pins from the inventory --------------------------------------------------------
     for need in needs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from ipaddress import IPv4Address, IPv4Network
 
 from .allocate import Allocation
@@ -18,6 +19,7 @@ from .model import DeviceIntent, Inventory, Model, Rule, Segment, System, Validi
 from .platforms import registry
 
 
+@cache  # one tuple per system, shared by its vendor and clinical rules and its peers' rules
 def _host_nets(addrs: tuple[IPv4Address, ...]) -> tuple[IPv4Network, ...]:
     return tuple(IPv4Network((int(a), 32)) for a in addrs)
 
@@ -150,6 +152,10 @@ def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceInten
     segs_by_site: dict[str, list[Segment]] = {}
     for seg in model.segments:
         segs_by_site.setdefault(seg.site, []).append(seg)
+    ports_by_switch: dict[str, list[tuple[str, System]]] = {}  # one pass, not one per switch
+    for s in sorted(inv.systems.values(), key=lambda s: s.name):
+        for p in s.switch_ports:
+            ports_by_switch.setdefault(p.switch, []).append((p.interface, s))
     for name, dev in sorted(inv.devices.items()):
         plat = registry.platforms().get(dev.platform)
         if plat is None or not plat.renderer:
@@ -181,10 +187,9 @@ def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceInten
                 segs = tuple(segs_by_site.get(site.name, []))
                 vlan_of = {sys: seg.vlan for seg in segs for sys in seg.systems}
                 ports = []
-                for s in sorted(inv.systems.values(), key=lambda s: s.name):
-                    for p in s.switch_ports:
-                        if p.switch == name and s.name in vlan_of:
-                            ports.append((p.interface, vlan_of[s.name], f"vendorwall {s.vendor} {s.name}"))
+                for ifname, s in ports_by_switch.get(name, ()):
+                    if s.name in vlan_of:
+                        ports.append((ifname, vlan_of[s.name], f"vendorwall {s.vendor} {s.name}"))
                 intents[name] = DeviceIntent(name, "switch", plat.name, site.name, site.management, segs,
                                              uplink=link.uplink, access_ports=tuple(sorted(ports)))
                 break

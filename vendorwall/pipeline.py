@@ -7,6 +7,9 @@ Each stage collects every problem it finds; the run stops at the first stage tha
 from __future__ import annotations
 
 import datetime as dt
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import allocate as alloc
@@ -39,7 +42,31 @@ def load_and_validate(root: str, now: dt.date, shown_root: str | None = None) ->
     return inv, lock
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration of a run.
+
+    The pipeline builds a large graph of long-lived objects (YAML nodes, the typed inventory,
+    rules, set elements) and frees almost none of it until the end, so every generation-2
+    collection rescans all of it: load and compile become super-linear in the inventory size
+    (benchmarks/README.md). Reference counting still frees everything acyclic.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: bool = True,
+        do_render: bool = True) -> Result:
+    with gc_paused():
+        return _run(root, now, shown_root=shown_root, check_lock=check_lock, do_render=do_render)
+
+
+def _run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: bool = True,
         do_render: bool = True) -> Result:
     """The whole pipeline up to rendered configurations (no device I/O).
 

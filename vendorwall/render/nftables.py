@@ -97,13 +97,14 @@ def collapse(tuples: dict[Tuple, str]) -> dict[Tuple, str]:
             if len(members) < 2:
                 continue
             members.sort(key=lambda t: (int(net_of(t).network_address), net_of(t).prefixlen))
-            cover: IPv4Network | None = None
+            cover_hi = -1  # last address of the current cover: sorted by start, nested = ends inside it
             for t in members:
                 net = net_of(t)
-                if cover is not None and net.subnet_of(cover):
+                hi = int(net.network_address) | (0xFFFFFFFF >> net.prefixlen)
+                if hi <= cover_hi:
                     out.pop(t, None)
                 else:
-                    cover = net
+                    cover_hi = hi
     return out
 
 
