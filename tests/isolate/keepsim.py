@@ -57,6 +57,11 @@ def with_keep(model: Model, device: str, text: str, limit: int = 128) -> str:
     return text
 
 
+def without_keep(text: str) -> str:
+    """A firewall from before keep-flow tagging: its quarantine drops ignore the keep mark."""
+    return text.replace(f"meta mark & {MARK_KEEP:#010x} == 0 ip ", "ip ")
+
+
 def configs_with_keep(state, model: Model) -> dict[str, str]:  # type: ignore[no-untyped-def]
     from vendorwall.lab import runner
 
