@@ -187,3 +187,24 @@ def test_no_change(vw: Run, repo: Path) -> None:
     rc, out, _ = vw("diff", rs.INVENTORY, "--base", "main", "--head", "main", "--fail-on", "low", *NOW, cwd=repo)
     assert rc == 0
     assert "No risk flag." in out and "No access change" in out and "No device configuration changes." in out
+
+
+def test_one_or_two_processes_give_the_same_report(vw: Run, repo: Path) -> None:
+    args = ("diff", rs.INVENTORY, "--base", "main", "--head", "change/permanent_added", "--format", "json", *NOW)
+    one = vw(*args, "--jobs", "1", cwd=repo)
+    two = vw(*args, "--jobs", "2", cwd=repo)
+    assert one == two
+
+
+def test_invalid_base_reported_from_the_worker_process(vw: Run, scratch: Path) -> None:
+    """With two processes the base compiles in a forked worker: its errors still come back labelled."""
+    path = scratch / rs.INVENTORY / "vendorwall" / "vendors" / "tomora.yml"
+    rs.replace_once(path, "ends: 2029-01-31", "ends: 2020-01-31")
+    rs.git(scratch, "commit", "-qam", "bad")
+    rs.git(scratch, "tag", "bad")
+    rs.git(scratch, "checkout", "-q", "HEAD~1", "--", ".")
+    for jobs in ("1", "2"):
+        rc, out, err = vw("diff", rs.INVENTORY, "--base", "bad", "--jobs", jobs, *NOW, cwd=scratch)
+        assert rc == 2 and out == ""
+        assert err.startswith("error: the base (bad (")
+        assert "error: bad:inventories/example/vendorwall/vendors/tomora.yml:" in err and "contract ended" in err

@@ -45,6 +45,9 @@ def register(subparsers: Any) -> None:
                    help="flag a change giving vendor access to N or more systems at once (default 10)")
     p.add_argument("--contract-warning-days", type=int, default=90, metavar="DAYS",
                    help="flag a touched vendor whose contract ends within DAYS (default 90)")
+    p.add_argument("--jobs", type=int, choices=(1, 2), metavar="N",
+                   help="compile the two sides in 1 or 2 processes (default: 2 with two CPUs or more); the report "
+                        "is the same")
     p.add_argument("--diff-lines", type=int, default=200, metavar="N",
                    help="markdown: show at most N diff lines per device (0: all; default 200)")
     p.add_argument("--max-chars", type=int, default=0, metavar="N",
@@ -98,7 +101,7 @@ def handle(args: argparse.Namespace) -> int:
                          "at least 0", "see 'vendorwall diff --help'")
     saves = _saves(args.save)
     settings = Settings(blast_radius=args.blast_radius, contract_warning_days=args.contract_warning_days)
-    rv = review(args.inventory, args.base, args.head, parse_now(args.now), settings)
+    rv = review(args.inventory, args.base, args.head, parse_now(args.now), settings, args.jobs)
     text = render(rv, args.format, args.fail_on, args.diff_lines, args.max_chars)
     if args.out:
         _write(args.out, text)

@@ -11,13 +11,13 @@ grouping of these flow changes, and the JSON evidence lists every one of them.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from ..compile import expand
 from ..model import Inventory, Model, Origin, Rule, Segment
 
 # (kind, vendor, system, src, dst, protocol, port); port None for protocol any
@@ -90,16 +90,31 @@ def _facts(rule: Rule) -> FlowFacts:
 
 
 def side_flows(model: Model) -> dict[FlowKey, tuple[FlowFacts, ...]]:
-    """Every allowed flow of a compiled model, keyed as above (the same set as ``export.flows``)."""
-    out: dict[FlowKey, list[FlowFacts]] = {}
+    """Every allowed flow of a compiled model, keyed as above (the same set as ``export.flows``,
+    expanded like :func:`vendorwall.compile.expand`: every source x destination x port)."""
+    text: dict[tuple[int, int], str] = {}  # prefix -> its text, computed once per distinct prefix
+
+    def name(net: Any) -> str:
+        k = (int(net.network_address), net.prefixlen)
+        s = text.get(k)
+        if s is None:
+            s = text[k] = str(net)
+        return s
+
+    out: dict[FlowKey, tuple[FlowFacts, ...]] = {}
     for rule in model.rules:
-        facts = _facts(rule)
-        srcs = {n: str(n) for n in rule.src}
-        dsts = {n: str(n) for n in rule.dst}
-        for src, dst, proto, port in expand(rule):
-            key = (rule.kind, rule.vendor, rule.system, srcs[src], dsts[dst], proto, port)
-            out.setdefault(key, []).append(facts)
-    return {k: tuple(sorted(v, key=FlowFacts.sort_key)) if len(v) > 1 else tuple(v) for k, v in out.items()}
+        facts = (_facts(rule),)
+        ports: tuple[int | None, ...] = rule.ports if rule.protocol != "any" else (None,)
+        head = (rule.kind, rule.vendor, rule.system)
+        dsts = [name(d) for d in rule.dst]
+        for src in rule.src:
+            s = name(src)
+            for d in dsts:
+                for port in ports:
+                    key = (*head, s, d, rule.protocol, port)
+                    prev = out.get(key)
+                    out[key] = facts if prev is None else tuple(sorted(prev + facts, key=FlowFacts.sort_key))
+    return out
 
 
 def diff_flows(base: dict[FlowKey, tuple[FlowFacts, ...]],
@@ -152,11 +167,13 @@ def _seg_state(seg: Segment) -> SegmentState:
                         tuple((s, tuple(str(a) for a in addrs)) for s, addrs in sorted(seg.hosts.items())))
 
 
-def diff_segments(base: Model, head: Model) -> list[SegmentChange]:
-    b = {s.key: s for s in base.segments}
-    h = {s.key: s for s in head.segments}
+def diff_segments(base: Iterable[Segment], head: Iterable[Segment]) -> list[SegmentChange]:
+    b = {s.key: s for s in base}
+    h = {s.key: s for s in head}
     out = []
     for key in sorted(set(b) | set(h)):
+        if key in b and key in h and b[key] == h[key]:
+            continue
         sb = _seg_state(b[key]) if key in b else None
         sh = _seg_state(h[key]) if key in h else None
         if sb == sh:
@@ -206,16 +223,27 @@ def diff_devices(base: dict[str, Any], head: dict[str, Any]) -> list[DeviceChang
 # --------------------------------------------------------------------------- definitions
 
 
-@cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("origin", "sources", "systems"))
+_PLAIN = (str, int, float, bool, type(None), dt.date, IPv4Network, IPv4Address)
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    if cls not in _FIELDS:
+        _FIELDS[cls] = (tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("origin", "sources", "systems"))
+                        if dataclasses.is_dataclass(cls) else None)
+    return _FIELDS[cls]
 
 
 def strip(obj: Any) -> Any:
     """A comparable form of an inventory object without its origins (line numbers move when a
     file is edited above) and without nested systems (compared on their own)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return (type(obj).__name__, *(strip(getattr(obj, n)) for n in _field_names(type(obj))))
+    if isinstance(obj, _PLAIN):
+        return obj
+    names = _field_names(type(obj))
+    if names is not None:
+        return (type(obj).__name__, *(strip(getattr(obj, n)) for n in names))
     if isinstance(obj, tuple | list):
         return tuple(strip(x) for x in obj)
     if isinstance(obj, dict):

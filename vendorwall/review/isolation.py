@@ -86,8 +86,9 @@ def impacts(vendors: dict[str, str], head: Inventory, base: Inventory,
     """``vendors``: touched vendor -> status; ``*_segments``: (segment key, vendor) of each side."""
     sides = {"head": (head, _index(head_flows, vendors), _segments(head_segments), head_flows),
              "base": (base, _index(base_flows, vendors), _segments(base_segments), base_flows)}
-    broken = {side: _broken_keep(inv, flows, [n for n in vendors if n in inv.vendors])
-              for side, (inv, _, _, flows) in sides.items()}
+    removed = [n for n in vendors if n not in head.vendors]
+    broken = {"head": _broken_keep(head, head_flows, [n for n in vendors if n in head.vendors]),
+              "base": _broken_keep(base, base_flows, removed) if removed else {}}
     base_idx = sides["base"][1]
     out = []
     for name, status in vendors.items():

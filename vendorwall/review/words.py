@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Inventory, Model, Origin
+from ..model import Inventory, Origin, Segment
 from .compare import FlowChange, FlowFacts, flow_sort_key
 
 KIND_ORDER = {"vendor_access": 0, "clinical": 1, "management": 2}
@@ -38,10 +38,10 @@ class Statement:
 class Names:
     """Look-ups of one side: titles, functions, VLANs, entry paths."""
 
-    def __init__(self, inv: Inventory, model: Model) -> None:
+    def __init__(self, inv: Inventory, segments: Iterable[Segment]) -> None:
         self.inv = inv
         self.vlan_of: dict[str, int] = {}
-        for seg in model.segments:
+        for seg in segments:
             for name in seg.systems:
                 self.vlan_of[name] = seg.vlan
 
