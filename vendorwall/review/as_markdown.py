@@ -18,6 +18,7 @@ from .review import Review
 SIGN = {"added": "+", "removed": "−", "changed": "~"}
 ACCESS_VISIBLE = 30  # statements shown unfolded; more and the section is folded too
 MARK = "<!-- vendorwall-diff -->"  # lets a CI job find and update its previous comment
+SUMMARY_DEVICES = 8  # devices named in the summary line; the network section names them all
 
 
 def esc(text: str) -> str:
@@ -59,17 +60,19 @@ def summary_lines(rv: Review, fail_on: str | None) -> list[str]:
         f"**systems:** {syst['added']} added, {syst['removed']} removed, {syst['changed']} changed",
         f"- **Network:** {_plural(segs['allocated'], 'segment')} allocated, {segs['freed']} freed, "
         f"{segs['changed']} changed; "
-        f"**devices:** {_devices_line(rv)}",
+        f"**devices:** {_devices_line(rv, SUMMARY_DEVICES)}",
     ]
     if rv.stale_lock:
         lines.append("- **Lock file not updated:** run `vendorwall plan` and commit the lock file with the change")
     return lines
 
 
-def _devices_line(rv: Review) -> str:
+def _devices_line(rv: Review, limit: int = 0) -> str:
     if not rv.devices:
         return "no configuration changes"
-    return ", ".join(f"{code(d.device)} ({d.change}, +{d.added} −{d.removed})" for d in rv.devices)
+    shown = rv.devices[:limit] if limit else rv.devices
+    more = f", and {len(rv.devices) - len(shown)} more" if len(shown) < len(rv.devices) else ""
+    return ", ".join(f"{code(d.device)} ({d.change}, +{d.added} −{d.removed})" for d in shown) + more
 
 
 def render(rv: Review, fail_on: str | None = None, diff_lines: int = 200, max_chars: int = 0) -> str:
