@@ -322,3 +322,39 @@ def test_cli_errors(tmp_path, capsys, mpath):
     assert not (tmp_path / "incident-journal.jsonl").exists()
     with pytest.raises(SystemExit):
         main(["isolate", mpath, "--vendor", "sonexa", "--reason", "r", "--scope", "building"])
+
+
+def test_connection_failures_are_typed_and_print_no_traceback(mpath, capfd):
+    """A peer that accepts and hangs up (on loopback): a typed connect error, no paramiko traceback."""
+    import socket
+
+    from vendorwall.deploy.session import Target
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def hang_up() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                srv.accept()[0].close()
+            except OSError:
+                continue
+
+    t = threading.Thread(target=hang_up, daemon=True)
+    t.start()
+    try:
+        p = actions.plan(manifest.load(mpath), "sonexa")
+        res = run.run_device(Target("fw-x", "nftables", "127.0.0.1", port=port, connect_timeout=2), p)
+        closed = run.run_device(Target("fw-y", "nftables", "127.0.0.1", port=1, connect_timeout=2), p)
+    finally:
+        stop.set()
+        t.join(2)
+        srv.close()
+    assert res.failed and res.error_kind == "connect" and "fw-x (nftables)" in res.error
+    assert closed.failed and closed.error_kind == "connect"
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err

@@ -114,9 +114,10 @@ def handle(args: argparse.Namespace) -> int:
     if r.failed:
         names = ", ".join(x.device for x in r.failed)
         what = f"{action}{' --check' if args.check else ''}"
+        others = "the others are done; " if len(r.failed) < len(r.results) else ""
         print(f"error: {what}: {len(r.failed)} of {len(r.results)} firewalls NOT done: {names}\n"
-              f"  hint:     the others are done; fix the reason above and rerun the same command "
-              "(idempotent) to finish", file=sys.stderr)
+              f"  hint:     {others}fix the cause shown above and rerun the same command (idempotent) to finish",
+              file=sys.stderr)
     elif r.refused_mgmt:
         print("error: prefixes overlapping management networks were refused (see REFUSED above)\n"
               "  hint:     the manifest is inconsistent: regenerate it (vendorwall plan INVENTORY)", file=sys.stderr)

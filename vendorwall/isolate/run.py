@@ -451,10 +451,10 @@ def report(r: Run) -> str:
         accounts = _accounts(m, p)
         tunnels = _tunnels(m, p)
         if accounts:
-            lines.append("  accounts to disable on the bastions: NOT AUTOMATED YET (access-lifecycle issue); "
-                         "their bastion sources are quarantined above, so they reach no system. By hand:")
+            lines.append("  accounts to disable: NOT AUTOMATED YET (access-lifecycle issue); their entry paths are "
+                         "quarantined above, so they reach no system meanwhile. By hand:")
             for a in accounts:
-                where = ", ".join(a["bastions"]) or "the vendor's VPN/bastion"
+                where = ", ".join(a["bastions"]) or "the VPN concentrator (no bastion entry path)"
                 lines.append(f"    {a['vendor']}: {a['id']} ({a['person']}) on {where}: "
                              f"usermod --lock --expiredate 1 {a['id']} && pkill -KILL -u {a['id']}")
         if tunnels:

@@ -10,6 +10,7 @@ parameters and typed errors are the deploy's (:class:`vendorwall.deploy.session.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -20,6 +21,12 @@ from ..deploy.errors import CommandError, ConnectError, ConnectionLost
 from ..deploy.session import Target
 
 _KEYS: dict[str, Any] = {}
+
+# paramiko's transport thread logs connection failures with their tracebacks; the failure is already
+# raised to the caller as a typed error, and a user never sees a traceback.
+_PARAMIKO_LOG = logging.getLogger("paramiko")
+_PARAMIKO_LOG.addHandler(logging.NullHandler())
+_PARAMIKO_LOG.propagate = False
 
 
 def _pkey(path: str) -> Any:
