@@ -214,7 +214,7 @@ def isolation_sentence(i: object) -> str:
             else f"NO: {_plural(len(i.broken_keep), 'must-keep flow')} overlap its entry paths")
     return (f"isolating it cuts {_plural(i.access_flows, 'vendor-access flow')}{was} from {prefixes} to "
             f"{_plural(len(i.systems), 'system')} on {', '.join(i.firewalls) or 'no firewall'}, disables "
-            f"{_plural(len(i.accounts), 'account')} on the bastions, {tunnels}. Clinical flows of its systems: "
+            f"{_plural(len(i.accounts), 'account')} on the bastions, {tunnels}. Clinical flows to or from its systems: "
             f"{i.clinical_flows}, all kept; a segment quarantine ({_plural(len(i.segments), 'segment')}) keeps the "
             f"{i.keep_flows} must-keep and cuts the other {i.quarantine_cuts}. Must-keep flows survive: {keep}.")
 

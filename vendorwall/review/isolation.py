@@ -7,7 +7,8 @@ From the compiled flows of a side this module counts, per vendor:
 
 - the vendor-access flows, systems and firewalls the isolation cuts, the accounts disabled on the
   bastions and the LAN-to-LAN tunnels brought down;
-- the clinical flows of its systems, which the default (access) isolation leaves alone, the
+- the clinical flows with one of its systems at either end (declared on its systems, or on another
+  vendor's system towards them), which the default (access) isolation leaves alone, the
   non-must-keep ones a segment quarantine would cut, and the must-keep ones it keeps;
 - must-keep flows that would *not* survive: any whose source or destination overlaps one of the
   vendor's entry prefixes (the quarantine drops them whatever the scope). There should be none.
@@ -38,7 +39,7 @@ class Impact:
     accounts: tuple[str, ...]  # vendor accounts disabled on the bastions
     tunnels: tuple[str, ...]  # LAN-to-LAN tunnels brought down
     segments: tuple[str, ...]  # the vendor's segments (quarantined with the segment scope)
-    clinical_flows: int  # clinical flows of its systems: kept by the access isolation
+    clinical_flows: int  # clinical flows with one of its systems at either end: kept by the access isolation
     keep_flows: int  # of which must-keep: kept by the segment quarantine too
     quarantine_cuts: int  # clinical flows a segment quarantine cuts (not must-keep)
     broken_keep: tuple[str, ...]  # must-keep flows isolation would cut (rule ids, with the flow)
@@ -84,8 +85,8 @@ def impacts(vendors: dict[str, str], head: Inventory, base: Inventory,
             head_flows: dict[FlowKey, tuple[FlowFacts, ...]], base_flows: dict[FlowKey, tuple[FlowFacts, ...]],
             head_segments: Iterable[tuple[str, str]], base_segments: Iterable[tuple[str, str]]) -> list[Impact]:
     """``vendors``: touched vendor -> status; ``*_segments``: (segment key, vendor) of each side."""
-    sides = {"head": (head, _index(head_flows, vendors), _segments(head_segments), head_flows),
-             "base": (base, _index(base_flows, vendors), _segments(base_segments), base_flows)}
+    sides = {"head": (head, _index(head, head_flows, vendors), _segments(head_segments), head_flows),
+             "base": (base, _index(base, base_flows, vendors), _segments(base_segments), base_flows)}
     removed = [n for n in vendors if n not in head.vendors]
     broken = {"head": _broken_keep(head, head_flows, [n for n in vendors if n in head.vendors]),
               "base": _broken_keep(base, base_flows, removed) if removed else {}}
@@ -98,13 +99,13 @@ def impacts(vendors: dict[str, str], head: Inventory, base: Inventory,
         if v is None:
             continue
         flows = idx.get(name, [])
-        access = [(k, f) for k, f in flows if k[0] == "vendor_access"]
+        access = [(k, f) for k, f in flows if k[0] == "vendor_access" and k[1] == name]
         clinical = [(k, f) for k, f in flows if k[0] == "clinical"]
         keep = sum(1 for _, f in clinical if any(x.keep for x in f))
         out.append(Impact(
             name, v.title, status, side,
             tuple((ep.name, ep.kind, tuple(str(p) for p in ep.prefixes)) for ep in v.entry_paths),
-            len(access), sum(1 for k, _ in base_idx.get(name, []) if k[0] == "vendor_access"),
+            len(access), sum(1 for k, _ in base_idx.get(name, []) if k[0] == "vendor_access" and k[1] == name),
             tuple(sorted({k[2] for k, _ in access})),
             tuple(sorted({fw for _, f in access for x in f for fw in x.firewalls})),
             tuple(sorted(a.id for a in v.accounts)),
@@ -132,12 +133,20 @@ def _broken_keep(inv: Inventory, flows: dict[FlowKey, tuple[FlowFacts, ...]],
     return out
 
 
-def _index(flows: dict[FlowKey, tuple[FlowFacts, ...]],
+def _index(inv: Inventory, flows: dict[FlowKey, tuple[FlowFacts, ...]],
            vendors: dict[str, str]) -> dict[str, list[tuple[FlowKey, tuple[FlowFacts, ...]]]]:
+    """Vendor -> the flows that touch it: its access flows, and every clinical flow with one of its
+    systems at either end (declared on its system, or on another vendor's system towards it)."""
     idx: dict[str, list[tuple[FlowKey, tuple[FlowFacts, ...]]]] = {}
     for k, f in flows.items():
-        if k[1] in vendors:
-            idx.setdefault(k[1], []).append((k, f))
+        owners = {k[1]}
+        if k[0] == "clinical":
+            peer = inv.systems.get(f[0].peer)
+            if peer is not None:
+                owners.add(peer.vendor)
+        for owner in owners:
+            if owner in vendors:
+                idx.setdefault(owner, []).append((k, f))
     return idx
 
 
