@@ -42,3 +42,7 @@ class LockError(DeployError):
 
 class ConnectionLost(DeployError):
     kind = "connection lost"
+
+
+class ConfirmError(DeployError):
+    kind = "confirm"

@@ -1,24 +1,35 @@
 """Deploy to many devices at once: a thread pool, one lock per device, one result per device.
 
-Policy for failures (documented in docs/lab.md): every device is handled independently. A device
-that cannot be reached or fails verification is reported with its typed error (and rolled back
-when anything was applied); the others are still deployed; the run's exit status is non-zero
-if any device failed.
+Failure policy (docs/deploy.md): every device is handled independently and nothing is ever left
+half-applied on one device (nftables: one transaction, verified, rolled back otherwise; IOS:
+rolled back to the backup's state on a rejected command or a failed verification). With
+``on_failure="continue"`` (the default) a device that cannot be reached or fails is reported with
+its typed error and the others are still deployed; with ``on_failure="stop"`` no device is
+started once one has failed (those are reported as skipped; devices already running finish).
+Either way the run fails (non-zero exit, a failed Ansible task) if any device failed.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import IO
 
-from . import nftables
-from .errors import LockError
+from . import ios, nftables
+from .common import Options, Result
+from .errors import DeployError, LockError
 from .session import Target
 
 Progress = Callable[[str], None]
+Pusher = Callable[[Target, str, Options], Result]
+
+# platform -> pusher; a platform without one is reported as unsupported, never skipped silently
+PUSHERS: dict[str, Pusher] = {"nftables": nftables.push, "ios": ios.push}
+ON_FAILURE = ("continue", "stop")
 
 
 class DeviceLock:
@@ -29,24 +40,25 @@ class DeviceLock:
         self.path = os.path.join(lock_dir, f"{device}.lock")
         self.device = device
         self.wait_s = wait_s
-        self.fh = None
+        self.fh: IO[str] | None = None
 
     def __enter__(self) -> DeviceLock:
-        self.fh = open(self.path, "a+")
+        self.fh = fh = open(self.path, "a+")  # held for the lock's lifetime, closed in __exit__
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
-                fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.fh.seek(0)
-                self.fh.truncate()
-                self.fh.write(f"{os.getpid()}\n")
-                self.fh.flush()
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"{os.getpid()}\n")
+                fh.flush()
                 return self
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    self.fh.seek(0)
-                    holder = self.fh.read().strip() or "?"
-                    self.fh.close()
+                    fh.seek(0)
+                    holder = fh.read().strip() or "?"
+                    fh.close()
+                    self.fh = None
                     raise LockError(self.device, "", f"lock {self.path}",
                                     f"another deploy (pid {holder}) is pushing to this device; "
                                     f"gave up after {self.wait_s:.0f} s") from None
@@ -58,35 +70,57 @@ class DeviceLock:
             self.fh.close()
 
 
-def deploy(targets: list[Target], configs: dict[str, str], opts: nftables.Options | None = None, *,
-           lock_dir: str = "build/locks", lock_wait_s: float = 0.0, workers: int = 16,
-           progress: Progress = lambda _: None) -> list[nftables.Result]:
-    opts = opts or nftables.Options()
+def describe(r: Result, check: bool) -> str:
+    if r.error:
+        return "FAILED: " + str(r.error)
+    if r.skipped:
+        return "skipped (an earlier device failed, on_failure=stop)"
+    if r.changed:
+        return "would change" if check else "changed"
+    return "ok (no change)"
 
-    def one(t: Target) -> nftables.Result:
+
+def deploy(targets: list[Target], configs: dict[str, str], opts: Options | None = None, *,
+           lock_dir: str = "build/locks", lock_wait_s: float = 0.0, workers: int = 16,
+           on_failure: str = "continue", progress: Progress = lambda _: None) -> list[Result]:
+    if on_failure not in ON_FAILURE:
+        raise ValueError(f"on_failure must be one of {', '.join(ON_FAILURE)}, not {on_failure!r}")
+    opts = opts or Options()
+    failed = threading.Event()
+
+    def one(t: Target) -> Result:
+        if on_failure == "stop" and failed.is_set():
+            return Result(t.device, t.platform, skipped=True)
+        pusher = PUSHERS.get(t.platform)
+        if pusher is None:
+            r = Result(t.device, t.platform)
+            r.error = DeployError(t.device, t.platform, "", f"no pusher for platform {t.platform!r} "
+                                  f"(supported: {', '.join(sorted(PUSHERS))})")
+            r.error.kind = "unsupported"
+            return r
+        if t.device not in configs:
+            r = Result(t.device, t.platform)
+            r.error = DeployError(t.device, t.platform, "", "no rendered configuration for this device")
+            return r
         try:
             with DeviceLock(lock_dir, t.device, lock_wait_s):
-                if t.platform != "nftables":
-                    r = nftables.Result(t.device, t.platform)
-                    r.error = LockError(t.device, t.platform, "", "no pusher for this platform yet")
-                    r.error.kind = "unsupported"
-                    return r
-                return nftables.push(t, configs[t.device], opts)
+                return pusher(t, configs[t.device], opts)
         except LockError as exc:
             exc.platform = t.platform
-            r = nftables.Result(t.device, t.platform)
+            r = Result(t.device, t.platform)
             r.error = exc
             return r
 
-    results: list[nftables.Result] = []
+    results: list[Result] = []
+    if not targets:
+        return results
     with ThreadPoolExecutor(max(1, min(workers, len(targets)))) as pool:
         futs = {pool.submit(one, t): t for t in targets}
         for fut in as_completed(futs):
             r = fut.result()
+            if r.failed:
+                failed.set()
             results.append(r)
-            state = ("FAILED: " + str(r.error)) if r.error else ("changed" if r.changed else "ok (no change)")
-            if opts.check and r.changed and not r.error:
-                state = "would change"
-            progress(f"  {r.device}: {state} in {r.seconds:.1f} s")
+            progress(f"  {r.device}: {describe(r, opts.check)} in {r.seconds:.1f} s")
     results.sort(key=lambda r: r.device)
     return results

@@ -9,6 +9,7 @@
 If verification fails the controller loads the rollback file itself; if the controller loses the
 session anywhere between arming and confirming, the timer on the device loads it after
 ``confirm_s`` seconds. The state table's sets (quarantine, grants) are never flushed or replaced.
+The whole push runs under the device lock (``devlock``: ``flock`` held by the session's own shell).
 """
 
 from __future__ import annotations
@@ -17,48 +18,14 @@ import base64
 import hashlib
 import shlex
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
+from . import devlock
 from . import plan as planning
-from .errors import ConnectionLost, DeployError, VerifyError
+from .common import Options, Result
+from .errors import ConfirmError, ConnectionLost, DeployError, VerifyError
 from .session import Session, Target
 
-
-@dataclass
-class Options:
-    check: bool = False
-    confirm_s: int = 60
-    backups: int = 10
-    verify_mgmt: bool = True
-    # test hook: called with the session after apply, before verification (fault injection)
-    after_apply: Any = None
-
-
-@dataclass
-class Result:
-    device: str
-    platform: str
-    changed: bool = False
-    diff: str = ""
-    commands: list[str] = field(default_factory=list)
-    before: str = ""
-    after: str = ""
-    error: DeployError | None = None
-    rolled_back: bool = False
-    backup: str = ""
-    seconds: float = 0.0
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
-
-    def to_data(self) -> dict[str, Any]:
-        return {"device": self.device, "platform": self.platform, "changed": self.changed, "diff": self.diff,
-                "commands": self.commands, "failed": self.failed, "rolled_back": self.rolled_back,
-                "backup": self.backup, "seconds": round(self.seconds, 3),
-                "error": self.error.to_data() if self.error else None}
+__all__ = ["Options", "Result", "push"]
 
 
 def _q(path: str) -> str:
@@ -97,6 +64,24 @@ def _refuse_if_pending(s: Session, rd: str) -> None:
                           f"({out.split('__LIVE')[1].strip()}); retry after it fires")
 
 
+def _timer_script(pending: str, rb: str, confirm_s: int) -> str:
+    """The commit-confirm timer. It and the controller race for the flag file: the timer claims it by
+    renaming it (``mv``), the controller by removing it (``rm``); exactly one succeeds, so a confirm
+    that comes too late is reported as such, never as a success over a rolled-back device. TERM (the
+    controller's cancel) also stops the sleep, so no orphan is left."""
+    return (f"trap 'kill $s 2>/dev/null; exit 0' TERM; sleep {confirm_s} & s=$!; wait $s; "
+            f"if mv {_q(pending)} {_q(pending)}.expired 2>/dev/null; then nft -f {_q(rb)}; "
+            f"rm -f {_q(pending)}.expired; fi")
+
+
+def _claim(pending: str, timer_pid: str) -> str:
+    """Shell: cancel the timer if the flag is still ours (prints __VW_CLAIMED), else wait until the
+    timer's rollback has finished (at most 30 s)."""
+    kill = f"kill {timer_pid} 2>/dev/null; " if timer_pid else ""
+    return (f"if rm {_q(pending)} 2>/dev/null; then {kill}echo __VW_CLAIMED; else "
+            f"i=0; while [ -e {_q(pending)}.expired ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; fi")
+
+
 def push(target: Target, text: str, opts: Options | None = None) -> Result:
     opts = opts or Options()
     t0 = time.monotonic()
@@ -104,9 +89,12 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
     s = Session(target)
     rd = target.remote_dir
     timer_pid = ""
+    locked = False
     try:
         s.open()
         s.run(f"mkdir -p {_q(rd)}/backup")
+        devlock.acquire(s, opts.lock_wait_s)
+        locked = True
         _refuse_if_pending(s, rd)
         intended = f"{rd}/intended.nft"
         upload(s, text, intended)
@@ -120,20 +108,19 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
         res.backup = f"{rd}/backup/{stamp}.nft"
         s.run(f"nft list ruleset > {_q(res.backup)} && ls -1t {_q(rd)}/backup/*.nft | tail -n +{opts.backups + 1} "
               f"| xargs -r rm -f")
-        rb = f"{rd}/rollback.nft"
+        rb = f"{rd}/rollback.nft.{stamp}"
         pol, st = planning.POLICY_TABLE, planning.STATE_TABLE
         s.run("{ echo " + shlex.quote(f"table {pol}") + "; echo " + shlex.quote(f"delete table {pol}")
               + f"; nft list table {pol} 2>/dev/null; "
               f"if nft list chain {st} forward >/dev/null 2>&1; then echo 'flush chain {st} forward'; "
               f"nft list chain {st} forward; fi; }} > {_q(rb)}.tmp && mv -f {_q(rb)}.tmp {_q(rb)}")
         # commit-confirm: the device rolls back by itself unless the controller confirms in time.
-        # The flag file names this push; the timer only acts on its own flag.
+        # The flag file names this push; the timer only acts on its own flag. The timer closes the
+        # device-lock descriptor so it never holds the lock.
         pending = f"{rd}/pending.{stamp}"
-        s.run(f"mv -f {_q(rb)} {_q(rb)}.{stamp}")
-        rb = f"{rb}.{stamp}"
-        script = (f"sleep {opts.confirm_s}; if [ -e {_q(pending)} ]; then nft -f {_q(rb)}; "
-                  f"rm -f {_q(pending)}; fi")
-        _, out = s.run(f"nohup sh -c {shlex.quote(script)} >/dev/null 2>&1 </dev/null & echo __PID=$!")
+        script = _timer_script(pending, rb, opts.confirm_s)
+        _, out = s.run(f"nohup sh -c {shlex.quote(script)} {devlock.FD}>&- >/dev/null 2>&1 </dev/null & "
+                       "echo __PID=$!")
         timer_pid = out.split("__PID=")[-1].split()[0] if "__PID=" in out else ""
         s.run(f"echo {timer_pid} > {_q(pending)}")
         s.run(f"nft -f {_q(intended)}", timeout=max(target.command_timeout, 120))
@@ -159,12 +146,21 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
                 finally:
                     probe.close()
         except VerifyError as exc:
-            s.run(f"nft -f {_q(rb)} && rm -f {_q(pending)}" + (f"; kill {timer_pid} 2>/dev/null; true" if timer_pid else ""))
+            # claim the flag first: either we roll back, or the timer already is
+            _, out = s.run(_claim(pending, timer_pid))
+            if "__VW_CLAIMED" in out:
+                s.run(f"nft -f {_q(rb)}")
             exc.rolled_back = True
             res.rolled_back = True
             raise
-        s.run(f"rm -f {_q(pending)}" + (f"; kill {timer_pid} 2>/dev/null" if timer_pid else "")
-              + f"; ls -1t {_q(rd)}/rollback.nft.* | tail -n +{opts.backups + 1} | xargs -r rm -f; true")
+        _, out = s.run(_claim(pending, timer_pid))
+        if "__VW_CLAIMED" not in out:
+            res.rolled_back = True
+            raise ConfirmError(target.device, target.platform, "confirm",
+                               f"the commit-confirm timer ({opts.confirm_s} s) expired before the controller "
+                               "confirmed: the device rolled back to its previous policy; "
+                               "raise confirm_seconds", rolled_back=True)
+        s.run(f"ls -1t {_q(rd)}/rollback.nft.* | tail -n +{opts.backups + 1} | xargs -r rm -f; true")
         res.after = after
         return res
     except ConnectionLost as exc:
@@ -176,6 +172,8 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
         res.error = exc
         return res
     finally:
+        if locked and s.conn is not None:
+            devlock.release(s)
         res.log = s.log
         s.close()
         res.seconds = time.monotonic() - t0

@@ -1,24 +1,32 @@
-"""One device session over netmiko, with exit codes, error patterns and masked payloads."""
+"""One device session over netmiko, with exit codes, error patterns, timeouts and masked logs.
+
+- per-platform error patterns come from the platform capability files (``vendorwall/platforms``):
+  netmiko's default ``error_pattern`` is empty, so a rejected command would otherwise pass;
+- every netmiko/paramiko/socket exception becomes a typed error naming device, platform and command;
+- the optional session log (``Target.session_log``) is netmiko's own, filtered: passwords and the
+  enable secret are replaced by ``********``, long base64 payloads by ``<payload N chars>``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from .errors import CommandError, ConnectError, ConnectionLost
 
-# Output that means a rejected command, per platform (send_config_set's default pattern is empty).
-ERROR_PATTERNS = {
-    "nftables": r"(^|\n)(Error: |nft: |.*: command not found|.*No such file or directory)",
-    "linux": r"(^|\n)(.*: command not found|.*No such file or directory)",
-    "ios": r"(% Invalid input|% Incomplete command|% Ambiguous command|% Unknown command|% Error)",
-}
+# The shell-level failures every Linux-based pusher also treats as a rejection.
+_SHELL_ERRORS = ("command not found",)
 _RC = re.compile(r"__VW_RC=(\d+)")
 _LONG = re.compile(r"[A-Za-z0-9+/=]{200,}")
+MASK = "********"
+DEVICE_TYPES = {"nftables": "linux", "linux": "linux", "ios": "cisco_ios"}
 
 
 def mask(command: str) -> str:
@@ -26,7 +34,47 @@ def mask(command: str) -> str:
     return _LONG.sub(lambda m: f"<payload {len(m.group(0))} chars>", command)
 
 
+@cache
+def error_pattern(platform: str) -> str:
+    """The regular expression of rejected-command output for ``platform`` (its capability file)."""
+    from ..platforms import registry
+
+    try:
+        pats = list(registry.get(platform).error_patterns)
+    except KeyError:
+        pats = []
+    if DEVICE_TYPES.get(platform) == "linux":
+        pats += _SHELL_ERRORS
+    return "|".join(re.escape(p) for p in pats)
+
+
 SockFactory = Callable[[str, int, float], socket.socket]
+
+
+def _fail_fast_on_closed_channels() -> None:
+    """netmiko polls ``recv_ready()``, which stays False on a closed paramiko channel, so a session
+    lost mid-command would wait for the whole read timeout (60-120 s) before failing. Make an empty
+    read of a closed channel (or of a dead transport) raise netmiko's own ReadException at once, as
+    netmiko already does when a read returns 0 bytes. Only changes what happens on a dead session."""
+    from netmiko import channel as nm_channel
+    from netmiko.exceptions import ReadException
+
+    cls = nm_channel.SSHChannel
+    if getattr(cls, "_vendorwall_fail_fast", False):
+        return
+    original = cls.read_buffer
+
+    def read_buffer(self: Any) -> str:
+        out = original(self)
+        rc = self.remote_conn
+        if not out and rc is not None:
+            transport = rc.get_transport() if hasattr(rc, "get_transport") else None
+            if rc.closed or (rc.eof_received and not rc.recv_ready()) or (transport and not transport.is_active()):
+                raise ReadException("Channel closed: the SSH session was lost.")
+        return out
+
+    cls.read_buffer = read_buffer  # type: ignore[method-assign]
+    cls._vendorwall_fail_fast = True  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -37,12 +85,28 @@ class Target:
     port: int = 22
     username: str = "root"
     key_file: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    secret: str | None = field(default=None, repr=False)  # IOS enable secret
     remote_dir: str = "/var/lib/vendorwall"
     sock_factory: SockFactory | None = None  # opens the TCP connection (the lab: from its controller netns)
     connect_timeout: float = 10.0
     command_timeout: float = 60.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    session_log: str | None = None  # netmiko session log file (secrets masked); None: no log
+    backup_dir: str = "build/backups"  # controller-side backups (platforms without on-device backups)
+    extra: dict[str, Any] = field(default_factory=dict)  # platform data the planner needs (IOS: vlan_range)
+
+
+def _masked_log(path: str, secrets: list[str]) -> Any:
+    from netmiko.session_log import SessionLog
+
+    class MaskedSessionLog(SessionLog):
+        def no_log_filter(self, data: str) -> str:
+            return mask(super().no_log_filter(data))
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    no_log = {f"secret{i}": s for i, s in enumerate(sorted(set(secrets), key=len, reverse=True)) if s}
+    # record_writes: what the controller sent is in the log too (masked), not only what the device echoed
+    return MaskedSessionLog(file_name=path, file_mode="append", no_log=no_log, record_writes=True)
 
 
 class Session:
@@ -51,30 +115,44 @@ class Session:
         self.conn: Any = None
         self.log: list[str] = []
 
+    @property
+    def device_type(self) -> str:
+        return DEVICE_TYPES.get(self.t.platform, self.t.platform)
+
     def open(self) -> Session:
         from netmiko import ConnectHandler
 
+        _fail_fast_on_closed_channels()
         t = self.t
-        device_type = {"nftables": "linux", "linux": "linux", "ios": "cisco_ios"}.get(t.platform, t.platform)
-        kw: dict[str, Any] = dict(device_type=device_type, host=t.host, port=t.port, username=t.username,
+        kw: dict[str, Any] = dict(device_type=self.device_type, host=t.host, port=t.port, username=t.username,
                                   conn_timeout=t.connect_timeout, auth_timeout=t.connect_timeout,
-                                  banner_timeout=t.connect_timeout, allow_agent=False, ssh_config_file=None,
-                                  read_timeout_override=None)
-        kw.pop("read_timeout_override")
+                                  banner_timeout=t.connect_timeout, allow_agent=False, ssh_config_file=None)
         if t.key_file:
             kw.update(use_keys=True, key_file=t.key_file)
         if t.password:
             kw["password"] = t.password
+        if t.secret:
+            kw["secret"] = t.secret
+        if t.session_log:
+            kw["session_log"] = _masked_log(t.session_log, [t.password or "", t.secret or ""])
         try:
             if t.sock_factory:
                 kw["sock"] = t.sock_factory(t.host, t.port, t.connect_timeout)
             self.conn = ConnectHandler(**kw)
+            if self.device_type == "linux":
+                self.conn.send_command("stty cols 65535 -echoctl", read_timeout=t.command_timeout)
+            elif self.device_type == "cisco_ios" and not self.conn.check_enable_mode():
+                self.conn.enable()
         except Exception as exc:  # netmiko/paramiko/socket errors all mean "could not connect"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ConnectError(t.device, t.platform, f"ssh {t.username}@{t.host}:{t.port}",
-                               f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
-        if device_type == "linux":
-            self.conn.send_command("stty cols 65535 -echoctl", read_timeout=t.command_timeout)
+                               f"{type(exc).__name__}: {first}") from None
         return self
+
+    def _check(self, command: str, rc: int, out: str) -> None:
+        pattern = error_pattern(self.t.platform)
+        if rc != 0 or (pattern and re.search(pattern, out)):
+            raise CommandError(self.t.device, self.t.platform, mask(command), f"exit {rc}: {out.strip()[:1500]}")
 
     def run(self, command: str, *, timeout: float | None = None, check: bool = True) -> tuple[int, str]:
         """Run one shell command; (exit code, output). Raises CommandError on rc != 0 or an error pattern."""
@@ -90,15 +168,64 @@ class Session:
         out = _RC.sub("", out).rstrip("\n")
         self.log.append(f"{mask(command)} -> rc={rc} ({time.monotonic() - started:.2f} s)")
         if check:
-            pattern = ERROR_PATTERNS.get(t.platform)
-            if rc != 0 or (pattern and re.search(pattern, out)):
-                raise CommandError(t.device, t.platform, mask(command), f"exit {rc}: {out.strip()[:1500]}")
+            self._check(command, rc, out)
         return rc, out
+
+    def show(self, command: str, *, timeout: float | None = None) -> str:
+        """A CLI command with output (network OS: no exit code); error patterns still apply."""
+        t = self.t
+        started = time.monotonic()
+        try:
+            out = self.conn.send_command(command, read_timeout=timeout or t.command_timeout)
+        except Exception as exc:
+            raise ConnectionLost(t.device, t.platform, command, f"{type(exc).__name__}: {exc}") from None
+        self.log.append(f"{command} ({time.monotonic() - started:.2f} s)")
+        self._check(command, 0, out)
+        return str(out)
+
+    def configure(self, commands: list[str], *, timeout: float | None = None) -> str:
+        """Send configuration commands (config mode, one by one, echo verified); stops at the first rejected
+        command and raises CommandError naming it."""
+        t = self.t
+        started = time.monotonic()
+        pattern = error_pattern(t.platform)
+        try:
+            out = self.conn.send_config_set(commands, exit_config_mode=False, cmd_verify=True,
+                                            error_pattern=pattern, read_timeout=timeout or t.command_timeout)
+            # "exit" leaves global configuration mode on IOS; the lab's simulator has no "end"
+            self.conn.exit_config_mode(exit_config="exit")
+        except Exception as exc:
+            name = type(exc).__name__
+            self._leave_config()
+            if name == "ConfigInvalidException":
+                bad = _rejected(str(exc), commands)
+                raise CommandError(t.device, t.platform, bad, f"rejected: {str(exc).strip()[:1500]}") from None
+            raise ConnectionLost(t.device, t.platform, f"configure ({len(commands)} commands)",
+                                 f"{name}: {exc}") from None
+        self.log.append(f"configure {len(commands)} commands ({time.monotonic() - started:.2f} s)")
+        return str(out)
+
+    def _leave_config(self) -> None:
+        """Back to exec mode after a failed configuration (a rejected command leaves us in it)."""
+        try:
+            for _ in range(4):
+                if not self.conn.check_config_mode():
+                    return
+                self.conn.send_command_timing("exit", read_timeout=self.t.command_timeout)
+        except Exception:  # the session is gone: the caller reports that
+            pass
 
     def close(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.conn.disconnect()
-            except Exception:
-                pass
             self.conn = None
+
+
+def _rejected(message: str, commands: list[str]) -> str:
+    """The command a ConfigInvalidException points at (the last one echoed in its output)."""
+    hit = ""
+    for c in commands:
+        if c.strip() and c.strip() in message:
+            hit = c.strip()
+    return hit or "configure"

@@ -57,9 +57,10 @@ def handle(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(counts))
         return 0
-    state = runner.LabState.load(lab_dir)
-    if state is None:
+    loaded = runner.LabState.load(lab_dir)
+    if loaded is None:
         raise UsageError(f"no lab in {lab_dir}", f"start one: vendorwall lab up {args.inventory}")
+    state = loaded
     if args.action == "status":
         print(json.dumps({"lab_id": state.lab_id, "namespaces": len(state.namespaces),
                           "firewalls": state.firewalls, "pids": state.pids, "timings": state.timings}, indent=1))

@@ -46,8 +46,12 @@ class _Echo(asyncio.DatagramProtocol):
 async def serve(sockets: list[tuple[str, socket.socket, str]]) -> None:
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
+    def _stop() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+        loop.add_signal_handler(sig, _stop)
 
     for ns, s, proto in sockets:
         if proto == "tcp":
@@ -68,7 +72,7 @@ async def serve(sockets: list[tuple[str, socket.socket, str]]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with open(argv[0]) as fh:
         spec = json.load(fh)

@@ -90,7 +90,8 @@ class Report:
             p = o.probe
             want = "allowed" if p.expect else "forbidden"
             lines.append(f"  MISMATCH {p.category}: {p.src} -> {p.dst} {p.proto}/{p.port} is {want} but "
-                         f"{'connected' if o.ok else 'failed'} ({o.detail}) [{p.flow or 'sample'}; {p.src_ns} -> {p.dst_ns}]")
+                         f"{'connected' if o.ok else 'failed'} ({o.detail}) "
+                         f"[{p.flow or 'sample'}; {p.src_ns} -> {p.dst_ns}]")
         total = len(self.outcomes)
         lines.append(f"lab test: {total} probes, {len(self.mismatches)} mismatches, "
                      f"{sum(self.skipped.values())} skipped, {self.seconds:.1f} s")
@@ -167,8 +168,8 @@ def build_probes(model: Model, topo: Topology, *, seed: int = 1, sample: int = 2
     inv = model.inventory
     sys_addrs: dict[str, list[tuple[str, str]]] = defaultdict(list)  # vendor -> [(ns, addr)]
     sys_ports: dict[str, set[int]] = defaultdict(set)  # address -> tcp ports it listens on
-    for nsname, entries in topo.listeners.items():
-        for addr, proto, port in entries:
+    for listening in topo.listeners.values():
+        for addr, proto, port in listening:
             if proto == "tcp":
                 sys_ports[addr].add(port)
     for system, nsname in topo.system_ns.items():

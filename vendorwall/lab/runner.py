@@ -8,9 +8,12 @@ one of the lab's namespaces, then the namespaces named ``vw<id>-...``.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -55,6 +58,9 @@ class LabState:
     system_ns: dict[str, str] = field(default_factory=dict)
     outside: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    switches: dict[str, dict[str, Any]] = field(default_factory=dict)  # device -> port, site, vlan_range
+    switch_login: dict[str, str] = field(default_factory=dict)  # username, password, secret (lab only)
+    notes: list[str] = field(default_factory=list)  # what the lab left out and why (no fake-switches...)
 
     @property
     def path(self) -> str:
@@ -63,7 +69,7 @@ class LabState:
     def save(self) -> None:
         os.makedirs(self.lab_dir, exist_ok=True)
         tmp = self.path + ".tmp"
-        with open(tmp, "w") as fh:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:  # lab secrets
             json.dump(asdict(self), fh, indent=1, sort_keys=True)
         os.replace(tmp, self.path)
 
@@ -74,7 +80,16 @@ class LabState:
                 data = json.load(fh)
         except FileNotFoundError:
             return None
-        return cls(**data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return ""
 
 
 def _cmdline(pid: int) -> str:
@@ -94,17 +109,13 @@ def _kill(pid: int, marker: str) -> bool:
     except ProcessLookupError:
         return False
     for _ in range(50):
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child (the listener)
-        except ChildProcessError:
-            pass
         if not os.path.exists(f"/proc/{pid}") or _cmdline(pid) == "":
             return True
         time.sleep(0.02)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return True
 
 
@@ -115,10 +126,8 @@ def _reap_netns(name: str) -> None:
         if not pids:
             break
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.05)
     netns.run(["ip", "netns", "del", name], check=False)
 
@@ -130,7 +139,7 @@ def down(lab_dir: str, prefix: str | None = None, progress: Progress = _quiet) -
     names: set[str] = set()
     if state:
         for label, pid in state.pids.items():
-            marker = state.lab_dir if label == "listener" else os.path.join(state.lab_dir, "fw")
+            marker = state.lab_dir if label in ("listener", "switches") else os.path.join(state.lab_dir, "fw")
             killed += _kill(pid, marker)
         names.update(state.namespaces)
         prefix = prefix or state.prefix
@@ -195,9 +204,12 @@ def up(inventory: str, *, lab_dir: str | None = None, lab_id: str | None = None,
     state.save()  # recorded before anything is created: a failed up can always be taken down
     try:
         _create(topo, progress, timings)
+        sw = _start_switches(topo, state, progress)
         _start_sshd(topo, state, progress, timings)
         _start_listener(topo, state, progress, timings)
         _wait_ssh(topo, timings)
+        _wait_switches(sw, topo, state, progress, timings)
+        write_ansible_vars(state)
     except BaseException:
         state.save()
         raise
@@ -205,6 +217,7 @@ def up(inventory: str, *, lab_dir: str | None = None, lab_id: str | None = None,
     state.timings = {k: round(v, 3) for k, v in timings.items()}
     state.save()
     progress(f"lab up: {len(topo.namespaces)} namespaces, {len(topo.firewalls)} firewalls, "
+             f"{len(state.switches)} switches, "
              f"{sum(len(v) for v in topo.listeners.values())} listening sockets in {timings['total']:.1f} s")
     return state
 
@@ -257,10 +270,10 @@ def _start_sshd(topo: Topology, state: LabState, progress: Progress, timings: di
         if p.returncode != 0:
             raise netns.NetnsError(f"sshd for {dev} failed to start: {out.strip()}")
         for _ in range(100):
-            if os.path.exists(pidfile) and open(pidfile).read().strip():
+            if _read(pidfile).strip():
                 break
             time.sleep(0.02)
-        state.pids[f"sshd:{dev}"] = int(open(pidfile).read().strip())
+        state.pids[f"sshd:{dev}"] = int(_read(pidfile).strip())
     state.save()
     timings["sshd"] = time.monotonic() - t
     progress(f"  {len(procs)} sshd started in {timings['sshd']:.1f} s")
@@ -271,9 +284,9 @@ def _start_listener(topo: Topology, state: LabState, progress: Progress, timings
     spec = os.path.join(state.lab_dir, "listeners.json")
     with open(spec, "w") as fh:
         json.dump({k: [list(x) for x in v] for k, v in topo.listeners.items()}, fh, indent=0)
-    log = open(os.path.join(state.lab_dir, "listener.log"), "w")
-    p = subprocess.Popen([sys.executable, "-m", "vendorwall.lab.listener", spec], stdout=subprocess.PIPE,
-                         stderr=log, text=True, start_new_session=True)
+    with open(os.path.join(state.lab_dir, "listener.log"), "w") as log:  # the child keeps its own copy
+        p = subprocess.Popen([sys.executable, "-m", "vendorwall.lab.listener", spec], stdout=subprocess.PIPE,
+                             stderr=log, text=True, start_new_session=True)
     state.pids["listener"] = p.pid
     state.save()
     line = p.stdout.readline() if p.stdout else ""
@@ -295,36 +308,149 @@ def _wait_ssh(topo: Topology, timings: dict[str, float]) -> None:
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise netns.NetnsError(f"{fw.device}: sshd on {fw.mgmt}:22 not reachable from the controller") from None
+                    raise netns.NetnsError(f"{fw.device}: sshd on {fw.mgmt}:22 not reachable "
+                                           "from the controller") from None
                 time.sleep(0.05)
     timings["ssh_ready"] = time.monotonic() - t
 
 
-def targets(state: LabState) -> list[Any]:
-    """Deploy targets for the lab's firewalls: SSH from the controller namespace with the lab key."""
-    from ..deploy.session import Target
+def _start_switches(topo: Topology, state: LabState, progress: Progress) -> subprocess.Popen[str] | None:
+    """One fake-switches process for every IOS switch, on 127.0.0.1 of the controller namespace.
+    Started early (Twisted takes ~1 s to import); ``_wait_switches`` waits for it."""
+    from . import switches
 
-    ctl = state.controller
+    if not topo.switches:
+        return None
+    why = switches.available()
+    if why:
+        state.notes.append(f"switches not in the lab: {why} (pip install --no-deps fake-switches==1.5.0 "
+                           "'twisted[conch]' tftpy netaddr lxml)")
+        progress(f"  {state.notes[-1]}")
+        return None
+    login = {"username": "vwlab", "password": secrets.token_urlsafe(12), "secret": secrets.token_urlsafe(12)}
+    state.switch_login = login
+    spec = os.path.join(state.lab_dir, "switches.json")
+    with open(os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+        json.dump({**login, "switches": [{"device": sw.device, "port": sw.port, "ports": sw.ports}
+                                         for sw in topo.switches.values()]}, fh, indent=0)
+    with open(os.path.join(state.lab_dir, "switches.log"), "w") as log:  # the child keeps its own copy
+        p = subprocess.Popen(["ip", "netns", "exec", topo.controller, sys.executable, "-m",
+                              "vendorwall.lab.switches", spec], stdout=subprocess.PIPE, stderr=log, text=True,
+                             start_new_session=True)
+    state.pids["switches"] = p.pid
+    state.save()
+    return p
 
-    def factory(host: str, port: int, timeout: float) -> Any:
-        return netns.connect_in(ctl, host, port, timeout)
 
-    return [Target(dev, "nftables", fw["mgmt"], key_file=state.ssh_key, remote_dir=fw["remote_dir"],
-                   sock_factory=factory) for dev, fw in sorted(state.firewalls.items())]
+def _wait_switches(p: subprocess.Popen[str] | None, topo: Topology, state: LabState, progress: Progress,
+                   timings: dict[str, float]) -> None:
+    if p is None:
+        return
+    t = time.monotonic()
+    line = p.stdout.readline() if p.stdout else ""
+    if not line.startswith("ready"):
+        p.wait(5)
+        raise netns.NetnsError(f"fake-switches failed to start: see {os.path.join(state.lab_dir, 'switches.log')}")
+    for sw in topo.switches.values():
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                netns.connect_in(topo.controller, "127.0.0.1", sw.port, timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise netns.NetnsError(f"{sw.device}: fake switch on 127.0.0.1:{sw.port} not listening") from None
+                time.sleep(0.05)
+        state.switches[sw.device] = {"port": sw.port, "site": sw.site, "vlan_range": list(sw.vlan_range)}
+    timings["switches"] = time.monotonic() - t
+    progress(f"  {len(topo.switches)} switches (fake-switches) ready, {timings['switches']:.1f} s after the rest")
 
 
-def render(state: LabState) -> dict[str, str]:
+def connections(state: LabState) -> dict[str, dict[str, Any]]:
+    """How the lab's devices are reached: from the controller namespace (``netns``); the firewalls on
+    their hosts.yml management address with the lab key, the switches on 127.0.0.1:<port>."""
+    out: dict[str, dict[str, Any]] = {}
+    for dev, fw in sorted(state.firewalls.items()):
+        out[dev] = {"host": fw["mgmt"], "port": 22, "netns": state.controller, "username": "root",
+                    "key_file": state.ssh_key, "remote_dir": fw["remote_dir"]}
+    for dev, sw in sorted(state.switches.items()):
+        out[dev] = {"host": "127.0.0.1", "port": sw["port"], "netns": state.controller,
+                    "username": state.switch_login.get("username", "vwlab")}
+    return out
+
+
+def paths(state: LabState) -> Any:
+    from ..deploy.job import Paths
+
+    return Paths(lock_dir=os.path.join(state.lab_dir, "locks"), backup_dir=os.path.join(state.lab_dir, "backups"),
+                 log_dir=os.path.join(state.lab_dir, "logs"))
+
+
+def ansible_vars_path(state: LabState) -> str:
+    return os.path.join(state.lab_dir, "ansible-vars.yml")
+
+
+def write_ansible_vars(state: LabState) -> str:
+    """``<lab dir>/ansible-vars.yml``: what playbooks/deploy.yml needs to reach this lab (mode 0600:
+    it holds the lab switches' password). Use: ``-e @<lab dir>/ansible-vars.yml``."""
+    import yaml
+
+    p = paths(state)
+    data: dict[str, Any] = {
+        "vendorwall_deploy_connections": connections(state),
+        "vendorwall_deploy_lock_dir": p.lock_dir,
+        "vendorwall_deploy_backup_dir": p.backup_dir,
+        "vendorwall_deploy_log_dir": p.log_dir,
+        "vendorwall_now": state.now,
+    }
+    if state.switch_login:
+        data["vendorwall_deploy_password"] = state.switch_login["password"]
+        data["vendorwall_deploy_enable_secret"] = state.switch_login["secret"]
+    head = (f"# Written by `vendorwall lab up` for lab {state.lab_id} ({state.inventory}).\n"
+            "# Connection details of the lab's devices for playbooks/deploy.yml: the management network lives in\n"
+            f"# the lab's controller namespace {state.controller}, so every connection is opened from there (netns).\n"
+            f"#   ansible-playbook -i INVENTORY playbooks/deploy.yml -e @{ansible_vars_path(state)} --check --diff\n")
+    path = ansible_vars_path(state)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+        fh.write(head + yaml.safe_dump(data, sort_keys=True, default_flow_style=False))
+    return path
+
+
+def _pipeline(state: LabState, render: bool = True) -> Any:
     from .. import pipeline
 
-    res = pipeline.run(state.inventory, dt.date.fromisoformat(state.now), check_lock=False)
-    return {dev: res.configs[dev].text for dev in state.firewalls if dev in res.configs}
+    return pipeline.run(state.inventory, dt.date.fromisoformat(state.now), check_lock=False, do_render=render)
+
+
+def targets(state: LabState, *, switches: bool = False, res: Any = None) -> list[Any]:
+    """Deploy targets for the lab's firewalls (and, with ``switches``, its IOS switches): SSH from the
+    controller namespace, the lab key for the firewalls, the lab password for the switches."""
+    from ..deploy import job
+
+    res = res or _pipeline(state, render=False)
+    names = sorted(state.firewalls) + (sorted(state.switches) if switches else [])
+    creds = job.Credentials(password=state.switch_login.get("password"), secret=state.switch_login.get("secret"))
+    return job.targets(res, names, creds, connections(state), paths(state))
+
+
+def render(state: LabState, *, switches: bool = False) -> dict[str, str]:
+    """Rendered configurations of the lab's firewalls (and, with ``switches``, of its switches)."""
+    res = _pipeline(state)
+    devs = list(state.firewalls) + (list(state.switches) if switches else [])
+    return {dev: res.configs[dev].text for dev in devs if dev in res.configs}
 
 
 def deploy(state: LabState, *, check: bool = False, confirm_s: int = 60, progress: Progress = _quiet,
-           configs: dict[str, str] | None = None, **kw: Any) -> list[Any]:
-    from ..deploy import fanout, nftables
+           configs: dict[str, str] | None = None, on_failure: str = "continue", **kw: Any) -> list[Any]:
+    """Deploy to the lab: every firewall and switch (rendered from the inventory), or, with ``configs``,
+    exactly the devices it names."""
+    from ..deploy import fanout
+    from ..deploy.common import Options
 
-    configs = configs if configs is not None else render(state)
-    opts = nftables.Options(check=check, confirm_s=confirm_s, **kw)
-    return fanout.deploy(targets(state), configs, opts, lock_dir=os.path.join(state.lab_dir, "locks"),
-                         lock_wait_s=30, progress=progress)
+    res = _pipeline(state)
+    if configs is None:
+        configs = {dev: res.configs[dev].text for dev in [*state.firewalls, *state.switches] if dev in res.configs}
+    tgs = [t for t in targets(state, switches=True, res=res) if t.device in configs]
+    opts = Options(check=check, confirm_s=confirm_s, **kw)
+    return fanout.deploy(tgs, configs, opts, lock_dir=paths(state).lock_dir, lock_wait_s=30, on_failure=on_failure,
+                         progress=progress)

@@ -15,6 +15,9 @@ Layout (L3 only; the kernel here has no bridge or 802.1Q devices)::
   point-to-point veth (host routes), so the firewall's input chain accepts it;
 - each vendor VLAN is a routed veth of the firewall namespace named like the segment interface
   (``vl<vlan>``), gateway on the firewall side, the systems' addresses on the peer side;
+- each IOS switch of the inventory is a fake-switches instance (Cisco IOS CLI over SSH) listening
+  on 127.0.0.1 of the controller namespace, one port per switch: it models the switch's
+  configuration (VLANs, access ports, trunk), not its data plane;
 - entry paths (VPN pools, bastion sources, LAN-to-LAN subnets) and client groups sit outside every
   firewall, behind ``core``, which routes each site's segments to that site's firewall. This is
   what the compiled intent assumes: a vendor flow crosses the firewall of the system's site, a
@@ -59,6 +62,19 @@ class Firewall:
 
 
 @dataclass
+class Switch:
+    device: str
+    site: str
+    port: int  # SSH port on 127.0.0.1 of the controller namespace
+    ports: list[str]  # the simulated switch's physical interfaces
+    vlan_range: tuple[int, int]
+
+
+SWITCH_PORT_BASE = 10001
+SWITCH_DEFAULT_PORTS = [f"GigabitEthernet1/0/{i}" for i in range(1, 49)]
+
+
+@dataclass
 class Topology:
     lab_id: str
     prefix: str
@@ -70,6 +86,7 @@ class Topology:
     listeners: dict[str, list[tuple[str, str, int]]]  # namespace -> (address, proto, port)
     system_ns: dict[str, str]  # system name -> namespace
     outside: tuple[str, IPv4Address] = ("", OUTSIDE_ADDR)
+    switches: dict[str, Switch] = field(default_factory=dict)  # IOS switches (fake-switches, in ctl)
 
     def place(self, prefix: str | IPv4Network) -> tuple[str, IPv4Address] | None:
         net = ip_network(prefix) if isinstance(prefix, str) else prefix
@@ -107,6 +124,11 @@ def _controller_address(mgmt: IPv4Address, nets: tuple[IPv4Network, ...], used: 
     raise TopologyError(f"no free controller address in the management networks {', '.join(map(str, nets))}")
 
 
+def _port_order(name: str) -> tuple[str, tuple[int, ...]]:
+    head = name.rstrip("0123456789/.")
+    return head, tuple(int(x) for x in name[len(head):].replace(".", "/").split("/") if x.isdigit())
+
+
 def build(model: Model, lab_id: str) -> Topology:
     inv = model.inventory
     prefix = f"vw{lab_id}-"
@@ -139,7 +161,8 @@ def build(model: Model, lab_id: str) -> Topology:
         firewalls[dev] = Firewall(dev, fw.name, str(mgmt), str(caddr), intent.site, len(intent.segments))
         # management link: ctl m<i> <-> fw mgmt0, host routes only
         ctl.links.append(f"link add m{i} type veth peer name mgmt0 netns {fw.name}")
-        ctl.config += [f"addr add {caddr}/32 dev m{i}", f"link set m{i} up", f"route add {mgmt}/32 dev m{i} src {caddr}"]
+        ctl.config += [f"addr add {caddr}/32 dev m{i}", f"link set m{i} up",
+                       f"route add {mgmt}/32 dev m{i} src {caddr}"]
         fw.config += ["link set lo up", f"addr add {mgmt}/32 dev mgmt0", "link set mgmt0 up",
                       f"route add {caddr}/32 dev mgmt0 src {mgmt}"]
         # uplink: fw up0 <-> core f<i>, a link-local /30
@@ -197,7 +220,15 @@ def build(model: Model, lab_id: str) -> Topology:
     edge("o0", "out", "outside", [IPv4Network(f"{OUTSIDE_ADDR}/32")])
     out_ns = prefix + "o0"
     listeners.setdefault(out_ns, []).extend((str(OUTSIDE_ADDR), "tcp", p) for p in OUTSIDE_PORTS)
-    topo = Topology(lab_id, prefix, ns, firewalls, ctl.name, places, listeners, system_ns, (out_ns, OUTSIDE_ADDR))
+    switches: dict[str, Switch] = {}
+    sws = sorted(n for n, d in model.devices.items() if d.role == "switch" and d.platform == "ios")
+    for i, dev in enumerate(sws):
+        intent = model.devices[dev]
+        names = set(SWITCH_DEFAULT_PORTS) | {p for p, _, _ in intent.access_ports} | ({intent.uplink} - {""})
+        switches[dev] = Switch(dev, intent.site, SWITCH_PORT_BASE + i, sorted(names, key=_port_order),
+                               inv.sites[intent.site].vlan_range)
+    topo = Topology(lab_id, prefix, ns, firewalls, ctl.name, places, listeners, system_ns, (out_ns, OUTSIDE_ADDR),
+                    switches)
     # every destination of the intent listens on its ports (tcp accept, udp echo)
     from ..export import flows
 

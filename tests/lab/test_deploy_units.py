@@ -1,0 +1,233 @@
+"""Device-facing code without devices: recorded IOS output, exact command lists, idempotency,
+masking, the device-lock and commit-confirm shell, the Ansible module's arguments and result."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from vendorwall.deploy import devlock, ios_plan, job, nftables, session
+from vendorwall.deploy.common import Result
+from vendorwall.deploy.errors import ConnectError
+
+HERE = os.path.dirname(__file__)
+FIX = os.path.join(HERE, "fixtures", "ios")
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+NORD = (3000, 3199)
+
+
+def _fix(name: str) -> str:
+    with open(os.path.join(FIX, name), encoding="utf-8") as fh:
+        return fh.read()
+
+
+RUNNING = _fix("sw-nord-1.running.txt")  # recorded from fake-switches, hand-configured drift
+INTENDED = _fix("sw-nord-1.intended.ios")  # rendered by vendorwall for the example inventory
+
+
+# --- IOS parsing and planning --------------------------------------------------------------------
+
+def test_ios_parse_recorded_running_config():
+    cfg = ios_plan.parse(RUNNING)
+    assert cfg.vlans[3001] == "OLD-NAME" and cfg.vlans[100] == "USERS" and cfg.vlans[1] == ""
+    assert cfg.ports["GigabitEthernet1/0/5"] == ios_plan.Port("vendorwall gone-vendor box", "access", 3050)
+    assert cfg.ports["GigabitEthernet1/0/9"].shutdown
+    assert cfg.ports["GigabitEthernet1/0/48"].trunk_allowed == (3000, 3001, 3050)
+    assert cfg.ports["GigabitEthernet1/0/2"] == ios_plan.Port()
+
+
+def test_ios_vlan_lists():
+    assert ios_plan.parse_vlan_list("3000-3002,3005") == (3000, 3001, 3002, 3005)
+    assert ios_plan.parse_vlan_list("none") == ()
+    assert ios_plan.vlan_ranges([3005, 3000, 3001, 3002]) == "3000-3002,3005"
+    assert ios_plan.vlan_ranges([]) == "none"
+
+
+def test_ios_plan_exact_commands():
+    p = ios_plan.plan_ios("sw-nord-1", RUNNING, INTENDED, NORD)
+    want = ios_plan.parse(INTENDED)
+    c = p.commands
+    assert p.changed
+    # every intended VLAN is created or renamed, each block closed with exit
+    for vid, name in want.vlans.items():
+        i = c.index(f"vlan {vid}")
+        assert c[i + 1:i + 3] == [f" name {name}", "exit"]
+    # a port in the wrong VLAN: only what differs
+    i = c.index("interface GigabitEthernet1/0/1")
+    assert c[i + 1:i + 3] == [f" switchport access vlan {want.ports['GigabitEthernet1/0/1'].access_vlan}", "exit"]
+    # the port of a vendor that left: shut down first, then out of the VLAN, marked retired
+    i = c.index("interface GigabitEthernet1/0/5")
+    assert c[i + 1:i + 5] == [" shutdown", " description vendorwall retired (was VLAN 3050)",
+                              " no switchport access vlan", "exit"]
+    # the trunk carries the vendor VLANs only
+    assert " switchport trunk allowed vlan 3000-3013" in c
+    # the VLAN that left the intent goes last, after its ports and the trunk
+    assert c[-1] == "no vlan 3050"
+    # outside the site's range (100: users, 3500: another site's range) and unowned ports: untouched
+    assert not [x for x in c if re.search(r"vlan (100|3500)\b", x) or "1/0/7" in x]
+    assert "-vlan 3050" in p.diff and "+ switchport trunk allowed vlan 3000-3013" in p.diff
+
+
+def test_ios_operator_shutdown_is_kept_retired_port_comes_back():
+    running = RUNNING.replace("interface GigabitEthernet1/0/9\n", "interface GigabitEthernet1/0/3\n")
+    p = ios_plan.plan_ios("sw", running, INTENDED, NORD)
+    # an intended port an operator shut down, otherwise as intended: nothing to do, it stays down
+    assert "interface GigabitEthernet1/0/3" not in p.commands and " no shutdown" not in p.commands
+    assert p.target.ports["GigabitEthernet1/0/3"].shutdown
+    retired = RUNNING.replace("description vendorwall tomora ct-nord-2",
+                              "description vendorwall retired (was VLAN 3012)")
+    retired = retired.replace("interface GigabitEthernet1/0/9\n", "interface GigabitEthernet1/0/3\n")
+    p = ios_plan.plan_ios("sw", retired, INTENDED, NORD)
+    i = p.commands.index("interface GigabitEthernet1/0/3")
+    block = p.commands[i:p.commands.index("exit", i)]
+    assert block[-1] == " no shutdown", "a port vendorwall retired comes back up, last"
+
+
+def test_ios_idempotent_and_rollback():
+    p = ios_plan.plan_ios("sw-nord-1", RUNNING, INTENDED, NORD)
+    # a switch in the target state (rendered back as IOS text) plans nothing
+    after = ios_plan.canonical(p.target) + "vlan 100\n name USERS\n"
+    again = ios_plan.plan_ios("sw-nord-1", after, INTENDED, NORD)
+    assert again.commands == [] and not again.changed and again.diff == ""
+    assert ios_plan.satisfied(after, p.target, NORD)
+    # rollback: the commands that bring what the push touched back to the backup
+    back = ios_plan.rollback_commands(after, RUNNING, p.target.ports, NORD)
+    restored = ios_plan.owned(ios_plan.parse(RUNNING), p.target.ports, NORD)
+    assert "vlan 3050" in back and "no vlan 3002" in back
+    assert ios_plan.rollback_commands(ios_plan.canonical(restored), RUNNING, p.target.ports, NORD) == []
+
+
+def test_ios_intent_outside_range_is_refused():
+    with pytest.raises(ValueError, match="outside the site's vlan_range"):
+        ios_plan.plan_ios("sw", RUNNING, INTENDED, (3600, 3699))
+
+
+# --- session: error patterns and masked logs ----------------------------------------------------
+
+def test_error_patterns_come_from_the_platform_files():
+    assert re.search(session.error_pattern("ios"), "% Invalid input detected at '^' marker.")
+    assert re.search(session.error_pattern("nftables"), "/tmp/x.nft:3:1-4: Error: syntax error")
+    assert re.search(session.error_pattern("nftables"), "sh: 1: nft: command not found")
+    assert not re.search(session.error_pattern("ios"), "vlan 3000\n name VW-ERRORS-ARE-FINE")
+
+
+def test_session_log_masks_secrets_and_payloads(tmp_path):
+    path = str(tmp_path / "logs" / "sw.log")
+    log = session._masked_log(path, ["s3cr3t-pw", "en4ble", ""])
+    log.open()
+    log.write("Password: s3cr3t-pw\nsw#enable\nPassword: en4")
+    log.write("ble\necho " + "QUJD" * 100 + " | base64 -d\n")
+    log.close()
+    text = pathlib.Path(path).read_text()
+    assert "s3cr3t-pw" not in text and "en4ble" not in text and "en4" not in text
+    assert text.count(session.MASK) == 2 and "<payload 400 chars>" in text
+
+
+def test_masked_command_in_errors():
+    err = ConnectError("fw-x", "nftables", session.mask("echo " + "A" * 300), "boom")
+    assert "<payload 300 chars>" in str(err) and "fw-x (nftables): connect failed" in str(err)
+
+
+# --- device lock and commit-confirm, run in a real shell ----------------------------------------
+
+def _sh(script: str) -> str:
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30).stdout
+
+
+def test_device_lock_shell(tmp_path):
+    d = str(tmp_path)
+    # the holder: a shell that took the lock (its child does not inherit it, as on a device)
+    holder = subprocess.Popen(["sh", "-c", devlock.acquire_command(d) + "; sleep 30 9>&-"], stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        assert holder.stdout and "__VW_LOCKED" in holder.stdout.readline()
+        out = _sh(devlock.acquire_command(d))
+        assert "__VW_HELD" in out and f"pid={os.getpid()}" in out and "controller=" in out and "since=" in out
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    # the holder is gone: the kernel released its lock, nothing stale is left
+    assert "__VW_LOCKED" in _sh(devlock.acquire_command(d))
+
+
+def test_confirm_and_timer_claim_the_flag_exactly_once(tmp_path):
+    d = tmp_path
+    pending, rb = str(d / "pending.x"), str(d / "rollback.nft.x")
+    (d / "pending.x").write_text("1\n")
+    # the controller confirms first: the timer, firing later, does nothing
+    assert "__VW_CLAIMED" in _sh(nftables._claim(pending, ""))
+    timer = nftables._timer_script(pending, rb, 0).replace("nft -f", "echo ROLLBACK")
+    assert "ROLLBACK" not in _sh(timer)
+    # the timer fires first: the controller's confirm fails, it must report the rollback
+    (d / "pending.x").write_text("1\n")
+    assert "ROLLBACK" in _sh(timer)
+    assert "__VW_CLAIMED" not in _sh(nftables._claim(pending, ""))
+
+
+# --- the deploy job and the Ansible module -------------------------------------------------------
+
+def test_job_selects_devices_and_rejects_unknown_ones():
+    import datetime as dt
+
+    from vendorwall import pipeline
+
+    res = pipeline.run(os.path.join(ROOT, "inventories", "example"), dt.date(2026, 11, 28), check_lock=False)
+    names = job.select(res.inventory, None)
+    assert "fw-rive" in names and "sw-rive-1" in names and "bst-1" not in names
+    assert job.select(res.inventory, ["localhost", "bst-1", "sw-rive-1", "fw-rive"]) == ["fw-rive", "sw-rive-1"]
+    with pytest.raises(job.JobError, match=r"not in hosts\.yml: fw-atlantis"):
+        job.select(res.inventory, ["fw-atlantis"])
+    with pytest.raises(job.JobError, match="unknown keys sudo"):
+        job.check_connections({"fw-rive": {"sudo": True}}, res.inventory)
+    [t] = job.targets(res, ["sw-rive-1"], job.Credentials(password="pw"), {"sw-rive-1": {"port": "2222"}})
+    assert (t.host, t.port, t.platform, t.extra["vlan_range"]) == ("10.250.4.11", 2222, "ios", (3600, 3699))
+
+
+def _module(args: dict, check: bool = False) -> dict:
+    """Run library/vendorwall_deploy.py as Ansible would (a separate process, arguments on stdin)."""
+    payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check}}
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "library", "vendorwall_deploy.py")],
+                          input=json.dumps(payload), capture_output=True, text=True, timeout=120)
+    return json.loads(proc.stdout)
+
+
+def test_module_unknown_device_fails_with_a_hint():
+    out = _module({"inventory": "inventories/example", "chdir": ROOT, "devices": ["fw-atlantis"], "render": True,
+                   "password": "hunter2-secret"})
+    assert out["failed"] and "fw-atlantis" in out["msg"] and "firewalls and switches" in out["msg"]
+    assert "hunter2-secret" not in json.dumps(out)
+
+
+def test_module_unreachable_device_is_named_and_the_run_fails():
+    # 192.0.2.1 (TEST-NET-1) is never routed here: the connection fails at once or times out in 1 s
+    out = _module({"inventory": "inventories/example", "chdir": ROOT, "devices": ["fw-rive"], "render": True,
+                   "connections": {"fw-rive": {"host": "192.0.2.1", "port": 1}}, "connect_timeout": 1,
+                   "lock_dir": "/tmp/vendorwall-test-locks"}, check=True)
+    assert out["failed"] and out["failed_devices"] == ["fw-rive"]
+    err = out["devices"]["fw-rive"]["error"]
+    assert err["kind"] == "connect" and err["device"] == "fw-rive" and err["platform"] == "nftables"
+    assert "fw-rive (nftables): connect failed" in out["msg"]
+
+
+def test_module_report_shape():
+    sys.path.insert(0, os.path.join(ROOT, "library"))
+    try:
+        import vendorwall_deploy as mod
+    finally:
+        sys.path.pop(0)
+    ok = Result("fw-a", "nftables", changed=True, diff="--- a\n+++ b\n", commands=["nft -f x"], before="a\n",
+                after="b\n", seconds=1.0)
+    same = Result("sw-b", "ios")
+    out = mod.report([ok, same], 1.5, True, check=True)
+    assert out["changed"] and out["failed_devices"] == [] and out["commands"] == ["fw-a: nft -f x"]
+    assert out["devices"]["fw-a"]["before"] == "a\n" and out["devices"]["sw-b"]["state"] == "ok"
+    assert out["diff"] == [{"before_header": "fw-a (running)", "after_header": "fw-a (intended)",
+                            "before": "a\n", "after": "b\n"}]
+    assert "fw-a (nftables): would change" in out["text"] and "1 would change, 1 unchanged" in out["text"]
