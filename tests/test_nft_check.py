@@ -233,7 +233,8 @@ def check_invariants(name: str, text: str, management: tuple[IPv4Network, ...]) 
         assert forbidden not in text, f"{name}: '{forbidden}' would wipe live state"
     state = nft_chain(text, STATE_TABLE, "forward")
     group = _log_group(text)
-    assert state[:2] == [f'ip {d}addr @quarantine log group {group} prefix "vw-quarantine" drop' for d in "sd"], \
+    assert state[:2] == [f'meta mark & 0x00400000 == 0 ip {d}addr @quarantine log group {group} prefix '
+                         '"vw-quarantine" drop' for d in "sd"], \
         f"{name}: the quarantine drops must come first in the state chain: {state[:3]}"
     policy_text = dict(nft_blocks(text))
     assert all("@quarantine" not in block for t, block in nft_blocks(text) if t == POLICY_TABLE)

@@ -85,6 +85,12 @@ def _register_extensions() -> None:
     _EXTENSIONS.append(("lab", lab_cli.register))
     _COMMANDS["lab"] = lab_cli.handle
 
+    from .isolate import cli as isolate_cli
+
+    _EXTENSIONS.append(("isolate", isolate_cli.register))  # registers both isolate and restore
+    _COMMANDS["isolate"] = isolate_cli.handle
+    _COMMANDS["restore"] = isolate_cli.handle
+
 
 _register_extensions()
 

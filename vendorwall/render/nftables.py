@@ -34,6 +34,7 @@ POLICY_TABLE = "vendorwall"
 STATE_TABLE = "vendorwall_state"
 MARK_REQUEST = 0x00100000  # packet of an on-demand tuple, vendor -> system
 MARK_REPLY = 0x00200000  # packet of an on-demand tuple, system -> vendor
+MARK_KEEP = 0x00400000  # packet of a must-keep clinical flow, either direction: the quarantine skips it
 _DAYS = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
          "sat": "Saturday", "sun": "Sunday"}
 _KEY = {"tcp": "ipv4_addr . ipv4_addr . inet_service", "udp": "ipv4_addr . ipv4_addr . inet_service",
@@ -63,6 +64,11 @@ class NftRule:
 
 def _net(n: IPv4Network) -> str:
     return str(n.network_address) if n.prefixlen == 32 else str(n)
+
+
+def _order(kv: tuple[Tuple, str]) -> tuple[int, int, int, int, int]:
+    (src, dst, port), _ = kv
+    return int(src.network_address), src.prefixlen, int(dst.network_address), dst.prefixlen, port or 0
 
 
 def _element(t: Tuple, comment: str, limit: int) -> str:
@@ -179,9 +185,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     for stem, proto in sorted(buckets, key=lambda k: (order[k[0].split("_")[0]], k[0], k[1])):
         tuples = collapse(buckets[(stem, proto)])
         name = f"{stem}_{proto}"
-        elems = tuple(_element(t, rid, limit) for t, rid in sorted(
-            tuples.items(), key=lambda kv: (int(kv[0][0].network_address), kv[0][0].prefixlen,
-                                            int(kv[0][1].network_address), kv[0][1].prefixlen, kv[0][2] or 0)))
+        elems = tuple(_element(t, rid, limit) for t, rid in sorted(tuples.items(), key=_order))
         elements += len(elems)
         cat = info[stem]
         sets.append(NftSet(name, _KEY[proto], "interval", elems, cat.description))
@@ -193,22 +197,39 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         if stem == "ondemand":
             tag_rules.append(NftRule(f"{_MATCH[proto]} @{name} meta mark set meta mark | {MARK_REQUEST:#010x}"))
             tag_rules.append(NftRule(f"{_REPLY_MATCH[proto]} @{name} meta mark set meta mark | {MARK_REPLY:#010x}"))
+    # Must-keep clinical flows: every packet (both directions) is tagged, and the state table's
+    # quarantine drops skip tagged packets, so isolating a vendor's segments keeps them up.
+    keep: dict[str, dict[Tuple, str]] = defaultdict(dict)
+    for rule in intent.rules:
+        if rule.kind == "clinical" and rule.keep:
+            for src, dst, _proto, port in expand(rule):
+                keep[rule.protocol].setdefault((src, dst, port), rule.id)
+    keep_sets: list[NftSet] = []
+    keep_rules: list[NftRule] = []
+    for proto in ("tcp", "udp", "any"):
+        if not keep[proto]:
+            continue
+        name = f"keep_{proto}"
+        elems = tuple(_element(t, rid, limit) for t, rid in sorted(collapse(keep[proto]).items(), key=_order))
+        keep_sets.append(NftSet(name, _KEY[proto], "interval", elems, "must-keep clinical flows: never quarantined"))
+        keep_rules += [NftRule(f"{_MATCH[proto]} @{name} meta mark set meta mark | {MARK_KEEP:#010x}"),
+                       NftRule(f"{_REPLY_MATCH[proto]} @{name} meta mark set meta mark | {MARK_KEEP:#010x}")]
     mgmt = sorted(set(intent.mgmt), key=lambda n: (int(n.network_address), n.prefixlen))
     sets = [NftSet("mgmt", "ipv4_addr", "interval", tuple(_net(n) for n in mgmt), "management networks: never cut"),
             NftSet("vendor_src", "ipv4_addr", "interval", tuple(_net(n) for n in intent.vendor_sources),
                    "vendor entry paths (bastion, VPN pool, LAN-to-LAN subnets)"),
-            *sets]
+            *keep_sets, *sets]
     text = template(
         "firewall", "nftables",
         device=intent.device, site=intent.site, now=model.now.isoformat(),
         policy_table=POLICY_TABLE, state_table=STATE_TABLE,
-        sets=sets, allow_rules=allow_rules, tag_rules=tag_rules, end_rules=end_rules,
+        sets=sets, allow_rules=allow_rules, tag_rules=keep_rules + tag_rules, end_rules=end_rules,
         segments=[(s.interface, str(s.vlan), f"{s.gateway}/{s.subnet.prefixlen}", s.key) for s in intent.segments],
         mark_request=f"{MARK_REQUEST:#010x}", mark_reply=f"{MARK_REPLY:#010x}",
-        mark_any=f"{MARK_REQUEST | MARK_REPLY:#010x}",
+        mark_any=f"{MARK_REQUEST | MARK_REPLY:#010x}", mark_keep=f"{MARK_KEEP:#010x}",
         log_group=pol.log_group, conn_log_group=pol.connection_log_group,
         grant_sets=[(f"grants_{p}", _KEY[p], _MATCH[p], _REPLY_MATCH[p]) for p in ("tcp", "udp", "any")],
     )
     summary = {"rules": len([r for r in intent.rules if r.kind != "management"]), "elements": elements,
-               "sets": len(sets) - 2, "segments": len(intent.segments)}
+               "sets": len(sets) - 2 - len(keep_sets), "segments": len(intent.segments)}
     return text, summary, diags
