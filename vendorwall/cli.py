@@ -91,6 +91,11 @@ def _register_extensions() -> None:
     _COMMANDS["isolate"] = isolate_cli.handle
     _COMMANDS["restore"] = isolate_cli.handle
 
+    from .review import cli as review_cli
+
+    _EXTENSIONS.append(("diff", review_cli.register))
+    _COMMANDS["diff"] = review_cli.handle
+
 
 _register_extensions()
 
