@@ -1,0 +1,227 @@
+"""On-demand access in the lab: real SSH to the firewalls, real nftables, real packets.
+
+A grant of a few seconds opens the vendor's path, and the firewall alone closes it at expiry (the
+controller process has exited); a live TCP session is cut at its first packet after expiry; an early
+close; a second grant on the same tuples is refused; ``list`` shows time left, then journals the expiry.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from vendorwall.access import devices, grants, policy
+from vendorwall.isolate import journal
+from vendorwall.lab import netns
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+INV = str(ROOT / "inventories" / "example")
+VENDOR, SYSTEM = "acme-imaging", "pacs-test-centre"
+APPROVER = "pacs.admin@chu-exemple.example"
+FW = "fw-centre"
+STREAM_PORT = 7003
+
+
+def _where(lab) -> tuple[str, str, str, str]:
+    """(vendor ns, vendor address, system ns, system address): acme's VPN pool -> pacs-test-centre."""
+    src_ns, src = lab.state.places["10.200.1.0/27"]
+    addr = str(lab.model.inventory.systems[SYSTEM].addresses[0]) if lab.model.inventory.systems[SYSTEM].addresses \
+        else next(str(a) for seg in lab.model.segments for n, ads in seg.hosts.items() if n == SYSTEM for a in ads)
+    dst_ns, dst = lab.state.places[f"{addr}/32"]
+    return src_ns, src, dst_ns, dst
+
+
+def connects(lab, port: int = 22, timeout: float = 0.5) -> bool:
+    src_ns, src, _dns, dst = _where(lab)
+    s = netns.socket_in(src_ns)
+    s.settimeout(timeout)
+    try:
+        s.bind((src, 0))
+        s.connect((dst, port))
+        return s.recv(64).startswith(b"vw ")
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def cli(lab, *args: str) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run([sys.executable, "-m", "vendorwall.access", *args, "--lab-dir", lab.lab_dir,
+                        "--journal", lab.journal], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    print(p.stdout, p.stderr)
+    return p
+
+
+def live_grants(lab) -> list[grants.LiveElement]:
+    out = []
+    for s in grants.GRANT_SETS:
+        text = subprocess.run(["ip", "netns", "exec", lab.fw_ns(FW), "nft", "-j", "list", "set", "inet",
+                               "vendorwall_state", s], capture_output=True, text=True, check=True).stdout
+        out += grants.parse_set(FW, s, text)[0] or []
+    return out
+
+
+def test_01_short_grant_works_then_the_firewall_ends_it(access_lab):
+    assert not connects(access_lab), "the vendor reaches the system without a grant"
+    t0 = time.time()
+    p = cli(access_lab, "access", "open", INV, "--vendor", VENDOR, "--system", SYSTEM, "--ticket", "CHG-LAB-1",
+            "--requester", "alice@chu-exemple.example", "--approver", APPROVER, "--duration", "5s", "--json")
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    print(f"open (CLI process, start to exit): {time.time() - t0:.2f} s")
+    # the controller process has exited: only the firewall can end the access now
+    assert connects(access_lab), "the grant does not open the vendor's path"
+    assert connects(access_lab, 443) and connects(access_lab, 3389)
+    expires = grants.parse_stamp(res["expires_at"])
+    assert all(e.grant == res["grant"] for e in live_grants(access_lab))
+    while time.time() < expires - 0.3:
+        assert connects(access_lab, timeout=0.3)
+        time.sleep(0.2)
+    first_fail = None
+    while time.time() < expires + 3:
+        attempt = time.time()
+        if not connects(access_lab, timeout=0.2):
+            first_fail = attempt  # the SYN of this attempt was dropped
+            break
+        time.sleep(0.05)
+    assert first_fail is not None, "still open 3 s after the expiry"
+    print(f"first refused connection {1000 * (first_fail - expires):+.0f} ms after the grant's expiry")
+    assert first_fail - expires < 1.5
+    time.sleep(0.3)
+    assert not connects(access_lab) and not connects(access_lab, 443)
+    assert live_grants(access_lab) == []
+
+
+def test_02_list_journals_the_expiry(access_lab):
+    p = cli(access_lab, "access", "list", INV)
+    assert p.returncode == 0 and "no live grant" in p.stdout and "expired since the last look" in p.stdout
+    ev = [e["event"] for e in journal.read(access_lab.journal)]
+    assert ev[-2:] == ["opened", "expired"]
+    assert journal.verify(access_lab.journal) == []
+
+
+class Stream:
+    """A vendor TCP session sending 64 bytes every 5 ms; the receiver timestamps each chunk."""
+
+    def __init__(self, src_ns: str, src: str, dst_ns: str, dst: str, port: int):
+        self.arrivals: list[float] = []
+        self.stop = threading.Event()
+        self.srv = netns.socket_in(dst_ns)
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((dst, port))
+        self.srv.listen(1)
+        self.cli = netns.socket_in(src_ns)
+        self.cli.bind((src, 0))
+        self.cli.settimeout(3)
+        self.cli.connect((dst, port))
+        self.conn, _ = self.srv.accept()
+        self.conn.settimeout(0.1)
+        self.cli.settimeout(0.05)
+        self.threads = [threading.Thread(target=self._recv, daemon=True),
+                        threading.Thread(target=self._send, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _recv(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data = self.conn.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            self.arrivals.append(time.time())
+
+    def _send(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.cli.send(b"v" * 64)
+            except (TimeoutError, BlockingIOError):
+                pass
+            except OSError:
+                return
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(2)
+        for s in (self.cli, self.conn, self.srv):
+            s.close()
+
+
+def test_03_live_session_cut_at_expiry(access_lab):
+    src_ns, src, dst_ns, dst = _where(access_lab)
+    # a test port of the same on-demand tuple (the listener holds the system's real ports): the policy
+    # table tags it as on-demand, the grant carries it like the system's own ports
+    subprocess.run(["ip", "netns", "exec", access_lab.fw_ns(FW), "nft", "add", "element", "inet", "vendorwall",
+                    "ondemand_tcp", f"{{ 10.200.1.0/27 . {dst} . {STREAM_PORT} }}"], check=True)
+    extra = [grants.Element(FW, "tcp", "10.200.1.0/27", dst, STREAM_PORT)]
+    req = policy.Request(VENDOR, SYSTEM, "CHG-LAB-3", "alice@chu-exemple.example", APPROVER, "4s")
+    out = grants.open_grant(access_lab.model, req, devices.ConnOptions(lab_dir=access_lab.lab_dir),
+                            access_lab.journal, extra=extra)
+    assert out.exit == 0, out.lines
+    expires = grants.parse_stamp(out.data["expires_at"])
+    s = Stream(src_ns, src, dst_ns, dst, STREAM_PORT)
+    try:
+        time.sleep(0.3)
+        assert s.arrivals, "the session does not stream under the grant"
+        time.sleep(max(0.0, expires - time.time()) + 2.0)
+        last = s.arrivals[-1]
+    finally:
+        s.close()
+    print(f"last vendor byte {1000 * (last - expires):+.0f} ms after the grant's expiry "
+          f"({len(s.arrivals)} chunks delivered)")
+    assert last > expires - 0.5, "the session stopped well before the expiry"
+    assert last - expires < 1.5, "vendor bytes still delivered more than 1.5 s after the expiry"
+
+
+def test_04_refused_while_open_then_closed_early(access_lab):
+    args = ("access", "open", INV, "--vendor", VENDOR, "--system", SYSTEM, "--requester", "alice@chu-exemple.example",
+            "--approver", APPROVER, "--duration", "1h")
+    p = cli(access_lab, *args, "--ticket", "CHG-LAB-4")
+    assert p.returncode == 0
+    gid = next(e.grant for e in live_grants(access_lab))
+    n = len(live_grants(access_lab))
+    p = cli(access_lab, *args, "--ticket", "CHG-LAB-5")
+    assert p.returncode == 2 and "rule already_open" in p.stderr and gid in p.stderr
+    assert len(live_grants(access_lab)) == n
+    p = cli(access_lab, "access", "list", INV)
+    assert p.returncode == 0 and gid in p.stdout and ("59m" in p.stdout or "1h00m" in p.stdout)
+    assert connects(access_lab)
+    p = cli(access_lab, "access", "close", INV, "--grant", gid, "--reason", "work done")
+    assert p.returncode == 0 and "closed early" in p.stdout
+    assert live_grants(access_lab) == [] and not connects(access_lab)
+    p = cli(access_lab, "access", "close", INV, "--grant", gid)
+    assert p.returncode == 0 and "no longer live" in p.stdout
+    mine = [e["event"] for e in journal.read(access_lab.journal) if e.get("grant") == gid]
+    assert mine == ["opened", "closed"]
+    assert journal.read(access_lab.journal)[-1]["event"] == "closed"  # no "expired" after a close
+
+
+def test_05_policy_refusal_changes_nothing(access_lab):
+    p = cli(access_lab, "access", "open", INV, "--vendor", VENDOR, "--system", SYSTEM, "--ticket", "T",
+            "--requester", APPROVER, "--approver", APPROVER, "--duration", "2h")
+    assert p.returncode == 2 and "rule approver" in p.stderr and "four eyes" in p.stderr
+    assert live_grants(access_lab) == [] and not connects(access_lab)
+    p = cli(access_lab, "access", "open", INV, "--vendor", VENDOR, "--system", SYSTEM, "--ticket", "INC-9",
+            "--requester", "oncall@chu-exemple.example", "--duration", "3h", "--emergency")
+    assert p.returncode == 2 and "rule duration" in p.stderr and "emergency_max_hours" in p.stderr
+    p = cli(access_lab, "access", "open", INV, "--vendor", VENDOR, "--system", SYSTEM, "--ticket", "INC-9",
+            "--requester", "oncall@chu-exemple.example", "--duration", "5s", "--emergency")
+    assert p.returncode == 0 and "BREAK-GLASS" in p.stdout and "flagged for review" in p.stdout
+    assert connects(access_lab)
+    last = journal.read(access_lab.journal)[-1]
+    assert last["event"] == "opened" and last["emergency"] and last["review_by"] and last["approver"] == ""
+    assert journal.verify(access_lab.journal) == []

@@ -1,0 +1,93 @@
+"""SSH targets for the access commands: the firewalls (and bastions) of the inventory, or of a lab.
+
+The connection code is the isolation's (:func:`vendorwall.isolate.transport.run_script`: one SSH
+``exec`` round trip per device, typed errors) and the fan-out a thread pool, as in
+:mod:`vendorwall.isolate.run`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..deploy.errors import DeployError
+from ..deploy.session import Target
+from ..errors import UsageError
+from ..isolate import transport
+from ..model import Inventory
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ConnOptions:
+    user: str = "root"
+    key_file: str | None = None
+    port: int = 22
+    connect_timeout: float = 5.0
+    command_timeout: float = 30.0
+    lab_dir: str | None = None
+    strict_host_keys: bool = False
+    workers: int = 64
+
+
+def targets(inv: Inventory, names: list[str], o: ConnOptions) -> list[Target]:
+    """Targets for devices ``names`` of the inventory; with ``o.lab_dir`` from the lab's controller
+    namespace with its key (firewalls) or from the bastion namespace's recorded address."""
+    out: list[Target] = []
+    if o.lab_dir:
+        from ..lab import netns, runner
+
+        state = runner.LabState.load(o.lab_dir)
+        if state is None:
+            raise UsageError(f"--lab-dir: no lab in {o.lab_dir}", "start one: vendorwall lab up INVENTORY")
+        ctl = state.controller
+
+        def factory(host: str, port: int, timeout: float) -> Any:
+            return netns.connect_in(ctl, host, port, timeout)
+
+        for n in sorted(names):
+            dev = inv.devices[n]
+            info = state.firewalls.get(n) or {}
+            out.append(Target(n, dev.platform, info.get("mgmt", dev.mgmt_address), key_file=state.ssh_key,
+                              sock_factory=factory, connect_timeout=o.connect_timeout,
+                              command_timeout=o.command_timeout))
+        return out
+    for n in sorted(names):
+        dev = inv.devices[n]
+        out.append(Target(n, dev.platform, dev.mgmt_address, port=o.port, username=o.user, key_file=o.key_file,
+                          connect_timeout=o.connect_timeout, command_timeout=o.command_timeout))
+    return out
+
+
+@dataclass
+class Answer:
+    device: str
+    ok: bool
+    output: str = ""
+    error: str = ""
+    error_kind: str = ""
+    seconds: float = 0.0
+
+
+def run_all(tgts: list[Target], script: Callable[[Target], str], o: ConnOptions, label: str) -> dict[str, Answer]:
+    """Run one script per device, all devices at once; one :class:`Answer` per device (never raises)."""
+
+    def one(t: Target) -> Answer:
+        try:
+            res = transport.run_script(t, script(t), strict_host_keys=o.strict_host_keys, label=label)
+            return Answer(t.device, True, res.stdout, seconds=res.seconds)
+        except DeployError as exc:
+            return Answer(t.device, False, error=str(exc), error_kind=exc.kind)
+
+    if not tgts:
+        return {}
+    with ThreadPoolExecutor(max(1, min(o.workers, len(tgts)))) as pool:
+        return {a.device: a for a in pool.map(one, tgts)}
+
+
+def default_build_dir(inventory: str) -> str:
+    return os.path.join("build", os.path.basename(os.path.normpath(inventory)))

@@ -1,0 +1,496 @@
+"""On-demand grants: elements with a timeout in the firewall's persistent state table.
+
+A grant of vendor X to system Y is one element per (entry-path prefix, system address, port) of
+Y's access services, in ``inet vendorwall_state grants_tcp|grants_udp|grants_any`` of the
+firewall(s) of Y's site, added in ONE nft transaction (``create element``: all or nothing, and it
+fails if a live grant already holds one of the tuples) with ``timeout`` = the granted duration.
+The policy table tags every packet of an on-demand tuple, and the state chain drops tagged
+packets without a live grant element: when the element expires (the kernel removes it, no
+controller involved), new connections AND established sessions stop at their next packet.
+
+The grant id is derived from (vendor, system, ticket, opened-at) and written in every element's
+comment (``vwgrant=<id> vendor/system ticket``), so ``list`` and ``close`` find a grant on the
+device itself, whatever the controller remembers.
+
+Every open, close, refusal and expiry is appended to the access journal (the isolation's
+hash-chained JSON-lines format, :mod:`vendorwall.isolate.journal`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from typing import Any
+
+from ..compile import expand
+from ..isolate import journal
+from ..model import Model
+from ..render.nftables import STATE_TABLE
+from . import devices, policy
+
+JOURNAL_NAME = "access-journal.jsonl"
+GRANT_SETS = ("grants_tcp", "grants_udp", "grants_any")
+_GID = re.compile(r"vwgrant=(g[0-9a-f]{12})")
+COMMENT_MAX = 128
+
+
+def stamp(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_stamp(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def grant_id(vendor: str, system: str, ticket: str, opened_at: str) -> str:
+    return "g" + hashlib.sha256(f"{vendor}\n{system}\n{ticket}\n{opened_at}".encode()).hexdigest()[:12]
+
+
+def _net(n: IPv4Network) -> str:
+    return str(n.network_address) if n.prefixlen == 32 else str(n)
+
+
+@dataclass(frozen=True, order=True)
+class Element:
+    firewall: str
+    proto: str  # tcp | udp | any
+    src: str
+    dst: str
+    port: int | None
+
+    @property
+    def set_name(self) -> str:
+        return f"grants_{self.proto}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.src} . {self.dst}" + (f" . {self.port}" if self.port is not None else "")
+
+    def text(self) -> str:
+        return f"{self.set_name} {self.key}"
+
+
+def elements_for(model: Model, system: str) -> list[Element]:
+    """Every grant element of ``system``: entry-path prefixes x its addresses x its access ports."""
+    out: set[Element] = set()
+    for r in model.rules:
+        if r.kind != "vendor_access" or r.system != system:
+            continue
+        for src, dst, proto, port in expand(r):
+            for fw in r.firewalls:
+                out.add(Element(fw, proto, _net(src), _net(dst), port))
+    return sorted(out)
+
+
+def comment(gid: str, vendor: str, system: str, ticket: str, emergency: bool) -> str:
+    text = f"vwgrant={gid} {vendor}/{system} {'BREAK-GLASS ' if emergency else ''}{ticket}"
+    text = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in text)
+    raw = text.encode()
+    return raw[:COMMENT_MAX - 1].decode(errors="ignore") if len(raw) >= COMMENT_MAX else text
+
+
+# --------------------------------------------------------------------------- device scripts
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _listing() -> str:
+    return "".join(f'echo "@@SET {s} $(nft -j list set inet {STATE_TABLE} {s} 2>&1 | base64 -w0)"\n'
+                   for s in GRANT_SETS)
+
+
+def _txn_script(txn: str, tag: str) -> str:
+    """List before, run ``txn`` (one nft transaction), list after; device clock around the change."""
+    return ("export LC_ALL=C\n" + _listing().replace("@@SET", "@@BEFORE")
+            + 'echo "@@T0 $(date +%s.%N)"\n'
+            + f'out=$(echo {_b64(txn)} | base64 -d | nft -f - 2>&1); rc=$?\n'
+            + 'echo "@@T1 $(date +%s.%N)"\n'
+            + f'echo "@@RC {tag} $rc $(printf %s "$out" | base64 -w0)"\n'
+            + _listing() + "exit 0\n")
+
+
+def list_script() -> str:
+    return "export LC_ALL=C\n" + _listing() + 'echo "@@T1 $(date +%s.%N)"\nexit 0\n'
+
+
+def open_txn(elems: list[Element], seconds: int, text: str) -> str:
+    by_set: dict[str, list[str]] = defaultdict(list)
+    for e in elems:
+        by_set[e.set_name].append(f'{e.key} timeout {seconds}s comment "{text}"')
+    return "".join(f"create element inet {STATE_TABLE} {s} {{ {', '.join(v)} }}\n" for s, v in sorted(by_set.items()))
+
+
+def close_txn(keys: list[tuple[str, str]]) -> str:
+    """Remove elements even if they expire meanwhile: add (refresh to 1 s, or re-create) then delete,
+    in one transaction (a plain delete of an element that just expired would fail the whole txn)."""
+    by_set: dict[str, list[str]] = defaultdict(list)
+    for s, k in keys:
+        by_set[s].append(k)
+    lines = []
+    for s, ks in sorted(by_set.items()):
+        lines.append(f"add element inet {STATE_TABLE} {s} {{ {', '.join(k + ' timeout 1s' for k in ks)} }}")
+        lines.append(f"delete element inet {STATE_TABLE} {s} {{ {', '.join(ks)} }}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True)
+class LiveElement:
+    firewall: str
+    set_name: str
+    key: str
+    timeout: float | None
+    expires: float | None  # seconds left
+    comment: str
+
+    @property
+    def grant(self) -> str:
+        m = _GID.search(self.comment)
+        return m.group(1) if m else ""
+
+
+def _val(v: Any) -> str:
+    if isinstance(v, dict):
+        if "prefix" in v:
+            return f"{v['prefix']['addr']}/{v['prefix']['len']}"
+        if "range" in v:
+            return f"{v['range'][0]}-{v['range'][1]}"
+    return str(v)
+
+
+def parse_set(fw: str, name: str, text: str) -> tuple[list[LiveElement] | None, str]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None, text.strip().splitlines()[0] if text.strip() else "no output"
+    out: list[LiveElement] = []
+    for item in data.get("nftables", []):
+        s = item.get("set")
+        if not s:
+            continue
+        for el in s.get("elem", []):
+            info = el.get("elem") if isinstance(el, dict) and "elem" in el else {"val": el}
+            val = info.get("val")
+            parts = val["concat"] if isinstance(val, dict) and "concat" in val else [val]
+            out.append(LiveElement(fw, name, " . ".join(_val(p) for p in parts), info.get("timeout"),
+                                   info.get("expires"), str(info.get("comment", ""))))
+    return out, ""
+
+
+@dataclass
+class Observed:
+    before: list[LiveElement] | None = None
+    after: list[LiveElement] | None = None
+    errors: list[str] = field(default_factory=list)
+    rc: int | None = None
+    nft_output: str = ""
+    t0: float | None = None
+    t1: float | None = None
+
+
+def parse_output(fw: str, text: str) -> Observed:
+    o = Observed()
+    for line in text.splitlines():
+        parts = line.split(" ")
+        if parts[0] in ("@@BEFORE", "@@SET") and len(parts) >= 2:
+            raw = base64.b64decode(parts[2]).decode(errors="replace") if len(parts) > 2 else ""
+            live, err = parse_set(fw, parts[1], raw)
+            attr = "before" if parts[0] == "@@BEFORE" else "after"
+            if live is None:
+                o.errors.append(f"{parts[1]}: {err}")
+                continue
+            setattr(o, attr, (getattr(o, attr) or []) + live)
+        elif parts[0] == "@@T0":
+            o.t0 = float(parts[1])
+        elif parts[0] == "@@T1":
+            o.t1 = float(parts[1])
+        elif parts[0] == "@@RC":
+            o.rc = int(parts[2])
+            o.nft_output = base64.b64decode(parts[3]).decode(errors="replace") if len(parts) > 3 else ""
+    return o
+
+
+# --------------------------------------------------------------------------- journal view
+
+
+def journal_path(inventory: str, override: str | None = None) -> str:
+    import os
+
+    return override or os.path.join(devices.default_build_dir(inventory), JOURNAL_NAME)
+
+
+def journal_grants(path: str) -> dict[str, dict[str, Any]]:
+    """gid -> {"opened": entry, "ended": closing/expiry entry or None}."""
+    import os
+
+    out: dict[str, dict[str, Any]] = {}
+    if not os.path.exists(path):
+        return out
+    for e in journal.read(path):
+        gid = e.get("grant")
+        if not gid:
+            continue
+        if e.get("event") == "opened":
+            out[gid] = {"opened": e, "ended": None}
+        elif e.get("event") in ("closed", "expired") and gid in out and out[gid]["ended"] is None:
+            out[gid]["ended"] = e
+    return out
+
+
+# --------------------------------------------------------------------------- operations
+
+
+@dataclass
+class Outcome:
+    exit: int
+    lines: list[str]
+    data: dict[str, Any]
+
+
+def _refuse(jpath: str, req: policy.Request, refusals: list[policy.Refusal]) -> Outcome:
+    entry = journal.append(jpath, {"event": "refused", "when": journal.utcnow(), "who": journal.who(),
+                                   "vendor": req.vendor, "system": req.system, "ticket": req.ticket,
+                                   "requester": req.requester, "approver": req.approver, "duration": req.duration,
+                                   "emergency": req.emergency, "refusals": [r.to_data() for r in refusals]})
+    lines = [r.render() for r in refusals]
+    lines.append(f"nothing was changed; journal: {jpath} entry {entry['seq']}")
+    return Outcome(2, lines, {"result": "refused", "refusals": [r.to_data() for r in refusals],
+                              "journal": {"path": jpath, "seq": entry["seq"], "hash": entry["hash"]}})
+
+
+def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath: str, *,
+               today: dt.date | None = None, extra: list[Element] | None = None) -> Outcome:
+    """Check the request, then add the grant's elements on the system's firewall(s), journal it.
+
+    ``extra``: additional elements of the same grant (tests: a port the lab's live-session probe uses).
+    """
+    inv = model.inventory
+    today = today or dt.datetime.now(dt.UTC).date()
+    refusals = policy.check(inv, req, today)
+    elems = elements_for(model, req.system) if not refusals else []
+    if not refusals and not elems:
+        refusals.append(policy.Refusal("elements", f"{req.system} has no address or entry path to grant",
+                                       "at least one entry-path prefix and one system address", "none",
+                                       "check the system's access.via and its segment allocation (vendorwall plan)"))
+    if refusals:
+        return _refuse(jpath, req, refusals)
+    elems = sorted(set(elems + (extra or [])))
+    seconds = policy.parse_duration(req.duration) or 0
+    opened = time.time()
+    opened_at = stamp(opened)
+    gid = grant_id(req.vendor, req.system, req.ticket, opened_at)
+    text = comment(gid, req.vendor, req.system, req.ticket, req.emergency)
+    fws = sorted({e.firewall for e in elems})
+    tgts = devices.targets(inv, fws, o)
+
+    def script(t: Any) -> str:
+        return _txn_script(open_txn([e for e in elems if e.firewall == t.device], seconds, text), "open")
+
+    answers = devices.run_all(tgts, script, o, "vendorwall access open script")
+    per_fw: dict[str, dict[str, Any]] = {}
+    holders: set[str] = set()
+    failed: list[str] = []
+    device_t1: list[float] = []
+    for fw in fws:
+        a = answers[fw]
+        if not a.ok:
+            per_fw[fw] = {"result": "failed", "error": a.error, "error_kind": a.error_kind}
+            failed.append(fw)
+            continue
+        ob = parse_output(fw, a.output)
+        mine = {x.key for x in ob.after or [] if x.grant == gid}
+        want = {e.key for e in elems if e.firewall == fw}
+        if ob.rc == 0 and want <= mine:
+            per_fw[fw] = {"result": "opened", "elements": len(want), "device_change_at": stamp(ob.t1 or 0),
+                          "seconds": round(a.seconds, 3)}
+            if ob.t1:
+                device_t1.append(ob.t1)
+            continue
+        live_keys = {x.key: x.grant for x in ob.before or []}
+        holders |= {live_keys[k] for k in want if k in live_keys}
+        per_fw[fw] = {"result": "failed", "error_kind": "nft" if not ob.errors else "no grant set",
+                      "error": (ob.nft_output.strip()[:500] or "; ".join(ob.errors) or "elements missing after the "
+                                "change")}
+        failed.append(fw)
+    if holders and len(failed) == len(fws):
+        busy = sorted(holders)
+        return _refuse(jpath, req, [policy.Refusal(
+            "already_open", f"a live grant already covers {req.system}", "no live grant on these tuples",
+            ", ".join(g or "(an element without a vendorwall grant id)" for g in busy),
+            "list it (vendorwall access list), close it first (vendorwall access close --grant ID) or wait for its "
+            "expiry")])
+    # the elements' timeouts run from the firewall's change (device clock, just after its nft returned)
+    expires_at = stamp(max(device_t1, default=opened) + seconds)
+    entry: dict[str, Any] = {
+        "event": "opened" if not failed else "open_failed", "when": opened_at, "who": journal.who(), "grant": gid,
+        "vendor": req.vendor, "system": req.system, "ticket": req.ticket, "requester": req.requester,
+        "approver": "" if req.emergency and not req.approver else req.approver, "emergency": req.emergency,
+        "duration_s": seconds, "opened_at": opened_at, "expires_at": expires_at,
+        "firewalls": per_fw, "elements": [e.text() + f" @{e.firewall}" for e in elems]}
+    if req.emergency:
+        entry["review_by"] = stamp(opened + policy.EMERGENCY_REVIEW_HOURS * 3600)
+        entry["flag"] = "break-glass: review within 24 h"
+    if failed and len(failed) < len(fws):
+        entry["event"] = "opened"
+        entry["partial"] = failed
+    je = journal.append(jpath, entry)
+    lines = [f"{opened_at}  {'BREAK-GLASS ' if req.emergency else ''}grant {gid}: {req.vendor} -> {req.system} "
+             f"for {policy.human(seconds)} (until {expires_at}), ticket {req.ticket}, requested by {req.requester}"
+             + (f", approved by {req.approver}" if req.approver else ", no approver (break-glass)")]
+    for fw, r in sorted(per_fw.items()):
+        if r["result"] == "opened":
+            lines.append(f"  {fw}: {r['elements']} elements added, expire on the firewall itself at {expires_at} "
+                         f"({r['seconds']:.2f} s)")
+        else:
+            lines.append(f"  {fw}: FAILED ({r['error_kind']}): {r['error']}")
+    lines += [f"    {e.text()}" for e in elems]
+    if req.emergency:
+        lines.append(f"  flagged for review by {entry['review_by']} (break-glass)")
+    lines.append(f"  journal: {jpath} entry {je['seq']} (sha256 {je['hash'][:12]})")
+    return Outcome(1 if failed else 0, lines, {"result": entry["event"], "grant": gid, "expires_at": expires_at,
+                                               "firewalls": per_fw, "journal": {"path": jpath, "seq": je["seq"]}})
+
+
+@dataclass
+class LiveGrant:
+    grant: str
+    comment: str
+    elements: list[LiveElement]
+
+    @property
+    def seconds_left(self) -> float:
+        return max((e.expires or 0) for e in self.elements) if self.elements else 0.0
+
+    @property
+    def firewalls(self) -> list[str]:
+        return sorted({e.firewall for e in self.elements})
+
+
+def read_live(model: Model, o: devices.ConnOptions) -> tuple[dict[str, LiveGrant], dict[str, str]]:
+    """Live grants read from every firewall: (gid -> grant, firewall -> error)."""
+    inv = model.inventory
+    fws = sorted(n for n, d in inv.devices.items() if d.role == "firewall" and d.platform == "nftables")
+    answers = devices.run_all(devices.targets(inv, fws, o), lambda t: list_script(), o, "vendorwall access list")
+    grants: dict[str, LiveGrant] = {}
+    errors: dict[str, str] = {}
+    for fw, a in sorted(answers.items()):
+        if not a.ok:
+            errors[fw] = a.error
+            continue
+        ob = parse_output(fw, a.output)
+        if ob.errors:
+            errors[fw] = "; ".join(ob.errors)
+        for el in ob.after or []:
+            gid = el.grant or "(no vendorwall grant id)"
+            grants.setdefault(gid, LiveGrant(gid, el.comment, [])).elements.append(el)
+    return grants, errors
+
+
+def reconcile(jpath: str, live: dict[str, LiveGrant], errors: dict[str, str], *, detected_by: str) -> list[str]:
+    """Journal an ``expired`` entry for every opened grant no firewall holds any more; returns their ids.
+
+    Only when every firewall answered (an unreachable one may still hold the grant)."""
+    if errors:
+        return []
+    out = []
+    now = time.time()
+    for gid, g in sorted(journal_grants(jpath).items()):
+        if g["ended"] is not None or gid in live:
+            continue
+        op = g["opened"]
+        exp = parse_stamp(op["expires_at"])
+        journal.append(jpath, {"event": "expired", "when": journal.utcnow(), "who": journal.who(), "grant": gid,
+                               "vendor": op["vendor"], "system": op["system"], "ticket": op["ticket"],
+                               "emergency": op.get("emergency", False), "expires_at": op["expires_at"],
+                               "detected_by": detected_by, "on_time": now >= exp - 2,
+                               "note": "" if now >= exp - 2 else "gone from the firewalls before its expiry "
+                               "(removed outside vendorwall, or the firewall restarted)"})
+        out.append(gid)
+    return out
+
+
+def list_grants(model: Model, o: devices.ConnOptions, jpath: str) -> Outcome:
+    live, errors = read_live(model, o)
+    expired = reconcile(jpath, live, errors, detected_by="list")
+    info = journal_grants(jpath)
+    lines = []
+    rows = []
+    for gid, g in sorted(live.items(), key=lambda kv: -kv[1].seconds_left):
+        op = (info.get(gid) or {}).get("opened") or {}
+        row = {"grant": gid, "vendor": op.get("vendor", ""), "system": op.get("system", ""),
+               "ticket": op.get("ticket", ""), "requester": op.get("requester", ""),
+               "approver": op.get("approver", ""), "emergency": op.get("emergency", False),
+               "firewalls": g.firewalls, "elements": len(g.elements), "seconds_left": round(g.seconds_left, 1),
+               "expires_at": op.get("expires_at", ""), "comment": g.comment}
+        rows.append(row)
+        who = f"{row['vendor']}/{row['system']}" if op else g.comment
+        lines.append(f"{gid}  {who}  {policy.human(g.seconds_left)} left  on {', '.join(g.firewalls)} "
+                     f"({len(g.elements)} elements)  ticket {row['ticket'] or '?'}  "
+                     + ("BREAK-GLASS" if row["emergency"] else f"approved by {row['approver'] or '?'}")
+                     + ("" if op else "  (not in the journal)"))
+    if not rows:
+        lines.append("no live grant on any firewall")
+    for fw, err in sorted(errors.items()):
+        lines.append(f"UNREACHABLE {fw}: {err} (its grants are not listed; they still expire on time)")
+    for gid in expired:
+        lines.append(f"expired since the last look: {gid} (journaled)")
+    return Outcome(1 if errors else 0, lines, {"grants": rows, "unreachable": errors, "expired": expired})
+
+
+def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, reason: str = "") -> Outcome:
+    from ..errors import UsageError
+
+    live, errors = read_live(model, o)
+    g = live.get(gid)
+    info = journal_grants(jpath).get(gid)
+    if g is None:
+        expired = reconcile(jpath, live, errors, detected_by="close")
+        if info and (info["ended"] is not None or gid in expired):
+            what = (info["ended"] or {}).get("event", "expired")
+            return Outcome(0, [f"grant {gid} is no longer live ({what}); nothing to close"],
+                           {"result": "not live", "grant": gid})
+        hint = "list live grants: vendorwall access list INVENTORY"
+        if errors:
+            hint = f"unreachable firewalls: {', '.join(sorted(errors))}; rerun when they answer"
+        raise UsageError(f"no live grant {gid} on the firewalls", hint)
+    keys_by_fw: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for e in g.elements:
+        keys_by_fw[e.firewall].append((e.set_name, e.key))
+    tgts = devices.targets(model.inventory, sorted(keys_by_fw), o)
+    answers = devices.run_all(tgts, lambda t: _txn_script(close_txn(keys_by_fw[t.device]), "close"), o,
+                              "vendorwall access close script")
+    per_fw: dict[str, dict[str, Any]] = {}
+    failed = []
+    for fw, a in sorted(answers.items()):
+        ob = parse_output(fw, a.output) if a.ok else Observed()
+        left = [x for x in ob.after or [] if x.grant == gid]
+        if a.ok and ob.rc == 0 and not left and ob.after is not None:
+            per_fw[fw] = {"result": "closed", "elements": len(keys_by_fw[fw]), "device_change_at": stamp(ob.t1 or 0)}
+        else:
+            failed.append(fw)
+            per_fw[fw] = {"result": "failed", "error": a.error or ob.nft_output.strip()[:500] or
+                          f"{len(left)} elements still there"}
+    op = (info or {}).get("opened") or {}
+    je = journal.append(jpath, {"event": "closed" if not failed else "close_failed", "when": journal.utcnow(),
+                                "who": journal.who(), "grant": gid, "vendor": op.get("vendor", ""),
+                                "system": op.get("system", ""), "ticket": op.get("ticket", ""),
+                                "reason": reason, "firewalls": per_fw, "seconds_left": round(g.seconds_left, 1)})
+    lines = [f"{je['when']}  grant {gid} ({g.comment}) closed early, {policy.human(g.seconds_left)} before its "
+             "expiry" if not failed else f"grant {gid}: close FAILED on {', '.join(failed)}"]
+    for fw, r in sorted(per_fw.items()):
+        lines.append(f"  {fw}: {r['result']}" + (f" ({r['elements']} elements removed)" if r["result"] == "closed"
+                                                else f": {r['error']}"))
+    lines.append(f"  journal: {jpath} entry {je['seq']} (sha256 {je['hash'][:12]})")
+    return Outcome(1 if failed else 0, lines, {"result": "closed" if not failed else "failed", "grant": gid,
+                                               "firewalls": per_fw})

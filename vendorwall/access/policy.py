@@ -1,0 +1,148 @@
+"""The checks an access request passes before anything changes (pure: inventory + request + clock).
+
+Each rule has a stable name (written to the journal with a refusal, and tested one by one):
+
+- ``ticket``: a ticket reference is present (CNIL: access opened at a request, for a stated purpose);
+- ``requester``: who asks is named;
+- ``vendor``: the vendor exists; ``system``: the system exists and belongs to that vendor;
+- ``on_demand``: the system's access mode is ``on_demand`` (permanent or scheduled access is not granted);
+- ``duration``: a positive duration within the system's ``max_hours`` (default the policy's
+  ``on_demand_max_hours``), and for break-glass within ``policy.emergency_max_hours``;
+- ``approver``: one of the system's approvers (default: the vendor's), and not the requester
+  (four eyes); break-glass needs none (flagged for review within 24 h instead);
+- ``contract``: the vendor's contract is valid on the day (ISO/IEC 27001 A.5.20).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from ..model import Inventory
+
+EMERGENCY_REVIEW_HOURS = 24
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$")
+
+
+@dataclass(frozen=True)
+class Request:
+    vendor: str
+    system: str
+    ticket: str
+    requester: str
+    approver: str
+    duration: str
+    emergency: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rule: str
+    message: str
+    expected: str = ""
+    found: str = ""
+    hint: str = ""
+
+    def to_data(self) -> dict[str, str]:
+        return {"rule": self.rule, "message": self.message, "expected": self.expected, "found": self.found,
+                "hint": self.hint}
+
+    def render(self) -> str:
+        lines = [f"error: access refused by rule {self.rule}: {self.message}"]
+        if self.expected:
+            lines.append(f"  expected: {self.expected}")
+        if self.found:
+            lines.append(f"  found:    {self.found}")
+        if self.hint:
+            lines.append(f"  hint:     {self.hint}")
+        return "\n".join(lines)
+
+
+def parse_duration(text: str) -> int | None:
+    """``4h``, ``90m``, ``1h30m``, ``45s``, ``2d``, or a bare number of hours -> seconds; None if malformed."""
+    t = text.strip().lower().replace(" ", "")
+    if t.isdigit():
+        return int(t) * 3600
+    m = _DURATION.match(t)
+    if not t or not m or not any(m.groups()):
+        return None
+    d, h, mi, s = (int(x) if x else 0 for x in m.groups())
+    return ((d * 24 + h) * 60 + mi) * 60 + s
+
+
+def human(seconds: float) -> str:
+    s = max(0, round(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h{m:02d}m"
+    if m:
+        return f"{m}m{sec:02d}s"
+    return f"{sec}s"
+
+
+def max_seconds(inv: Inventory, system: str, emergency: bool) -> int:
+    pol = inv.policy
+    if emergency:
+        return pol.emergency_max_hours * 3600
+    s = inv.systems[system]
+    hours = s.access.max_hours or pol.on_demand_max_hours
+    return min(hours, pol.on_demand_max_hours) * 3600
+
+
+def check(inv: Inventory, req: Request, today: dt.date) -> list[Refusal]:
+    """Every rule the request breaks (empty: it may be granted)."""
+    out: list[Refusal] = []
+    if not req.ticket.strip():
+        out.append(Refusal("ticket", "no ticket reference", "the change or incident ticket the access is for",
+                           "an empty ticket", "pass --ticket T (-e ticket=T): every opening is traced to a request "
+                           "(CNIL: access opened at the vendor's request for a fixed duration)"))
+    if not req.requester.strip():
+        out.append(Refusal("requester", "no requester", "who asks for the access", "an empty requester",
+                           "pass --requester NAME (-e requester=NAME)"))
+    vendor = inv.vendors.get(req.vendor)
+    if vendor is None:
+        out.append(Refusal("vendor", f"unknown vendor {req.vendor!r}", "a vendor of the inventory",
+                           req.vendor, "known vendors: " + ", ".join(sorted(inv.vendors))))
+        return out
+    sys_ = inv.systems.get(req.system)
+    if sys_ is None or sys_.vendor != req.vendor:
+        found = f"{req.system!r} (vendor {sys_.vendor})" if sys_ else repr(req.system)
+        out.append(Refusal("system", f"no system {req.system!r} of vendor {req.vendor}",
+                           f"a system of {req.vendor}", found,
+                           "its systems: " + ", ".join(sorted(s.name for s in vendor.systems))))
+        return out
+    if sys_.access.mode != "on_demand":
+        out.append(Refusal("on_demand", f"{req.system} does not allow on-demand access",
+                           "access mode on_demand", f"mode {sys_.access.mode}",
+                           "its access is already governed by the inventory (permanent or scheduled); change the "
+                           "inventory (reviewed merge request) to make it on-demand"))
+    secs = parse_duration(req.duration)
+    limit = max_seconds(inv, req.system, req.emergency)
+    what = ("break-glass maximum (policy.emergency_max_hours)" if req.emergency
+            else "the system's max_hours (at most policy.on_demand_max_hours)")
+    if secs is None or secs <= 0:
+        out.append(Refusal("duration", "not a duration", "e.g. 4h, 90m, 1h30m, 30s", repr(req.duration),
+                           f"at most {limit // 3600} h ({what})"))
+    elif secs > limit:
+        out.append(Refusal("duration", f"duration {human(secs)} exceeds {what}", f"at most {limit // 3600} h",
+                           human(secs), "ask for a shorter window; renew it later if needed"))
+    approvers = sys_.approvers or vendor.approvers
+    if not req.emergency:
+        if not req.approver.strip():
+            out.append(Refusal("approver", "no approver", "one of: " + ", ".join(approvers), "none",
+                               "an on-demand access needs the approval of the system's approver; in an emergency "
+                               "use --emergency (break-glass, reviewed within 24 h)"))
+        elif req.approver not in approvers:
+            out.append(Refusal("approver", f"{req.approver} may not approve access to {req.system}",
+                               "one of: " + ", ".join(approvers), req.approver,
+                               "the validation circuit is the system's approvers (see the vendor's access sheet)"))
+        elif req.approver == req.requester:
+            out.append(Refusal("approver", "the approver is the requester", "two different people (four eyes)",
+                               req.approver, "ask another approver of the system"))
+    if vendor.contract_ends < today:
+        out.append(Refusal("contract", f"the contract of {req.vendor} ended", f"a contract valid on {today}",
+                           f"{vendor.contract_reference} ended {vendor.contract_ends.isoformat()}",
+                           "renew the contract (ISO/IEC 27001 A.5.20) before opening any access"))
+    return out
