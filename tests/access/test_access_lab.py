@@ -225,3 +225,36 @@ def test_05_policy_refusal_changes_nothing(access_lab):
     last = journal.read(access_lab.journal)[-1]
     assert last["event"] == "opened" and last["emergency"] and last["review_by"] and last["approver"] == ""
     assert journal.verify(access_lab.journal) == []
+
+
+def playbook(lab, name: str, *extra: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    import os
+    import shutil
+
+    tool = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or shutil.which("ansible-playbook")
+    if not tool:
+        pytest.skip("ansible-playbook not found")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    cmd = [tool, "-i", INV, str(ROOT / "playbooks" / name), "-e", f"vendorwall_lab_dir={lab.lab_dir}",
+           "-e", f"vendorwall_access_journal_file={lab.journal}", *extra] + (["--check"] if check else [])
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    print(p.stdout[-3000:], p.stderr[-2000:])
+    return p
+
+
+def test_06_playbooks_open_refuse_close(access_lab):
+    time.sleep(5.5)  # the break-glass grant of test_05 expires
+    args = ("-e", f"vendor={VENDOR}", "-e", f"system={SYSTEM}", "-e", "ticket=CHG-PB", "-e",
+            "requester=alice@chu-exemple.example", "-e", f"approver={APPROVER}")
+    p = playbook(access_lab, "access_open.yml", *args, "-e", "duration=12h")
+    assert p.returncode != 0 and "rule duration" in p.stdout and "nothing was changed" in p.stdout
+    assert live_grants(access_lab) == []
+    p = playbook(access_lab, "access_open.yml", *args, "-e", "duration=30m", check=True)
+    assert p.returncode == 0 and "would open 6 elements" in p.stdout and live_grants(access_lab) == []
+    p = playbook(access_lab, "access_open.yml", *args, "-e", "duration=30m")
+    assert p.returncode == 0 and connects(access_lab)
+    gid = live_grants(access_lab)[0].grant
+    p = playbook(access_lab, "access_close.yml", "-e", f"grant={gid}", "-e", "reason=done")
+    assert p.returncode == 0 and "closed early" in p.stdout
+    assert live_grants(access_lab) == [] and not connects(access_lab)
+    assert journal.verify(access_lab.journal) == []

@@ -1,0 +1,248 @@
+#!/usr/bin/python
+"""Ansible module vendorwall_access: open, close or list on-demand vendor grants (controller side)."""
+# Ansible's layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
+# ruff: noqa: E402
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: vendorwall_access
+short_description: Open, close or list on-demand, time-limited vendor access that the firewall itself expires
+description:
+  - Runs once, on the controller, as C(vendorwall access open|close|list) does.
+  - O(action=open) checks the request against the inventory and the policy first (the system allows on-demand
+    access, the duration is within its maximum, the approver is one of the system's approvers and not the
+    requester, the vendor's contract is valid, a ticket is given; break-glass with O(emergency=true) needs no
+    approver, has a shorter maximum and is flagged for review within 24 h). Any failure is a refusal naming the
+    rule, nothing is changed, and the task fails.
+  - A grant is one nftables element with a timeout per entry-path prefix x system address x port, added to the
+    grants sets of the persistent state table on the system's site firewall in one transaction. The firewall ends
+    the access (and live sessions) at expiry, whether or not the controller is up.
+  - O(action=close) removes a grant before its expiry; O(action=list) reads the live grants from the firewalls
+    (time left) and journals the grants that expired since the last look.
+  - Every open, close, refusal and expiry is appended to the hash-chained access journal.
+  - Use it with C(delegate_to=localhost), C(run_once=true) and
+    C(ansible_python_interpreter={{ ansible_playbook_python }}).
+version_added: "0.1.0"
+author:
+  - vendorwall contributors (@vendorwall)
+options:
+  action:
+    description: open, close or list.
+    type: str
+    choices: [open, close, list]
+    default: open
+  inventory:
+    description: The inventory directory (or a file in it); pass C(ansible_inventory_sources).
+    type: list
+    elements: str
+    required: true
+  vendor:
+    description: The vendor (open).
+    type: str
+    default: ""
+  system:
+    description: The system (open).
+    type: str
+    default: ""
+  ticket:
+    description: The change or incident ticket (open; required by the policy).
+    type: str
+    default: ""
+  requester:
+    description: Who asks (open).
+    type: str
+    default: ""
+  approver:
+    description: One of the system's approvers, not the requester (open; none for break-glass).
+    type: str
+    default: ""
+  duration:
+    description: How long, e.g. C(4h), C(90m) (open).
+    type: str
+    default: ""
+  emergency:
+    description: Break-glass (open).
+    type: bool
+    default: false
+  grant:
+    description: The grant id (close).
+    type: str
+    default: ""
+  reason:
+    description: Why it is closed early (close).
+    type: str
+    default: ""
+  journal:
+    description: The access journal. Default C(build/<inventory name>/access-journal.jsonl).
+    type: path
+  now:
+    description: The date of the policy checks (YYYY-MM-DD). Default today (UTC).
+    type: str
+  user:
+    description: SSH user on the firewalls.
+    type: str
+    default: root
+  key_file:
+    description: SSH private key.
+    type: path
+  connect_timeout:
+    description: Seconds per SSH connection.
+    type: float
+    default: 5
+  lab_dir:
+    description: Act on a lab started by C(vendorwall lab up).
+    type: path
+  chdir:
+    description: Change into this directory first.
+    type: path
+requirements:
+  - the vendorwall Python package and paramiko in the Python that runs the module
+attributes:
+  check_mode:
+    description: O(action=open) checks the request against the policy and changes nothing; close and list read only.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Open 4 hours of access for acme-imaging to pacs-test-centre
+  vendorwall_access:
+    action: open
+    inventory: "{{ ansible_inventory_sources }}"
+    vendor: acme-imaging
+    system: pacs-test-centre
+    ticket: CHG-1234
+    requester: alice@chu.example
+    approver: pacs.admin@chu.example
+    duration: 4h
+  delegate_to: localhost
+  run_once: true
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+"""
+
+RETURN = r"""
+report:
+  description: What C(vendorwall access) prints, one line per item.
+  returned: always
+  type: list
+  elements: str
+  sample: ["2026-11-28T10:00:00.000Z  grant g0123456789ab: acme-imaging -> pacs-test-centre for 4h00m ..."]
+result:
+  description: The outcome as data (C(vendorwall access ... --json)); C(result) is opened, refused, closed...
+  returned: always
+  type: dict
+  sample: {}
+"""
+
+import datetime as dt
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from vendorwall import pipeline
+    from vendorwall.access import devices, grants, policy
+    from vendorwall.errors import UsageError, VendorwallError
+except ImportError:
+    HAS_VENDORWALL = False
+    IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_VENDORWALL = True
+    IMPORT_ERROR = ""
+
+
+def _inventory_root(sources):
+    for source in sources or []:
+        root = source if os.path.isdir(source) or not os.path.splitext(source)[1] else os.path.dirname(source)
+        if root:
+            return os.path.normpath(root)
+    return ""
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec={
+            "action": {"type": "str", "choices": ["open", "close", "list"], "default": "open"},
+            "inventory": {"type": "list", "elements": "str", "required": True},
+            "vendor": {"type": "str", "default": ""},
+            "system": {"type": "str", "default": ""},
+            "ticket": {"type": "str", "default": ""},
+            "requester": {"type": "str", "default": ""},
+            "approver": {"type": "str", "default": ""},
+            "duration": {"type": "str", "default": ""},
+            "emergency": {"type": "bool", "default": False},
+            "grant": {"type": "str", "default": ""},
+            "reason": {"type": "str", "default": ""},
+            "journal": {"type": "path"},
+            "now": {"type": "str"},
+            "user": {"type": "str", "default": "root"},
+            "key_file": {"type": "path"},
+            "connect_timeout": {"type": "float", "default": 5},
+            "lab_dir": {"type": "path"},
+            "chdir": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_VENDORWALL:
+        module.fail_json(msg=missing_required_lib("vendorwall", reason="to open vendor access")
+                         + " Install it in the Python that runs ansible-playbook: pip install -e .",
+                         exception=IMPORT_ERROR)
+    p = module.params
+    if p["chdir"]:
+        try:
+            os.chdir(p["chdir"])
+        except OSError as exc:
+            module.fail_json(msg=f"error: chdir: cannot change into {p['chdir']}: {exc.strerror}")
+    try:
+        root = _inventory_root(p["inventory"])
+        if not root:
+            raise UsageError("no inventory given", "pass -i inventories/NAME")
+        today = dt.date.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC).date()
+        model = pipeline.run(root, today, check_lock=False, do_render=False).model
+        o = devices.ConnOptions(user=p["user"], key_file=p["key_file"], connect_timeout=p["connect_timeout"],
+                                lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)
+        jpath = grants.journal_path(root, p["journal"])
+        if p["action"] == "open":
+            req = policy.Request(p["vendor"], p["system"], p["ticket"], p["requester"], p["approver"],
+                                 p["duration"], p["emergency"])
+            if module.check_mode:
+                refusals = policy.check(model.inventory, req, today)
+                if refusals:
+                    module.fail_json(msg="\n".join(r.render() for r in refusals) + "\nnothing was changed",
+                                     result={"result": "refused", "refusals": [r.to_data() for r in refusals]})
+                els = grants.elements_for(model, req.system)
+                module.exit_json(changed=True, report=[f"would open {len(els)} elements: " + ", ".join(
+                    e.text() + " @" + e.firewall for e in els)], result={"result": "checked"})
+            out = grants.open_grant(model, req, o, jpath, today=today)
+        elif p["action"] == "close":
+            if not p["grant"]:
+                raise UsageError("no grant id", "pass -e grant=ID (vendorwall access list shows them)")
+            out = grants.close_grant(model, p["grant"], o, jpath, reason=p["reason"])
+        else:
+            out = grants.list_grants(model, o, jpath)
+    except VendorwallError as exc:
+        module.fail_json(msg=exc.render())
+    except UsageError as exc:
+        module.fail_json(msg=exc.render())
+    except Exception as exc:
+        module.fail_json(msg=f"internal error: {type(exc).__name__}: {exc}\n  hint:     this is a vendorwall bug; "
+                         "rerun with -vvv and report the traceback", exception=traceback.format_exc())
+    changed = out.data.get("result") in ("opened", "closed")
+    result = {"changed": changed, "report": out.lines, "result": out.data}
+    if out.exit != 0:
+        module.fail_json(msg="\n".join(out.lines), **result)
+    module.exit_json(**result)
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()

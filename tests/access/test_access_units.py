@@ -1,0 +1,139 @@
+"""Units of the access lifecycle: one refusal per policy rule, durations, grant ids and elements,
+device scripts and listings, the journal detecting an edited line."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+
+import pytest
+
+from vendorwall.access import grants, policy
+from vendorwall.isolate import journal
+
+NOW = dt.date(2026, 11, 28)
+APPROVER = "pacs.admin@chu-exemple.example"
+
+
+def req(**kw: object) -> policy.Request:
+    base = dict(vendor="acme-imaging", system="pacs-test-centre", ticket="CHG-1", requester="alice@chu.example",
+                approver=APPROVER, duration="4h", emergency=False)
+    base.update(kw)
+    return policy.Request(**base)  # type: ignore[arg-type]
+
+
+def rules(inv, r: policy.Request, today: dt.date = NOW) -> list[str]:
+    return [x.rule for x in policy.check(inv, r, today)]
+
+
+def test_valid_request_passes(example_result):
+    assert rules(example_result.inventory, req()) == []
+
+
+@pytest.mark.parametrize("change, rule", [
+    (dict(ticket=" "), "ticket"),
+    (dict(requester=""), "requester"),
+    (dict(vendor="dedalus"), "vendor"),
+    (dict(system="nope"), "system"),
+    (dict(system="robot-pharma-nord"), "system"),  # another vendor's system
+    (dict(system="pacs-core-centre", duration="5h"), "duration"),  # system max_hours 4
+    (dict(duration="9h"), "duration"),  # policy on_demand_max_hours 8
+    (dict(duration="soon"), "duration"),
+    (dict(duration="0m"), "duration"),
+    (dict(approver=""), "approver"),
+    (dict(approver="someone@else.example"), "approver"),
+    (dict(requester=APPROVER), "approver"),  # four eyes
+    (dict(emergency=True, approver="", duration="3h"), "duration"),  # emergency_max_hours 2
+])
+def test_each_rule_refuses(example_result, change, rule):
+    assert rules(example_result.inventory, req(**change)) == [rule]
+
+
+def test_mode_not_on_demand(example_result):
+    inv = example_result.inventory
+    perm = next(s for s in inv.systems.values() if s.access.mode == "permanent")
+    approver = (perm.approvers or inv.vendors[perm.vendor].approvers)[0]
+    got = rules(inv, req(vendor=perm.vendor, system=perm.name, approver=approver, duration="1h"))
+    assert got == ["on_demand"]
+
+
+def test_contract_ended(example_result):
+    inv = example_result.inventory
+    ends = inv.vendors["acme-imaging"].contract_ends
+    assert rules(inv, req(), ends + dt.timedelta(days=1)) == ["contract"]
+    assert rules(inv, req(), ends) == []
+
+
+def test_break_glass_needs_no_approver(example_result):
+    assert rules(example_result.inventory, req(emergency=True, approver="", duration="2h")) == []
+
+
+def test_refusal_text_names_the_rule(example_result):
+    r = policy.check(example_result.inventory, req(requester=APPROVER), NOW)[0]
+    text = r.render()
+    assert text.startswith("error: access refused by rule approver:") and "expected:" in text and "hint:" in text
+
+
+@pytest.mark.parametrize("text, secs", [("4h", 14400), ("90m", 5400), ("1h30m", 5400), ("45s", 45), ("2", 7200),
+                                        ("1d", 86400), ("", None), ("4 hours", None), ("5ms", None)])
+def test_durations(text, secs):
+    assert policy.parse_duration(text) == secs
+
+
+def test_grant_id_deterministic():
+    a = grants.grant_id("v", "s", "T", "2026-11-28T10:00:00.000Z")
+    assert a == grants.grant_id("v", "s", "T", "2026-11-28T10:00:00.000Z") and a.startswith("g") and len(a) == 13
+    assert a != grants.grant_id("v", "s", "T", "2026-11-28T10:00:00.001Z")
+
+
+def test_elements_path_x_address_x_port(example_result):
+    els = grants.elements_for(example_result.model, "pacs-archive-centre")  # via acme-bastion only; ssh, https
+    assert {e.firewall for e in els} == {"fw-centre"}
+    assert {e.src for e in els} == {"10.249.0.101"} and {e.port for e in els} == {22, 443}
+    els = grants.elements_for(example_result.model, "pacs-test-centre")  # both paths, 3 ports
+    assert len(els) == 6
+
+
+def test_open_txn_and_comment():
+    e = grants.Element("fw", "tcp", "10.0.0.0/27", "10.1.1.1", 22)
+    c = grants.comment("g0123456789ab", "v", "s", 'T"1\n' + "x" * 200, True)
+    assert len(c.encode()) < 128 and '"' not in c and "\n" not in c and "BREAK-GLASS" in c
+    txn = grants.open_txn([e], 30, c)
+    assert txn.startswith("create element inet vendorwall_state grants_tcp { 10.0.0.0/27 . 10.1.1.1 . 22 timeout 30s")
+    close = grants.close_txn([("grants_tcp", e.key)])
+    assert close.splitlines()[0].endswith("timeout 1s }") and close.splitlines()[1].startswith("delete element")
+
+
+def test_parse_set_listing():
+    text = json.dumps({"nftables": [{"metainfo": {}}, {"set": {"name": "grants_tcp", "elem": [
+        {"elem": {"val": {"concat": [{"prefix": {"addr": "10.200.1.0", "len": 27}}, "10.64.1.2", 22]},
+                  "timeout": 7200, "expires": 7100, "comment": "vwgrant=gabcdefabcdef v/s T"}}]}}]})
+    live, err = grants.parse_set("fw", "grants_tcp", text)
+    assert err == "" and live and live[0].key == "10.200.1.0/27 . 10.64.1.2 . 22" and live[0].grant == "gabcdefabcdef"
+    assert grants.parse_set("fw", "grants_tcp", "Error: No such file or directory")[0] is None
+
+
+def test_refusal_is_journaled_and_an_edited_line_is_detected(example_result, tmp_path):
+    from vendorwall.access import devices
+
+    path = str(tmp_path / "access-journal.jsonl")
+    for r in (req(ticket=""), req(duration="12h"), req(requester=APPROVER)):
+        out = grants.open_grant(example_result.model, r, devices.ConnOptions(), path, today=NOW)
+        assert out.exit == 2 and out.data["result"] == "refused"
+    assert journal.verify(path) == []
+    lines = open(path).read().splitlines()
+    e = json.loads(lines[1])
+    e["duration"] = "2h"  # someone makes a refusal look harmless
+    lines[1] = json.dumps(e, sort_keys=True, separators=(",", ":"))
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    problems = journal.verify(path)
+    assert any(p.startswith("line 2: hash does not match") for p in problems), problems
+    assert os.path.getsize(path) > 0
+
+
+def test_request_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        req().vendor = "x"  # type: ignore[misc]
