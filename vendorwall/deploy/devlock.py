@@ -52,6 +52,11 @@ def release_command() -> str:
 def acquire(s: Session, wait_s: float = 0) -> None:
     """Take the device lock for this session, or raise LockError naming the device and the holder."""
     _, out = s.run(acquire_command(s.t.remote_dir, wait_s), timeout=max(s.t.command_timeout, wait_s + 10))
+    check_acquired(s, out)
+
+
+def check_acquired(s: Session, out: str) -> None:
+    """Raise LockError unless the output of ``acquire_command`` says the lock was taken."""
     if "__VW_LOCKED" in out:
         return
     holder = out.split("__VW_HELD", 1)[1].strip() if "__VW_HELD" in out else out.strip()

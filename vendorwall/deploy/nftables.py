@@ -32,36 +32,89 @@ def _q(path: str) -> str:
     return shlex.quote(path)
 
 
-def upload(s: Session, text: str, path: str) -> str:
+def upload_command(text: str, path: str) -> str:
+    """One line: decode the payload, check its sha256 on the device, move it into place."""
     data = text.encode()
     digest = hashlib.sha256(data).hexdigest()
     b64 = base64.b64encode(data).decode()
     tmp = path + ".tmp"
-    _, out = s.run(f"echo {b64} | base64 -d > {_q(tmp)} && sha256sum {_q(tmp)}")
-    if digest not in out:
+    return (f"echo {b64} | base64 -d > {_q(tmp)} && echo {_q(f'{digest}  {tmp}')} | sha256sum -c --status "
+            f"&& mv -f {_q(tmp)} {_q(path)} && echo __VW_UPLOADED")
+
+
+def upload(s: Session, text: str, path: str) -> None:
+    _, out = s.run(upload_command(text, path))
+    if "__VW_UPLOADED" not in out:
         raise DeployError(s.t.device, s.t.platform, f"upload {path}", f"checksum mismatch: {out.strip()[:200]}")
-    s.run(f"mv -f {_q(tmp)} {_q(path)}")
-    return digest
 
 
 def live_listing(s: Session) -> str:
     return s.run(planning.listing_command())[1]
 
 
-def intended_listing(s: Session, path: str) -> str:
-    """Load the file into a fresh network namespace on the device and list it there."""
+SPLIT = "__VW_SPLIT"
+
+
+def listings_command(path: str) -> str:
+    """The live listing, a separator, then the file's listing from a fresh network namespace on the
+    device (same nft, same kernel: identical text when nothing changes)."""
     inner = f"nft -f {_q(path)} && {planning.listing_command()}"
-    return s.run(f"unshare --net sh -c {shlex.quote(inner)}")[1]
+    return f"{planning.listing_command()}; echo {SPLIT}; unshare --net sh -c {shlex.quote(inner)}"
 
 
-def _refuse_if_pending(s: Session, rd: str) -> None:
-    """An earlier push still waiting for its rollback timer: refuse (its timer would undo ours)."""
-    _, out = s.run(f"for f in {_q(rd)}/pending.*; do [ -e \"$f\" ] || continue; "
-                   "if kill -0 \"$(cat \"$f\")\" 2>/dev/null; then echo \"__LIVE $f\"; else rm -f \"$f\"; fi; done")
-    if "__LIVE" in out:
+def listings(s: Session, path: str) -> tuple[str, str]:
+    _, out = s.run(listings_command(path))
+    live, _, intended = out.partition(SPLIT)
+    return live, intended
+
+
+def pending_check_command(rd: str) -> str:
+    return (f"for f in {_q(rd)}/pending.*; do [ -e \"$f\" ] || continue; "
+            "if kill -0 \"$(cat \"$f\")\" 2>/dev/null; then echo \"__LIVE $f\"; else rm -f \"$f\"; fi; done")
+
+
+CACHED = "__VW_CACHED"
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def applied_check_command(rd: str, sha: str) -> str:
+    """The live listing; ``__VW_CACHED`` first when the file to push is the one last applied (same
+    sha256) and the live listing is still exactly what it was right after that apply: nothing to do,
+    without uploading or loading anything (the no-change rerun). A hand edit, a rollback, another
+    nft version: the listing differs, the full plan runs."""
+    return (f"live=$({planning.listing_command()}); "
+            f"if [ \"$(cat {_q(rd)}/applied.sha256 2>/dev/null)\" = {sha} ] && "
+            f"[ \"$live\" = \"$(cat {_q(rd)}/applied.listing 2>/dev/null)\" ]; then echo {CACHED}; fi; "
+            "printf '%s\\n' \"$live\"")
+
+
+def record_applied_command(rd: str, sha: str) -> str:
+    """Remember what runs now as the result of applying the file with this sha256."""
+    return (f"live=$({planning.listing_command()}); printf '%s' \"$live\" > {_q(rd)}/applied.listing.tmp && "
+            f"mv -f {_q(rd)}/applied.listing.tmp {_q(rd)}/applied.listing && echo {sha} > {_q(rd)}/applied.sha256")
+
+
+def prepare(s: Session, rd: str, lock_wait_s: float, sha: str) -> tuple[bool, str]:
+    """One round trip: the device directory, the device lock, no earlier change still pending, and the
+    applied-file check. Returns (cached, live listing)."""
+    _, out = s.run(f"if mkdir -p {_q(rd)}/backup; then {devlock.acquire_command(rd, lock_wait_s)}; "
+                   f"{pending_check_command(rd)}; echo {SPLIT}; {applied_check_command(rd, sha)}; "
+                   "else echo __VW_NODIR; fi",
+                   timeout=max(s.t.command_timeout, lock_wait_s + 10))
+    if "__VW_NODIR" in out:
+        raise DeployError(s.t.device, s.t.platform, f"mkdir -p {rd}/backup",
+                          f"cannot create the device's vendorwall directory: {out.strip()[:300]}")
+    head, _, live = out.partition(SPLIT)
+    devlock.check_acquired(s, head)
+    if "__LIVE" in head:
         raise DeployError(s.t.device, s.t.platform, "check pending rollback timers",
                           "an earlier unconfirmed change is still waiting for its rollback timer "
-                          f"({out.split('__LIVE')[1].strip()}); retry after it fires")
+                          f"({head.split('__LIVE')[1].strip()}); retry after it fires")
+    cached = live.lstrip().startswith(CACHED)
+    return cached, live.replace(CACHED, "", 1) if cached else live
 
 
 def _timer_script(pending: str, rb: str, confirm_s: int) -> str:
@@ -74,11 +127,12 @@ def _timer_script(pending: str, rb: str, confirm_s: int) -> str:
             f"rm -f {_q(pending)}.expired; fi")
 
 
-def _claim(pending: str, timer_pid: str) -> str:
-    """Shell: cancel the timer if the flag is still ours (prints __VW_CLAIMED), else wait until the
-    timer's rollback has finished (at most 30 s)."""
+def _claim(pending: str, timer_pid: str, then: str = "") -> str:
+    """Shell: cancel the timer if the flag is still ours (prints __VW_CLAIMED, then runs ``then``),
+    else wait until the timer's rollback has finished (at most 30 s)."""
     kill = f"kill {timer_pid} 2>/dev/null; " if timer_pid else ""
-    return (f"if rm {_q(pending)} 2>/dev/null; then {kill}echo __VW_CLAIMED; else "
+    after = f"{then}; " if then else ""
+    return (f"if rm {_q(pending)} 2>/dev/null; then {kill}echo __VW_CLAIMED; {after}else "
             f"i=0; while [ -e {_q(pending)}.expired ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; fi")
 
 
@@ -89,40 +143,47 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
     s = Session(target)
     rd = target.remote_dir
     timer_pid = ""
-    locked = False
     try:
         s.open()
-        s.run(f"mkdir -p {_q(rd)}/backup")
-        devlock.acquire(s, opts.lock_wait_s)
-        locked = True
-        _refuse_if_pending(s, rd)
+        sha = digest(text)
+        cached, live = prepare(s, rd, opts.lock_wait_s, sha)
+        if cached:  # the file last applied, and nothing changed since: no upload, no load
+            res.before = res.after = planning.normalize(live)
+            res.log.append("unchanged since the last apply of this file (sha256 and live listing)")
+            return res
         intended = f"{rd}/intended.nft"
         upload(s, text, intended)
-        p = planning.plan_nftables(target.device, live_listing(s), intended_listing(s, intended),
-                                   remote_dir=rd, confirm_s=opts.confirm_s, backups=opts.backups)
+        live, want = listings(s, intended)
+        p = planning.plan_nftables(target.device, live, want, remote_dir=rd, confirm_s=opts.confirm_s,
+                                   backups=opts.backups)
         res.changed, res.diff, res.commands, res.before = p.changed, p.diff, p.commands, p.before
         res.after = p.want
-        if not p.changed or opts.check:
+        if not p.changed:
+            s.run(record_applied_command(rd, sha))
+            return res
+        if opts.check:
             return res
         stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
         res.backup = f"{rd}/backup/{stamp}.nft"
-        s.run(f"nft list ruleset > {_q(res.backup)} && ls -1t {_q(rd)}/backup/*.nft | tail -n +{opts.backups + 1} "
-              f"| xargs -r rm -f")
         rb = f"{rd}/rollback.nft.{stamp}"
         pol, st = planning.POLICY_TABLE, planning.STATE_TABLE
-        s.run("{ echo " + shlex.quote(f"table {pol}") + "; echo " + shlex.quote(f"delete table {pol}")
-              + f"; nft list table {pol} 2>/dev/null; "
-              f"if nft list chain {st} forward >/dev/null 2>&1; then echo 'flush chain {st} forward'; "
-              f"nft list chain {st} forward; fi; }} > {_q(rb)}.tmp && mv -f {_q(rb)}.tmp {_q(rb)}")
+        # backup, then the rollback file: the previous policy table and state chain only
+        # (and forget the last applied file first: a crash from here on must not look "unchanged")
+        rollback_file = ("{ echo " + shlex.quote(f"table {pol}") + "; echo " + shlex.quote(f"delete table {pol}")
+                         + f"; nft list table {pol} 2>/dev/null; "
+                         f"if nft list chain {st} forward >/dev/null 2>&1; then echo 'flush chain {st} forward'; "
+                         f"nft list chain {st} forward; fi; }} > {_q(rb)}.tmp && mv -f {_q(rb)}.tmp {_q(rb)}")
+        s.run(f"rm -f {_q(rd)}/applied.sha256 && nft list ruleset > {_q(res.backup)} && "
+              f"ls -1t {_q(rd)}/backup/*.nft | tail -n +{opts.backups + 1} | xargs -r rm -f && {rollback_file}")
         # commit-confirm: the device rolls back by itself unless the controller confirms in time.
         # The flag file names this push; the timer only acts on its own flag. The timer closes the
-        # device-lock descriptor so it never holds the lock.
+        # device-lock descriptor so it never holds the lock, and is started from a subshell: not a
+        # job of the session's shell, so no job-control notice lands in a later command's output.
         pending = f"{rd}/pending.{stamp}"
         script = _timer_script(pending, rb, opts.confirm_s)
-        _, out = s.run(f"nohup sh -c {shlex.quote(script)} {devlock.FD}>&- >/dev/null 2>&1 </dev/null & "
-                       "echo __PID=$!")
+        _, out = s.run(f"( nohup sh -c {shlex.quote(script)} {devlock.FD}>&- >/dev/null 2>&1 </dev/null & "
+                       f"echo $! > {_q(pending)}; echo __PID=$! )")
         timer_pid = out.split("__PID=")[-1].split()[0] if "__PID=" in out else ""
-        s.run(f"echo {timer_pid} > {_q(pending)}")
         s.run(f"nft -f {_q(intended)}", timeout=max(target.command_timeout, 120))
         if opts.after_apply:
             opts.after_apply(s)
@@ -153,14 +214,15 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
             exc.rolled_back = True
             res.rolled_back = True
             raise
-        _, out = s.run(_claim(pending, timer_pid))
+        cleanup = (f"ls -1t {_q(rd)}/rollback.nft.* | tail -n +{opts.backups + 1} | xargs -r rm -f; "
+                   + record_applied_command(rd, sha))
+        _, out = s.run(_claim(pending, timer_pid, cleanup))
         if "__VW_CLAIMED" not in out:
             res.rolled_back = True
             raise ConfirmError(target.device, target.platform, "confirm",
                                f"the commit-confirm timer ({opts.confirm_s} s) expired before the controller "
                                "confirmed: the device rolled back to its previous policy; "
                                "raise confirm_seconds", rolled_back=True)
-        s.run(f"ls -1t {_q(rd)}/rollback.nft.* | tail -n +{opts.backups + 1} | xargs -r rm -f; true")
         res.after = after
         return res
     except ConnectionLost as exc:
@@ -172,8 +234,8 @@ def push(target: Target, text: str, opts: Options | None = None) -> Result:
         res.error = exc
         return res
     finally:
-        if locked and s.conn is not None:
+        if s.conn is not None:  # releasing a lock this session does not hold is harmless
             devlock.release(s)
-        res.log = s.log
+        res.log = s.log + res.log
         s.close()
         res.seconds = time.monotonic() - t0

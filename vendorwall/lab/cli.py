@@ -49,7 +49,9 @@ def handle(args: argparse.Namespace) -> int:
 
         state = runner.up(args.inventory, lab_dir=lab_dir, lab_id=args.lab_id,
                           now=parse_now(args.now), progress=_say)
-        print(json.dumps(state.timings) if args.json else f"lab {state.lab_id} up in {lab_dir}")
+        print(json.dumps(state.timings) if args.json else
+              f"lab {state.lab_id} up in {lab_dir}\n"
+              f"playbooks: -e @{os.path.relpath(runner.ansible_vars_path(state))}")
         return 0
     if args.action == "down":
         prefix = f"vw{args.lab_id}-" if args.lab_id else None
@@ -63,11 +65,14 @@ def handle(args: argparse.Namespace) -> int:
     state = loaded
     if args.action == "status":
         print(json.dumps({"lab_id": state.lab_id, "namespaces": len(state.namespaces),
-                          "firewalls": state.firewalls, "pids": state.pids, "timings": state.timings}, indent=1))
+                          "firewalls": state.firewalls, "switches": state.switches, "pids": state.pids,
+                          "timings": state.timings, "notes": state.notes,
+                          "ansible_vars": runner.ansible_vars_path(state)}, indent=1))
         return 0
     if args.action == "deploy":
         t = time.monotonic()
-        _say(f"deploy{' (check mode)' if args.check else ''} to {len(state.firewalls)} firewalls")
+        _say(f"deploy{' (check mode)' if args.check else ''} to {len(state.firewalls)} firewalls and "
+             f"{len(state.switches)} switches")
         results = runner.deploy(state, check=args.check, confirm_s=args.confirm_seconds, progress=_say)
         took = time.monotonic() - t
         if args.json:
