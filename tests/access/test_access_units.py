@@ -123,7 +123,8 @@ def test_refusal_is_journaled_and_an_edited_line_is_detected(example_result, tmp
         out = grants.open_grant(example_result.model, r, devices.ConnOptions(), path, today=NOW)
         assert out.exit == 2 and out.data["result"] == "refused"
     assert journal.verify(path) == []
-    lines = open(path).read().splitlines()
+    with open(path) as fh:
+        lines = fh.read().splitlines()
     e = json.loads(lines[1])
     e["duration"] = "2h"  # someone makes a refusal look harmless
     lines[1] = json.dumps(e, sort_keys=True, separators=(",", ":"))
