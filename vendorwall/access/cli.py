@@ -157,6 +157,8 @@ def _register_more(subparsers: Any) -> None:
         s.add_argument("--bastion", action="append", default=[],
                        help="only this bastion (repeatable; default every bastion of the inventory)")
         s.add_argument("--check", action="store_true", help="report what would change, change nothing")
+        s.add_argument("--keys-dir", help="SSH public keys of accounts without ssh_key in the inventory: "
+                                          "DIR/<account id>.pub")
         if name == "review":
             s.add_argument("--out", help="report directory (default build/<inventory>/account-review)")
     p = subparsers.add_parser("logs", help="connection logs of vendor flows: collect into the archive, purge")

@@ -39,18 +39,32 @@ def targets(inv: Inventory, names: list[str], o: ConnOptions) -> list[Target]:
     namespace with its key (firewalls) or from the bastion namespace's recorded address."""
     out: list[Target] = []
     if o.lab_dir:
-        from ..lab import netns, runner
+        from ..lab import bastion, netns, runner
 
         state = runner.LabState.load(o.lab_dir)
-        if state is None:
+        bst = bastion.BastionState.load(o.lab_dir)
+        if state is None and bst is None:
             raise UsageError(f"--lab-dir: no lab in {o.lab_dir}", "start one: vendorwall lab up INVENTORY")
-        ctl = state.controller
+        ctl = state.controller if state else ""
 
         def factory(host: str, port: int, timeout: float) -> Any:
             return netns.connect_in(ctl, host, port, timeout)
 
         for n in sorted(names):
             dev = inv.devices[n]
+            if dev.role == "bastion":
+                b = (bst.bastions.get(n) if bst else None) or {}
+                ns = b.get("netns", "")
+
+                def bfactory(host: str, port: int, timeout: float, ns: str = ns) -> Any:
+                    return netns.connect_in(ns, host, port, timeout)
+
+                out.append(Target(n, dev.platform, "127.0.0.1", key_file=bst.ssh_key if bst else None,
+                                  sock_factory=bfactory, connect_timeout=o.connect_timeout,
+                                  command_timeout=o.command_timeout))
+                continue
+            if state is None:
+                raise UsageError(f"--lab-dir: no firewall lab in {o.lab_dir}", "vendorwall lab up INVENTORY")
             info = state.firewalls.get(n) or {}
             out.append(Target(n, dev.platform, info.get("mgmt", dev.mgmt_address), key_file=state.ssh_key,
                               sock_factory=factory, connect_timeout=o.connect_timeout,

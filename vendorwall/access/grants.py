@@ -180,7 +180,7 @@ def parse_set(fw: str, name: str, text: str) -> tuple[list[LiveElement] | None, 
         if not s:
             continue
         for el in s.get("elem", []):
-            info = el.get("elem") if isinstance(el, dict) and "elem" in el else {"val": el}
+            info: dict[str, Any] = el["elem"] if isinstance(el, dict) and "elem" in el else {"val": el}
             val = info.get("val")
             parts = val["concat"] if isinstance(val, dict) and "concat" in val else [val]
             out.append(LiveElement(fw, name, " . ".join(_val(p) for p in parts), info.get("timeout"),
