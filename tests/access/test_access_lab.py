@@ -258,3 +258,50 @@ def test_06_playbooks_open_refuse_close(access_lab):
     assert p.returncode == 0 and "closed early" in p.stdout
     assert live_grants(access_lab) == [] and not connects(access_lab)
     assert journal.verify(access_lab.journal) == []
+
+
+def test_07_connection_logs_and_audit_flag_a_connection_outside_any_grant(access_lab, tmp_path):
+    import argparse
+    import os
+
+    from vendorwall.access import audit, logs
+
+    fw_dir = access_lab.state.firewalls[FW]["remote_dir"]
+    rec = logs.start_lab_recorder(access_lab.fw_ns(FW), fw_dir)
+    try:
+        time.sleep(0.5)
+        out = grants.open_grant(access_lab.model, policy.Request(VENDOR, SYSTEM, "CHG-AUD", "alice@chu-exemple.example",
+                                                                 APPROVER, "3s"),
+                                devices.ConnOptions(lab_dir=access_lab.lab_dir), access_lab.journal)
+        assert out.exit == 0 and connects(access_lab)
+        time.sleep(4.5)
+        # someone adds a grant by hand, outside vendorwall (no journal entry): the audit must flag its use
+        _s, _src, _d, dst = _where(access_lab)
+        subprocess.run(["ip", "netns", "exec", access_lab.fw_ns(FW), "nft", "add", "element", "inet",
+                        "vendorwall_state", "grants_tcp", f"{{ 10.200.1.0/27 . {dst} . 443 timeout 5s }}"], check=True)
+        assert connects(access_lab, 443)
+        time.sleep(0.5)
+    finally:
+        rec.terminate()
+        rec.wait(5)
+    arch = str(tmp_path / "archive")
+    c = logs.collect(access_lab.model, devices.ConnOptions(lab_dir=access_lab.lab_dir), arch)
+    print(c.lines)
+    assert c.exit == 0 and c.data["records"] >= 2
+    assert logs.verify(arch) == []
+    again = logs.collect(access_lab.model, devices.ConnOptions(lab_dir=access_lab.lab_dir), arch)
+    assert again.data["records"] == 0  # offsets: nothing collected twice
+    args = argparse.Namespace(inventory=INV, archive=arch, journal=access_lab.journal, seed=7, size=50,
+                              out=str(tmp_path / "audit"))
+    res = audit.run(args, access_lab.model)
+    print("\n".join(res.lines))
+    verdicts = {(r["dport"], r["verdict"]) for r in res.data["rows"]}
+    assert (22, "grant") in verdicts and (443, "unexplained") in verdicts
+    assert audit.run(args, access_lab.model).data["rows"] == res.data["rows"]  # same seed, same sample
+    with open(res.data["markdown"]) as fh:
+        assert os.path.exists(res.data["csv"]) and "seed 7" in fh.read()
+    # tampering with a segment shows
+    seg = os.path.join(arch, c.data["file"])
+    with open(seg, "ab") as fh:
+        fh.write(b"x")
+    assert any("content changed" in p for p in logs.verify(arch))
