@@ -181,6 +181,23 @@ def build_fleet(k: int, lab_dir: str, prefix: str) -> tuple[runner.LabState, lis
     return state, targets, configs
 
 
+def baseline(targets: list[Target], workers: int) -> None:
+    """The floor: a netmiko session and one command per device, same thread pool, nothing else."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vendorwall.deploy.session import Session
+
+    def one(t: Target) -> None:
+        s = Session(t).open()
+        try:
+            s.run("true")
+        finally:
+            s.close()
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, targets))
+
+
 def bench_fanout(sizes: list[int], workers: int, repeat: int) -> dict[int, dict[str, float]]:
     out: dict[int, dict[str, float]] = {}
     for k in sizes:
@@ -198,9 +215,11 @@ def bench_fanout(sizes: list[int], workers: int, repeat: int) -> dict[int, dict[
                         if time.monotonic() > deadline:
                             raise
                         time.sleep(0.05)
-            first, rerun, check, ctl_cpu, busy = [], [], [], [], []
+            first, rerun, check, ctl_cpu, busy, base = [], [], [], [], [], []
             locks = os.path.join(lab_dir, "locks")
             for r in range(repeat):
+                s, _ = timed(baseline, targets, workers)
+                base.append(s)
                 if r:  # back to an empty table so the next "first deploy" changes every device
                     for n in state.namespaces[1:]:
                         netns.run(["ip", "netns", "exec", n, "nft", "flush", "ruleset"])
@@ -218,7 +237,8 @@ def bench_fanout(sizes: list[int], workers: int, repeat: int) -> dict[int, dict[
                 s, res = timed(fanout.deploy, targets, configs, Options(check=True), lock_dir=locks,
                                  workers=workers)
                 check.append(s)
-            out[k] = {"namespaces+sshd up": s_up, "first deploy": statistics.median(first),
+            out[k] = {"baseline": statistics.median(base), "namespaces+sshd up": s_up,
+                      "first deploy": statistics.median(first),
                       "no-change rerun": statistics.median(rerun), "check mode": statistics.median(check),
                       "rerun controller cpu": statistics.median(ctl_cpu), "rerun machine busy": statistics.median(busy)}
         finally:
@@ -245,10 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(x) for x in args.fanout.split(",") if x]
     if sizes:
         print(f"fan-out to K synthetic firewalls (200-element allow set each), thread pool of {args.workers}:")
-        print(f"  {'K':>3}  {'up':>6}  {'first':>6}  {'rerun':>6}  {'check':>6}   (seconds; rerun: controller CPU, "
-              "machine busy)")
+        print("  baseline: one netmiko session + one command per device; first: every device changed;")
+        print("  rerun: nothing to change; check: check mode (seconds; rerun: controller CPU, machine busy)")
+        print(f"  {'K':>3}  {'up':>6}  {'baseline':>8}  {'first':>6}  {'rerun':>6}  {'check':>6}")
         for k, f in bench_fanout(sizes, args.workers, args.repeat).items():
-            print(f"  {k:>3}  {f['namespaces+sshd up']:6.2f}  {f['first deploy']:6.2f}  {f['no-change rerun']:6.2f}  "
+            print(f"  {k:>3}  {f['namespaces+sshd up']:6.2f}  {f['baseline']:8.2f}  {f['first deploy']:6.2f}  "
+                  f"{f['no-change rerun']:6.2f}  "
                   f"{f['check mode']:6.2f}   {f['rerun controller cpu']:5.2f} s, {f['rerun machine busy']:4.0%}")
     return 0
 
