@@ -205,11 +205,11 @@ def test_module_unknown_device_fails_with_a_hint():
     assert "hunter2-secret" not in json.dumps(out)
 
 
-def test_module_unreachable_device_is_named_and_the_run_fails():
+def test_module_unreachable_device_is_named_and_the_run_fails(tmp_path):
     # 192.0.2.1 (TEST-NET-1) is never routed here: the connection fails at once or times out in 1 s
     out = _module({"inventory": "inventories/example", "chdir": ROOT, "devices": ["fw-rive"], "render": True,
                    "connections": {"fw-rive": {"host": "192.0.2.1", "port": 1}}, "connect_timeout": 1,
-                   "lock_dir": "/tmp/vendorwall-test-locks"}, check=True)
+                   "lock_dir": str(tmp_path / "locks")}, check=True)
     assert out["failed"] and out["failed_devices"] == ["fw-rive"]
     err = out["devices"]["fw-rive"]["error"]
     assert err["kind"] == "connect" and err["device"] == "fw-rive" and err["platform"] == "nftables"
@@ -231,3 +231,58 @@ def test_module_report_shape():
     assert out["diff"] == [{"before_header": "fw-a (running)", "after_header": "fw-a (intended)",
                             "before": "a\n", "after": "b\n"}]
     assert "fw-a (nftables): would change" in out["text"] and "1 would change, 1 unchanged" in out["text"]
+
+
+# --- fan-out failure policy (fake pushers, no devices) -------------------------------------------
+
+def _fake_fleet(monkeypatch, fail: set[str]):
+    from vendorwall.deploy import fanout
+    from vendorwall.deploy.session import Target
+
+    calls: list[str] = []
+
+    def push(t, text, opts):
+        calls.append(t.device)
+        r = Result(t.device, t.platform, changed=True)
+        if t.device in fail:
+            r.error = ConnectError(t.device, t.platform, f"ssh root@{t.host}:22", "TimeoutError: timed out")
+        return r
+
+    monkeypatch.setitem(fanout.PUSHERS, "nftables", push)
+    targets = [Target(f"fw-{i}", "nftables", f"192.0.2.{i}") for i in range(6)]
+    return fanout, targets, {t.device: "x" for t in targets}, calls
+
+
+def test_fanout_continue_deploys_the_others(monkeypatch, tmp_path):
+    fanout, targets, configs, calls = _fake_fleet(monkeypatch, {"fw-0"})
+    res = fanout.deploy(targets, configs, lock_dir=str(tmp_path), workers=1)
+    assert sorted(calls) == [t.device for t in targets]
+    assert [r.state for r in res] == ["failed"] + ["changed"] * 5
+
+
+def test_fanout_stop_starts_nothing_after_a_failure(monkeypatch, tmp_path):
+    fanout, targets, configs, calls = _fake_fleet(monkeypatch, {"fw-0"})
+    res = fanout.deploy(targets, configs, lock_dir=str(tmp_path), workers=1, on_failure="stop")
+    assert calls == ["fw-0"] and [r.state for r in res] == ["failed"] + ["skipped"] * 5
+    with pytest.raises(ValueError, match="on_failure"):
+        fanout.deploy(targets, configs, lock_dir=str(tmp_path), on_failure="ignore")
+
+
+def test_fanout_unsupported_platform_and_missing_config_are_errors(monkeypatch, tmp_path):
+    from vendorwall.deploy.session import Target
+
+    fanout, targets, _, _ = _fake_fleet(monkeypatch, set())
+    odd = [Target("fw-pan", "panos", "192.0.2.50"), targets[0]]
+    res = fanout.deploy(odd, {"fw-pan": "x"}, lock_dir=str(tmp_path))
+    by = {r.device: r for r in res}
+    assert by["fw-pan"].error is not None and by["fw-pan"].error.kind == "unsupported"
+    assert "no rendered configuration" in str(by["fw-0"].error)
+
+
+def test_controller_lock_waits_then_names_the_holder(tmp_path):
+    from vendorwall.deploy import fanout
+    from vendorwall.deploy.errors import LockError
+
+    with (fanout.DeviceLock(str(tmp_path), "fw-a", 0), pytest.raises(LockError, match=f"pid {os.getpid()}"),
+          fanout.DeviceLock(str(tmp_path), "fw-a", 0.3)):
+        pass

@@ -91,6 +91,12 @@ def deploy(targets: list[Target], configs: dict[str, str], opts: Options | None 
     def one(t: Target) -> Result:
         if on_failure == "stop" and failed.is_set():
             return Result(t.device, t.platform, skipped=True)
+        r = attempt(t)
+        if r.failed:
+            failed.set()  # here, in the worker: the next device of this worker already sees it
+        return r
+
+    def attempt(t: Target) -> Result:
         pusher = PUSHERS.get(t.platform)
         if pusher is None:
             r = Result(t.device, t.platform)
@@ -118,8 +124,6 @@ def deploy(targets: list[Target], configs: dict[str, str], opts: Options | None 
         futs = {pool.submit(one, t): t for t in targets}
         for fut in as_completed(futs):
             r = fut.result()
-            if r.failed:
-                failed.set()
             results.append(r)
             progress(f"  {r.device}: {describe(r, opts.check)} in {r.seconds:.1f} s")
     results.sort(key=lambda r: r.device)
