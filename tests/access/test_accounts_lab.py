@@ -49,7 +49,7 @@ def sh(state, script: str, b: str = "bst-1") -> str:
     from vendorwall.lab import netns
 
     ns = state.bastions[b]["netns"]
-    t = Target(b, "linux", "127.0.0.1", key_file=state.ssh_key,
+    t = Target(b, "linux", "127.0.0.1", key_file=state.ssh_key, command_timeout=120,
                sock_factory=lambda h, p, to: netns.connect_in(ns, h, p, to))
     return transport.run_script(t, script).stdout
 
@@ -59,7 +59,7 @@ def test_enforce_login_expiry_review(bastion_lab, example_result):
 
     state, keys = bastion_lab
     model = example_result.model
-    o = devices.ConnOptions(lab_dir=state.lab_dir)
+    o = devices.ConnOptions(lab_dir=state.lab_dir, command_timeout=120)
     kmap = {}
     for f in os.listdir(keys):
         if f.endswith(".pub"):
@@ -101,3 +101,24 @@ def test_enforce_login_expiry_review(bastion_lab, example_result):
     with open(rev.data["report"]) as fh:
         report = fh.read()
     assert "## acme-imaging" in report and "### Idle" in report and "### Without owner" in report
+
+
+def test_review_and_accounts_playbooks(bastion_lab, tmp_path):
+    import shutil
+    import sys
+    from pathlib import Path
+
+    state, keys = bastion_lab
+    root = Path(__file__).resolve().parents[2]
+    tool = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or shutil.which("ansible-playbook")
+    if not tool:
+        pytest.skip("ansible-playbook not found")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    for pb, extra in (("accounts.yml", ["-e", f"vendorwall_keys_dir={keys}"]),
+                      ("review.yml", ["-e", f"vendorwall_review_out={tmp_path}"])):
+        p = subprocess.run([tool, "-i", str(root / "inventories" / "example"), str(root / "playbooks" / pb),
+                            "-e", f"vendorwall_lab_dir={state.lab_dir}", "-e", '{"bastions": ["bst-1"]}', *extra],
+                           cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
+        print(p.stdout[-2500:], p.stderr[-1500:])
+        assert p.returncode == 0, pb
+    assert any(f.name.startswith("account-review-") for f in tmp_path.iterdir())

@@ -1,0 +1,191 @@
+#!/usr/bin/python
+"""Ansible module vendorwall_accounts: vendor accounts on the bastions and connection logs (controller side)."""
+# Ansible's layout puts DOCUMENTATION, EXAMPLES and RETURN before the imports.
+# ruff: noqa: E402
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: vendorwall_accounts
+short_description: Enforce and review vendor accounts on the bastions; collect and purge vendor connection logs
+description:
+  - Runs once, on the controller, as C(vendorwall accounts enforce|review) and C(vendorwall logs collect|purge) do,
+    with one SSH round trip per bastion (or firewall), all at once.
+  - O(action=enforce) creates the inventory's vendor accounts on the bastions of their vendor's bastion entry
+    paths (account expiry, SSH key with C(expiry-time)), and removes the accounts vendorwall manages (GECOS tag
+    C(vendorwall/)) that left the inventory. Other accounts are never touched.
+  - O(action=review) collects last logins, locks accounts idle longer than C(policy.idle_lock_days) and those past
+    expiry, and writes the account review report per vendor.
+  - O(action=logs_collect) fetches new connection records from the firewalls into the hash-chained, compressed
+    archive; O(action=logs_purge) drops segments older than C(policy.log_retention_days).
+version_added: "0.1.0"
+author:
+  - vendorwall contributors (@vendorwall)
+options:
+  action:
+    description: What to do.
+    type: str
+    choices: [enforce, review, logs_collect, logs_purge]
+    required: true
+  inventory:
+    description: The inventory directory (or a file in it); pass C(ansible_inventory_sources).
+    type: list
+    elements: str
+    required: true
+  bastions:
+    description: Only these bastions (default every bastion of the inventory).
+    type: list
+    elements: str
+    default: []
+  keys_dir:
+    description: SSH public keys of accounts without C(ssh_key) in the inventory (C(DIR/<account id>.pub)).
+    type: path
+  out:
+    description: Review report directory (default C(build/<inventory>/account-review)).
+    type: path
+  archive:
+    description: Connection-log archive directory (default C(build/<inventory>/connection-logs)).
+    type: path
+  now:
+    description: The review date (YYYY-MM-DD). Default today (UTC).
+    type: str
+  user:
+    description: SSH user.
+    type: str
+    default: root
+  key_file:
+    description: SSH private key.
+    type: path
+  lab_dir:
+    description: Act on a lab (its bastion namespaces and firewalls).
+    type: path
+  chdir:
+    description: Change into this directory first.
+    type: path
+requirements:
+  - the vendorwall Python package and paramiko in the Python that runs the module
+attributes:
+  check_mode:
+    description: enforce and review report what they would change and change nothing.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Review vendor accounts
+  vendorwall_accounts:
+    action: review
+    inventory: "{{ ansible_inventory_sources }}"
+  delegate_to: localhost
+  run_once: true
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+"""
+
+RETURN = r"""
+report:
+  description: What the command line prints, one line per item.
+  returned: always
+  type: list
+  elements: str
+  sample: ["11 vendor accounts on 1 bastions: locked 2 (acme.plefevre, acme.snguyen); report: ..."]
+result:
+  description: The outcome as data (as with C(--json)).
+  returned: always
+  type: dict
+  sample: {}
+"""
+
+import argparse
+import datetime as dt
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from vendorwall import pipeline
+    from vendorwall.access import accounts, devices, logs
+    from vendorwall.errors import UsageError, VendorwallError
+except ImportError:
+    HAS_VENDORWALL = False
+    IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_VENDORWALL = True
+    IMPORT_ERROR = ""
+
+
+def _inventory_root(sources):
+    for source in sources or []:
+        root = source if os.path.isdir(source) or not os.path.splitext(source)[1] else os.path.dirname(source)
+        if root:
+            return os.path.normpath(root)
+    return ""
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec={
+            "action": {"type": "str", "choices": ["enforce", "review", "logs_collect", "logs_purge"],
+                       "required": True},
+            "inventory": {"type": "list", "elements": "str", "required": True},
+            "bastions": {"type": "list", "elements": "str", "default": []},
+            "keys_dir": {"type": "path"},
+            "out": {"type": "path"},
+            "archive": {"type": "path"},
+            "now": {"type": "str"},
+            "user": {"type": "str", "default": "root"},
+            "key_file": {"type": "path"},
+            "lab_dir": {"type": "path"},
+            "chdir": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_VENDORWALL:
+        module.fail_json(msg=missing_required_lib("vendorwall", reason="to manage vendor accounts"),
+                         exception=IMPORT_ERROR)
+    p = module.params
+    if p["chdir"]:
+        os.chdir(p["chdir"])
+    try:
+        root = _inventory_root(p["inventory"])
+        if not root:
+            raise UsageError("no inventory given", "pass -i inventories/NAME")
+        today = dt.date.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC).date()
+        model = pipeline.run(root, today, check_lock=False, do_render=False).model
+        o = devices.ConnOptions(user=p["user"], key_file=p["key_file"],
+                                lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)
+        if p["action"] in ("enforce", "review"):
+            args = argparse.Namespace(inventory=root, accounts_command=p["action"], bastion=p["bastions"],
+                                      check=module.check_mode, out=p["out"], keys_dir=p["keys_dir"],
+                                      now=p["now"])
+            out = accounts.run(args, model, o)
+            data = out.data
+            changed = (any(b.get("created") or b.get("removed") for b in data.get("bastions", {}).values())
+                       if p["action"] == "enforce" else bool(data.get("locked_now")))
+        else:
+            if module.check_mode:
+                module.exit_json(changed=False, report=["check mode: logs not collected or purged"], result={})
+            args = argparse.Namespace(inventory=root, archive=p["archive"],
+                                      logs_command=p["action"].split("_", 1)[1])
+            out = logs.run(args, model, o)
+            changed = bool(out.data.get("records") or out.data.get("purged"))
+    except (VendorwallError, UsageError) as exc:
+        module.fail_json(msg=exc.render())
+    except Exception as exc:
+        module.fail_json(msg=f"internal error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
+    result = {"changed": changed, "report": out.lines, "result": out.data}
+    if out.exit != 0:
+        module.fail_json(msg="\n".join(out.lines), **result)
+    module.exit_json(**result)
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
