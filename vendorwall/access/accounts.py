@@ -221,8 +221,24 @@ def enforce(model: Model, names: list[str], o: devices.ConnOptions, keys: dict[s
     return Outcome(1 if failed else 0, lines, data)
 
 
+def break_glass(jpath: str | None) -> list[dict[str, Any]]:
+    """Break-glass openings of the access journal: each must be reviewed within 24 h of its opening."""
+    from . import grants
+
+    if not jpath:
+        return []
+    out = []
+    for gid, g in sorted(grants.journal_grants(jpath).items()):
+        op = g["opened"]
+        if op.get("emergency"):
+            out.append({"grant": gid, "vendor": op["vendor"], "system": op["system"], "ticket": op["ticket"],
+                        "requester": op.get("requester", ""), "opened_at": op["opened_at"],
+                        "review_by": op.get("review_by", "")})
+    return out
+
+
 def review(model: Model, names: list[str], o: devices.ConnOptions, out_dir: str, check: bool,
-           today: dt.date) -> Outcome:
+           today: dt.date, jpath: str | None = None) -> Outcome:
     inv = model.inventory
     pol = inv.policy
     accounts = {a.id: (v.name, a) for v in inv.vendors.values() for a in v.accounts}
@@ -268,7 +284,7 @@ def review(model: Model, names: list[str], o: devices.ConnOptions, out_dir: str,
             f"usermod --lock {shlex.quote(u)} && pkill -KILL -u {shlex.quote(u)}; true\n" for u in to_lock[t.device]),
             o, "vendorwall accounts lock")
         failed += [b for b, r in res.items() if not r.ok]
-    path = write_review(rows, out_dir, today, check)
+    path = write_review(rows, out_dir, today, check, break_glass(jpath))
     n_lock = sum(len(v) for v in to_lock.values())
     lines = [f"{len(rows)} vendor accounts on {len(names) - len(failed)} bastions: "
              f"{'would lock' if check else 'locked'} {n_lock} "
@@ -278,7 +294,8 @@ def review(model: Model, names: list[str], o: devices.ConnOptions, out_dir: str,
                                                "failed": failed})
 
 
-def write_review(rows: list[dict[str, Any]], out_dir: str, today: dt.date, check: bool) -> str:
+def write_review(rows: list[dict[str, Any]], out_dir: str, today: dt.date, check: bool,
+                 glass: list[dict[str, Any]] | None = None) -> str:
     os.makedirs(out_dir, exist_ok=True)
     out = [f"# Vendor account review, {today.isoformat()}", "",
            "Per vendor: accounts expiring within 30 days, idle, locked, without owner "
@@ -295,6 +312,10 @@ def write_review(rows: list[dict[str, Any]], out_dir: str, today: dt.date, check
                     f"last login {r['last_login']}" + (f"; {', '.join(r['lock_reasons'])}" if r["lock_reasons"] else "")
                     for r in sel]
             out.append("")
+    out += [f"## Break-glass openings to review within 24 h ({len(glass or [])})", ""]
+    out += [f"- {g['opened_at']} grant {g['grant']}: {g['vendor']} -> {g['system']}, ticket {g['ticket']}, by "
+            f"{g['requester']}; review by {g['review_by']}" for g in glass or []]
+    out.append("")
     path = os.path.join(out_dir, f"account-review-{today.isoformat()}.md")
     with open(path, "w") as fh:
         fh.write("\n".join(out))
@@ -310,4 +331,6 @@ def run(args: argparse.Namespace, model: Model, o: devices.ConnOptions) -> Outco
     if args.accounts_command == "enforce":
         return enforce(model, names, o, _keys(args), args.check)
     out = args.out or os.path.join(devices.default_build_dir(args.inventory), "account-review")
-    return review(model, names, o, out, args.check, today_of(args))
+    from .grants import journal_path
+
+    return review(model, names, o, out, args.check, today_of(args), journal_path(args.inventory, None))
