@@ -161,9 +161,8 @@ def build_fleet(k: int, lab_dir: str, prefix: str) -> tuple[runner.LabState, lis
         cfgf = os.path.join(d, "sshd_config")
         with open(cfgf, "w") as fh:
             fh.write(runner._sshd_config(lab_dir, dev, f"10.98.{i}.1"))
-        procs.append((dev, os.path.join(d, "sshd.pid"), subprocess.Popen(
-            ["ip", "netns", "exec", n, "unshare", "--uts", "sh", "-c", f'hostname "$0" && exec {runner.SSHD} -f "$1"',
-             dev, cfgf])))
+        procs.append((dev, os.path.join(d, "sshd.pid"),
+                      subprocess.Popen(runner.sshd_command(n, dev, cfgf, os.path.join(d, "empty-dotfile")))))
         targets.append(Target(dev, "nftables", f"10.98.{i}.1", key_file=key, remote_dir=os.path.join(d, "state"),
                               sock_factory=lambda h, p, t: netns.connect_in(ctl, h, p, t)))
         configs[dev] = synthetic_config(dev, f"10.98.{i}.2")

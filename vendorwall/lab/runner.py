@@ -177,6 +177,20 @@ def _sshd_config(lab_dir: str, device: str, addr: str) -> str:
     ])
 
 
+def sshd_command(ns: str, device: str, config: str, empty: str) -> list[str]:
+    """sshd of one lab device: in its network namespace, with its own UTS namespace (the prompt shows
+    the device's hostname) and its own mount namespace where root's dotfiles are hidden behind the
+    empty file ``empty``, so the device's shells never run the host's (a host's ``pyenv init`` in
+    ~/.bashrc made every session wait on pyenv's rehash lock, which a killed session leaves behind)."""
+    os.makedirs(os.path.dirname(empty), exist_ok=True)
+    with open(empty, "w"):
+        pass
+    hide = "; ".join(f'if [ -f /root/{f} ]; then mount --bind "$2" /root/{f} || exit 1; fi'
+                     for f in (".bashrc", ".profile", ".bash_profile", ".bash_login"))
+    return ["ip", "netns", "exec", ns, "unshare", "--uts", "--mount", "--propagation", "private", "sh", "-c",
+            f'hostname "$0" && {{ {hide}; }} && exec {SSHD} -f "$1"', device, config, empty]
+
+
 def _keygen(path: str) -> None:
     if not os.path.exists(path):
         netns.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vendorwall-lab", "-f", path])
@@ -260,10 +274,8 @@ def _start_sshd(topo: Topology, state: LabState, progress: Progress, timings: di
             os.unlink(pidfile)
         state.firewalls[dev] = {"netns": fw.netns, "mgmt": fw.mgmt, "controller": fw.controller, "site": fw.site,
                                 "remote_dir": os.path.join(d, "state"), "segments": fw.segments}
-        # own UTS namespace: the device's prompt shows its own hostname
         procs.append((dev, pidfile, subprocess.Popen(
-            ["ip", "netns", "exec", fw.netns, "unshare", "--uts", "sh", "-c",
-             f'hostname "$0" && exec {SSHD} -f "$1"', dev, cfg],
+            sshd_command(fw.netns, dev, cfg, os.path.join(d, "empty-dotfile")),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
     for dev, pidfile, p in procs:
         out, _ = p.communicate(timeout=30)
