@@ -96,6 +96,12 @@ def _register_extensions() -> None:
     _EXTENSIONS.append(("diff", review_cli.register))
     _COMMANDS["diff"] = review_cli.handle
 
+    from .access import cli as access_cli
+
+    _EXTENSIONS.append(("access", access_cli.register))  # registers access, sheets, accounts, logs, audit
+    for name in access_cli.COMMANDS:
+        _COMMANDS[name] = access_cli.handle
+
 
 _register_extensions()
 
