@@ -111,14 +111,22 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(r.to_data(), indent=1, sort_keys=True))
     else:
         print(r.report(), flush=True)
-    if r.failed:
-        names = ", ".join(x.device for x in r.failed)
-        what = f"{action}{' --check' if args.check else ''}"
-        others = "the others are done; " if len(r.failed) < len(r.results) else ""
-        print(f"error: {what}: {len(r.failed)} of {len(r.results)} firewalls NOT done: {names}\n"
+    what = f"{action}{' --check' if args.check else ''}"
+    fws, bs = r.failed_firewalls, r.failed_bastions
+    if fws:
+        names = ", ".join(x.device for x in fws)
+        others = "the others are done; " if len(fws) < len(r.results) else ""
+        print(f"error: {what}: {len(fws)} of {len(r.results)} firewalls NOT done: {names}\n"
               f"  hint:     {others}fix the cause shown above and rerun the same command (idempotent) to finish",
               file=sys.stderr)
-    elif r.refused_mgmt:
+    if bs:
+        names = ", ".join(f"{b.device} ({b.error_kind})" for b in bs)
+        print(f"error: {what}: vendor accounts NOT {'disabled' if action == 'isolate' else 're-enabled'} on "
+              f"{len(bs)} of {len(r.bastions)} bastions: {names}\n"
+              f"  hint:     the firewalls are {'isolated' if action == 'isolate' else 'restored'} as reported above"
+              f"{' (except the ones named)' if fws else ''}; reach the bastion and rerun the same command, or by "
+              "hand: usermod --lock --expiredate 1 ID && pkill -KILL -u ID", file=sys.stderr)
+    if r.refused_mgmt and not (fws or bs):
         print("error: prefixes overlapping management networks were refused (see REFUSED above)\n"
               "  hint:     the manifest is inconsistent: regenerate it (vendorwall plan INVENTORY)", file=sys.stderr)
     return r.exit_code

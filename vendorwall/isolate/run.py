@@ -15,15 +15,16 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
 from ..deploy.errors import DeployError
 from ..deploy.session import Target
-from . import actions, journal, transport
+from . import actions, bastions, journal, transport
 from .actions import Conn, Observed, Plan
+from .bastions import BastionResult
 from .manifest import Manifest
 
 Progress = Callable[[str], None]
@@ -93,10 +94,20 @@ class Run:
     journal_entries: list[dict[str, Any]] = field(default_factory=list)
     run_id: str = ""
     lab: dict[str, Any] | None = None  # lab probe summary
+    bastions: list[BastionResult] = field(default_factory=list)  # the vendors' accounts, per bastion
 
     @property
-    def failed(self) -> list[DeviceResult]:
+    def failed_firewalls(self) -> list[DeviceResult]:
         return [r for r in self.results if r.failed]
+
+    @property
+    def failed_bastions(self) -> list[BastionResult]:
+        return [b for b in self.bastions if b.failed]
+
+    @property
+    def failed(self) -> list[DeviceResult | BastionResult]:
+        """Firewalls, then bastions, not done (each has ``device``, ``error_kind``, ``error``)."""
+        return [*self.failed_firewalls, *self.failed_bastions]
 
     @property
     def refused_mgmt(self) -> bool:
@@ -109,7 +120,14 @@ class Run:
 
     @property
     def all_done_seconds(self) -> float:
+        """Command start -> the last firewall's result."""
         return max((r.done_at for r in self.results), default=self.started) - self.started
+
+    @property
+    def everything_done_seconds(self) -> float:
+        """Command start -> the last firewall's or bastion's result."""
+        ends = [r.done_at for r in self.results] + [b.done_at for b in self.bastions]
+        return max(ends, default=self.started) - self.started
 
     def to_data(self) -> dict[str, Any]:
         p = self.plan
@@ -118,13 +136,16 @@ class Run:
             "scope": p.scope, "reason": self.reason, "ticket": self.ticket, "started": stamp(self.started),
             "finished": stamp(self.finished) if self.finished else None,
             "all_devices_done_seconds": round(self.all_done_seconds, 3),
+            "everything_done_seconds": round(self.everything_done_seconds, 3),
             "manifest": {"path": self.manifest.path, "sha256": self.manifest.digest, "now": self.manifest.now},
             "elements": [e.to_data() for e in p.elements],
             "refused": [{**r.element.to_data(), "reason": r.reason} for r in p.refused],
             "devices": {r.device: r.to_data() for r in self.results},
-            "failed_devices": [r.device for r in self.failed],
+            "failed_devices": [r.device for r in self.failed_firewalls],
+            "bastions": {b.device: b.to_data() for b in self.bastions},
+            "failed_bastions": [b.device for b in self.failed_bastions],
             "cut_flows": [f.id for f in p.cut], "keep_flows": [f.id for f in p.keep],
-            "accounts": _accounts(self.manifest, p), "tunnels": _tunnels(self.manifest, p),
+            "accounts": _accounts(self.manifest, p, self.bastions), "tunnels": _tunnels(self.manifest, p),
             "lab": self.lab, "exit": self.exit_code,
             "journal": {"path": self.journal_path,
                         "hash": self.journal_entries[-1]["hash"] if self.journal_entries else None},
@@ -167,6 +188,55 @@ def lab_targets(m: Manifest, lab_dir: str, *, connect_timeout: float = 5.0,
         out.append(Target(fw.name, fw.platform, info.get("mgmt", fw.mgmt_address), key_file=state.ssh_key,
                           sock_factory=factory, connect_timeout=connect_timeout, command_timeout=command_timeout))
     return out
+
+
+def bastion_targets(m: Manifest, names: list[str], *, user: str = "root", key_file: str | None = None,
+                    port: int = 22, connect_timeout: float = 5.0, command_timeout: float = 30.0) -> list[Target]:
+    """SSH targets for the bastions ``names`` (their management address in the manifest)."""
+    return [Target(n, m.bastions[n].platform, m.bastions[n].mgmt_address, port=port, username=user,
+                   key_file=key_file, connect_timeout=connect_timeout, command_timeout=command_timeout)
+            for n in sorted(names) if n in m.bastions]
+
+
+def lab_bastion_targets(m: Manifest, lab_dir: str, names: list[str], *, connect_timeout: float = 5.0,
+                        command_timeout: float = 30.0) -> list[Target] | None:
+    """Targets for the lab's bastion namespaces (:mod:`vendorwall.lab.bastion`), None when the lab has none.
+
+    A bastion of the manifest missing from a lab that has bastions gets a target that cannot connect
+    (reported unreachable, like a device that is down).
+    """
+    from ..lab import bastion, netns
+
+    state = bastion.BastionState.load(lab_dir)
+    if state is None:
+        return None
+    out = []
+    for n in sorted(names):
+        ns = (state.bastions.get(n) or {}).get("netns", "")
+
+        def factory(host: str, port: int, timeout: float, ns: str = ns, n: str = n) -> Any:
+            if not ns:
+                raise ConnectionRefusedError(f"bastion {n} is not running in the lab {lab_dir}")
+            return netns.connect_in(ns, host, port, timeout)
+
+        platform = m.bastions[n].platform if n in m.bastions else "linux"
+        out.append(Target(n, platform, "127.0.0.1", key_file=state.ssh_key, sock_factory=factory,
+                          connect_timeout=connect_timeout, command_timeout=command_timeout))
+    return out
+
+
+def _default_bastion_targets(m: Manifest, names: list[str], tgts: list[Target],
+                             lab_dir: str | None) -> list[Target] | None:
+    """The bastions' targets when the caller gave none: the lab's, else the firewalls' SSH credentials;
+    None (bastions skipped) for a lab without bastion namespaces, or firewall targets with a custom socket."""
+    t = tgts[0] if tgts else Target("", "", "")
+    if not lab_dir and any(x.sock_factory for x in tgts):
+        return None  # the firewalls are reached through a custom path (a lab's namespace): bastions are not
+    if lab_dir:
+        return lab_bastion_targets(m, lab_dir, names, connect_timeout=t.connect_timeout,
+                                   command_timeout=t.command_timeout)
+    return bastion_targets(m, names, user=t.username, key_file=t.key_file, port=t.port,
+                           connect_timeout=t.connect_timeout, command_timeout=t.command_timeout)
 
 
 # --------------------------------------------------------------------------- per device
@@ -320,21 +390,47 @@ def _journal_base(r: Run) -> dict[str, Any]:
 def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: str = "", journal_path: str = "",
             started: float | None = None, started_mono: float | None = None, workers: int = 64,
             conntrack: bool = True, strict_host_keys: bool = False, lab_dir: str | None = None,
-            progress: Progress = _quiet) -> Run:
+            progress: Progress = _quiet, bastion_targets: list[Target] | None = None,
+            accounts: bool = True) -> Run:
+    """Firewalls and bastions at once, on one thread pool, one SSH round trip each.
+
+    ``bastion_targets``: default the lab's bastion namespaces with ``lab_dir`` (a lab without any:
+    bastions reported "skipped", not failed), else the manifest's bastion addresses with the
+    firewalls' SSH user, key, port and timeouts. ``accounts=False``: firewalls only.
+    """
     r = Run(p, m, reason, ticket, started or time.time(), started_mono or time.monotonic(),
             journal_path=journal_path, run_id=uuid.uuid4().hex[:16])
-    with ThreadPoolExecutor(max(1, min(workers, len(tgts)))) as pool:
-        futs = [pool.submit(run_device, t, p, conntrack=conntrack, strict_host_keys=strict_host_keys) for t in tgts]
+    bplans = bastions.plan(m, p.vendors) if accounts else []
+    skip = ""
+    if bplans and bastion_targets is None:
+        bastion_targets = _default_bastion_targets(m, [b.bastion for b in bplans], tgts, lab_dir)
+        if bastion_targets is None:
+            skip = (f"not part of this lab (no bastion namespace in {lab_dir}): accounts NOT disabled here; "
+                    "by hand on the real bastion") if lab_dir else (
+                "the firewalls are reached through a custom connection (a lab) and no bastion target was "
+                "given: accounts NOT disabled here")
+    btg = {t.device: t for t in bastion_targets or []}
+    with ThreadPoolExecutor(max(1, min(workers, len(tgts) + len(bplans)))) as pool:
+        futs: list[Future[Any]] = [pool.submit(run_device, t, p, conntrack=conntrack,
+                                               strict_host_keys=strict_host_keys) for t in tgts]
+        futs += [pool.submit(bastions.run_bastion, btg.get(b.bastion), b, p.action, p.check,
+                             strict_host_keys=strict_host_keys, skip_reason=skip) for b in bplans]
         if journal_path:  # written while the devices are being changed: not on the critical path
             r.journal_entries.append(journal.append(journal_path, {
                 **_journal_base(r), "event": "started", "when": stamp(r.started),
                 "elements": [e.to_data() for e in p.elements],
-                "refused": [{**x.element.to_data(), "reason": x.reason} for x in p.refused]}))
+                "refused": [{**x.element.to_data(), "reason": x.reason} for x in p.refused],
+                "bastions_planned": {b.bastion: [a.id for a in b.accounts] for b in bplans}}))
         for fut in as_completed(futs):
             res = fut.result()
-            r.results.append(res)
-            progress(device_line(res, p.action, p.check))
+            if isinstance(res, BastionResult):
+                r.bastions.append(res)
+                progress(bastion_line(res, p.action, p.check))
+            else:
+                r.results.append(res)
+                progress(device_line(res, p.action, p.check))
     r.results.sort(key=lambda x: x.device)
+    r.bastions.sort(key=lambda x: x.device)
     if lab_dir and not p.check:
         from . import labcheck
 
@@ -345,7 +441,10 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
             **_journal_base(r), "event": "finished", "when": stamp(r.finished),
             "started": stamp(r.started), "all_devices_done_seconds": round(r.all_done_seconds, 3),
             "devices": {x.device: {k: v for k, v in x.to_data().items() if k != "sessions"} for x in r.results},
-            "failed_devices": [x.device for x in r.failed], "lab": r.lab, "exit": r.exit_code}))
+            "failed_devices": [x.device for x in r.failed_firewalls],
+            "bastions": {b.device: b.to_data() for b in r.bastions},
+            "failed_bastions": [b.device for b in r.failed_bastions],
+            "everything_done_seconds": round(r.everything_done_seconds, 3), "lab": r.lab, "exit": r.exit_code}))
     return r
 
 
@@ -359,18 +458,65 @@ def _flow_text(f: Any) -> str:
     return f"{f.id}: {src} -> {dst} {f.protocol}/{ports}"
 
 
-def _accounts(m: Manifest, p: Plan) -> list[dict[str, Any]]:
+def _accounts(m: Manifest, p: Plan, done: list[BastionResult] | None = None) -> list[dict[str, Any]]:
+    """The vendors' accounts of the manifest; ``automated``: every bastion it lives on was handled by this run."""
+    handled = {b.device for b in done or [] if b.status in ("disabled", "restored", "checked")}
     out = []
     for v in p.vendors:
         for a in m.vendors[v].accounts:
             out.append({"vendor": v, "id": a.id, "person": a.person, "bastions": list(a.bastions),
-                        "automated": False})
+                        "expires": a.expires, "automated": bool(a.bastions) and set(a.bastions) <= handled})
     return out
 
 
 def _tunnels(m: Manifest, p: Plan) -> list[dict[str, Any]]:
     return [{"vendor": v, "name": t.name, "peer": t.peer, "remote_subnets": [str(n) for n in t.remote_subnets],
              "automated": False} for v in p.vendors for t in m.vendors[v].tunnels]
+
+
+def bastion_line(b: BastionResult, action: str, check: bool = False) -> str:
+    when = stamp(b.done_at or None)
+    name = f"{b.device:<14}"
+    if b.status == "skipped":
+        return f"{when}  {name} SKIPPED: {b.error}"
+    if b.status == "failed":
+        return f"{when}  {name} FAILED ({b.error_kind}): {b.error}"
+    ids = ", ".join(a.id for a in b.accounts) or "none"
+    if check:
+        if action == "isolate":
+            todo = [a for a in b.accounts if not (a.locked_before and a.expire_before == "1")]
+            live = sum(a.processes_before for a in b.accounts)
+            what = (f"checked       {len(todo)} accounts would be disabled ({', '.join(a.id for a in todo) or 'none'}; "
+                    f"{len(b.accounts)} tagged here), {live} live processes would be killed")
+        else:
+            back = [a.id for a in b.accounts if a.record and "was_locked=1" not in a.record]
+            what = f"checked       {len(back)} accounts would be re-enabled ({', '.join(back) or 'none'})"
+        return f"{when}  {name} {what}  {b.seconds:.2f} s"
+    change = f"  device change {stamp(b.device_t1)}" if b.device_t1 else ""
+    if action == "isolate":
+        what = (f"accounts disabled ({ids}), {b.sessions_ended} processes killed"
+                + ("" if b.changed else " (already disabled)"))
+    else:
+        back = [a.id for a in b.accounts if a.action == "enable"]
+        what = f"accounts re-enabled ({', '.join(back) or 'none'})"
+    return f"{when}  {name} {what}{change}  {b.seconds:.2f} s"
+
+
+def bastion_summary(r: Run) -> str:
+    bs = r.bastions
+    done = stamp(max((b.done_at for b in bs), default=r.started))
+    word = "checked" if r.plan.check else {"isolate": "accounts disabled", "restore": "accounts re-enabled"}[
+        r.plan.action]
+    failed = r.failed_bastions
+    skipped = [b for b in bs if b.status == "skipped"]
+    if failed:
+        names = ", ".join(f"{b.device} ({b.error_kind})" for b in failed)
+        return (f"{done}  ACCOUNTS NOT DONE on {len(failed)} of {len(bs)} bastions: {names}; the firewalls' result "
+                "is above (the bastions' entry paths are quarantined there). Rerun the same command to finish.")
+    if skipped and len(skipped) == len(bs):
+        return f"{done}  bastions: none handled ({len(bs)} skipped)"
+    return f"{done}  {word} on all {len(bs) - len(skipped)} bastions (+{r.everything_done_seconds:.2f} s)" + (
+        f"; {len(skipped)} skipped" if skipped else "")
 
 
 def device_line(res: DeviceResult, action: str, check: bool = False) -> str:
@@ -397,11 +543,12 @@ def summary_line(r: Run) -> str:
     n = len(r.results)
     done = stamp(max((x.done_at for x in r.results), default=r.started))
     word = "checked" if r.plan.check else {"isolate": "isolated", "restore": "restored"}[r.plan.action]
-    if not r.failed:
+    failed = r.failed_firewalls
+    if not failed:
         return f"{done}  {word} on all {n} devices (+{r.all_done_seconds:.2f} s from the command's start)"
-    names = ", ".join(f"{x.device} ({x.error_kind})" for x in r.failed)
-    return (f"{done}  NOT {word.upper()} on {len(r.failed)} of {n} devices: {names}; "
-            f"{n - len(r.failed)} done (+{r.all_done_seconds:.2f} s). Rerun the same command to finish.")
+    names = ", ".join(f"{x.device} ({x.error_kind})" for x in failed)
+    return (f"{done}  NOT {word.upper()} on {len(failed)} of {n} devices: {names}; "
+            f"{n - len(failed)} done (+{r.all_done_seconds:.2f} s). Rerun the same command to finish.")
 
 
 def report(r: Run) -> str:
@@ -434,6 +581,18 @@ def report(r: Run) -> str:
                 lines.append(f"    {x.device}: live session {c.text()}: " + (f"stays up (must-keep {k})" if k
                                                                             else "would be cut"))
     lines.append(summary_line(r))
+    lines += [bastion_line(b, p.action, check) for b in r.bastions]
+    for b in r.bastions:
+        lines += [f"    {b.device}: {n}" for n in b.notes]
+        if check and p.action == "isolate":
+            lines += [f"    {b.device}: {x.id} ({x.vendor}): {'locked' if x.locked_before else 'active'}, expires "
+                      f"{bastions._date(x.expire_before)}, {x.processes_before} live processes: would be disabled"
+                      + (" and its sessions ended" if x.processes_before else "") for x in b.accounts]
+    if r.bastions:
+        lines.append(bastion_summary(r))
+    accounts = _accounts(m, p, r.bastions)
+    manual = [x for x in accounts if not x["automated"]]
+    tunnels = _tunnels(m, p)
     if p.action != "restore":
         cut_word = "would be cut" if check else "cut"
         lines.append(f"  flows {cut_word} ({len(p.cut)}):" if check else f"  flows cut: {len(p.cut)} "
@@ -448,23 +607,36 @@ def report(r: Run) -> str:
         if p.stay:
             lines.append(f"  other clinical flows stay up too (scope access: the vendor's segments are not "
                          f"quarantined): {len(p.stay)}")
-        accounts = _accounts(m, p)
-        tunnels = _tunnels(m, p)
-        if accounts:
-            lines.append("  accounts to disable: NOT AUTOMATED YET (access-lifecycle issue); their entry paths are "
-                         "quarantined above, so they reach no system meanwhile. By hand:")
-            for a in accounts:
-                where = ", ".join(a["bastions"]) or "the VPN concentrator (no bastion entry path)"
-                lines.append(f"    {a['vendor']}: {a['id']} ({a['person']}) on {where}: "
-                             f"usermod --lock --expiredate 1 {a['id']} && pkill -KILL -u {a['id']}")
+        if manual:
+            lines.append(f"  accounts NOT disabled by this run ({len(manual)}): do it by hand (NOT AUTOMATED YET where "
+                         "no bastion was reached: VPN concentrators, a failed or skipped bastion); their entry paths "
+                         "are quarantined above, so they reach no system meanwhile:")
+            for acc in manual:
+                where = ", ".join(acc["bastions"]) or "the VPN concentrator (no bastion entry path)"
+                lines.append(f"    {acc['vendor']}: {acc['id']} ({acc['person']}) on {where}: "
+                             f"{bastions.manual_command(acc['id'])}")
         if tunnels:
-            lines.append("  LAN-to-LAN tunnels to bring down: NOT AUTOMATED YET; their remote subnets are "
-                         "quarantined above, so the firewalls drop their traffic. By hand:")
+            lines.append("  LAN-to-LAN tunnels: MANUAL STEP (vendorwall drives no IPsec concentrator). Their remote "
+                         "subnets are ALREADY QUARANTINED on every firewall (prefixes above): no packet of the tunnel "
+                         "reaches a system now. To finish, on the concentrator that terminates each tunnel:")
             for t in tunnels:
-                lines.append(f"    {t['vendor']}: {t['name']} peer {t['peer']} "
-                             f"({', '.join(t['remote_subnets'])}): take the IPsec SA down on the concentrator")
+                subnets = ", ".join(t["remote_subnets"])
+                lines.append(f"    {t['vendor']}: {t['name']}, peer {t['peer']}, remote subnets {subnets}: "
+                             f"(1) tear down its IKE/IPsec SAs with {t['peer']} (strongSwan: swanctl --terminate "
+                             f"--ike {t['name']}); (2) stop it coming back: disable the connection (start_action=none "
+                             "/ auto=ignore, reload) or shut the peer's crypto-map entry; (3) check no SA is left with "
+                             f"{t['peer']} (swanctl --list-sas); (4) note it in the incident ticket (restore does not "
+                             "bring it back up)")
     else:
-        lines.append("  accounts and tunnels disabled by hand during the isolation must be re-enabled by hand")
+        if manual:
+            lines.append(f"  accounts NOT re-enabled by this run ({len(manual)}): by hand, if they were disabled "
+                         "by hand: usermod --unlock --expiredate <expires> ID:")
+            lines += [f"    {a['vendor']}: {a['id']} on {', '.join(a['bastions']) or 'the VPN concentrator'}: "
+                      f"usermod --unlock --expiredate {a['expires']} {a['id']}" for a in manual]
+        if tunnels:
+            lines.append("  LAN-to-LAN tunnels brought down by hand during the isolation: their subnets are lifted "
+                         "from the quarantine above; re-enable the connection on the concentrator by hand:")
+            lines += [f"    {t['vendor']}: {t['name']}, peer {t['peer']}" for t in tunnels]
     if r.lab is not None:
         lines.append(f"  lab probes: {r.lab['summary']}")
         lines += [f"    MISMATCH {x}" for x in r.lab.get("mismatches", [])]
