@@ -25,6 +25,13 @@ def lab_available() -> str | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def lab_skip_reason() -> str | None:
+    """Why lab tests cannot run here (None: they can). A fixture, not an import: several test
+    directories have a conftest module, so 'from conftest import ...' is ambiguous."""
+    return lab_available()
+
+
 class AccessLab:
     def __init__(self, state, model, journal: str):
         self.state = state

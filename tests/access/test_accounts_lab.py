@@ -19,12 +19,10 @@ TODAY = dt.datetime.now(dt.UTC).date()
 
 
 @pytest.fixture(scope="module")
-def bastion_lab(tmp_path_factory, example_result):
-    from conftest import lab_available
-
+def bastion_lab(tmp_path_factory, example_result, lab_skip_reason):
     from vendorwall.lab import bastion, netns
 
-    reason = lab_available()
+    reason = lab_skip_reason
     if reason:
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("bastion")
