@@ -146,23 +146,16 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
+    from vendorwall import ansible_support as support
     from vendorwall import pipeline
     from vendorwall.access import devices, grants, policy
-    from vendorwall.errors import UsageError, VendorwallError
+    from vendorwall.errors import UsageError
 except ImportError:
     HAS_VENDORWALL = False
     IMPORT_ERROR = traceback.format_exc()
 else:
     HAS_VENDORWALL = True
     IMPORT_ERROR = ""
-
-
-def _inventory_root(sources):
-    for source in sources or []:
-        root = source if os.path.isdir(source) or not os.path.splitext(source)[1] else os.path.dirname(source)
-        if root:
-            return os.path.normpath(root)
-    return ""
 
 
 def run_module():
@@ -194,13 +187,9 @@ def run_module():
                          + " Install it in the Python that runs ansible-playbook: pip install -e .",
                          exception=IMPORT_ERROR)
     p = module.params
-    if p["chdir"]:
-        try:
-            os.chdir(p["chdir"])
-        except OSError as exc:
-            module.fail_json(msg=f"error: chdir: cannot change into {p['chdir']}: {exc.strerror}")
-    try:
-        root = _inventory_root(p["inventory"])
+    support.chdir(module, p["chdir"])
+    with support.failing(module):
+        root = support.inventory_root(p["inventory"])
         if not root:
             raise UsageError("no inventory given", "pass -i inventories/NAME")
         today = dt.date.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC).date()
@@ -226,13 +215,6 @@ def run_module():
             out = grants.close_grant(model, p["grant"], o, jpath, reason=p["reason"])
         else:
             out = grants.list_grants(model, o, jpath)
-    except VendorwallError as exc:
-        module.fail_json(msg=exc.render())
-    except UsageError as exc:
-        module.fail_json(msg=exc.render())
-    except Exception as exc:
-        module.fail_json(msg=f"internal error: {type(exc).__name__}: {exc}\n  hint:     this is a vendorwall bug; "
-                         "rerun with -vvv and report the traceback", exception=traceback.format_exc())
     changed = out.data.get("result") in ("opened", "closed")
     result = {"changed": changed, "report": out.lines, "result": out.data}
     if out.exit != 0:

@@ -107,23 +107,16 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
+    from vendorwall import ansible_support as support
     from vendorwall import pipeline
     from vendorwall.access import accounts, devices, logs
-    from vendorwall.errors import UsageError, VendorwallError
+    from vendorwall.errors import UsageError
 except ImportError:
     HAS_VENDORWALL = False
     IMPORT_ERROR = traceback.format_exc()
 else:
     HAS_VENDORWALL = True
     IMPORT_ERROR = ""
-
-
-def _inventory_root(sources):
-    for source in sources or []:
-        root = source if os.path.isdir(source) or not os.path.splitext(source)[1] else os.path.dirname(source)
-        if root:
-            return os.path.normpath(root)
-    return ""
 
 
 def run_module():
@@ -150,8 +143,8 @@ def run_module():
     p = module.params
     if p["chdir"]:
         os.chdir(p["chdir"])
-    try:
-        root = _inventory_root(p["inventory"])
+    with support.failing(module, internal_hint=False):
+        root = support.inventory_root(p["inventory"])
         if not root:
             raise UsageError("no inventory given", "pass -i inventories/NAME")
         today = dt.date.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC).date()
@@ -173,10 +166,6 @@ def run_module():
                                       logs_command=p["action"].split("_", 1)[1])
             out = logs.run(args, model, o)
             changed = bool(out.data.get("records") or out.data.get("purged"))
-    except (VendorwallError, UsageError) as exc:
-        module.fail_json(msg=exc.render())
-    except Exception as exc:
-        module.fail_json(msg=f"internal error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
     result = {"changed": changed, "report": out.lines, "result": out.data}
     if out.exit != 0:
         module.fail_json(msg="\n".join(out.lines), **result)

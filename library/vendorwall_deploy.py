@@ -300,11 +300,11 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
+    from vendorwall import ansible_support as support
     from vendorwall import pipeline
     from vendorwall.cli import parse_now
     from vendorwall.deploy import fanout, job
     from vendorwall.deploy.common import Options
-    from vendorwall.errors import UsageError, VendorwallError
 except ImportError:
     HAS_VENDORWALL = False
     IMPORT_ERROR = traceback.format_exc()
@@ -390,17 +390,9 @@ def run_module():
                          + " Install it in the Python that runs ansible-playbook: pip install -e .",
                          exception=IMPORT_ERROR)
     p = module.params
-    if p["chdir"]:
-        try:
-            os.chdir(p["chdir"])
-        except OSError as exc:
-            module.fail_json(msg=f"error: chdir: cannot change into {p['chdir']}: {exc.strerror}")
-    try:
+    support.chdir(module, p["chdir"])
+    with support.failing(module, stage=True, also=(job.JobError,), internal=False):
         targets, configs, paths = prepare(p)
-    except VendorwallError as exc:
-        module.fail_json(msg=exc.render(), stage=exc.stage)
-    except (UsageError, job.JobError) as exc:
-        module.fail_json(msg=exc.render())
     t0 = time.monotonic()
     opts = Options(check=module.check_mode, confirm_s=p["confirm_seconds"], backups=p["backups"])
     results = fanout.deploy(targets, configs, opts, lock_dir=paths.lock_dir, lock_wait_s=p["lock_wait"],

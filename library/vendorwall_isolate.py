@@ -234,7 +234,6 @@ errors:
       code: reference
 """
 
-import dataclasses
 import os
 import time
 import traceback
@@ -242,7 +241,8 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from vendorwall.errors import UsageError, VendorwallError
+    from vendorwall import ansible_support as support
+    from vendorwall.errors import UsageError
     from vendorwall.isolate import actions, journal, manifest, run
 except ImportError:
     HAS_VENDORWALL = False
@@ -252,15 +252,6 @@ else:
     IMPORT_ERROR = ""
 
 STARTED = (time.time(), time.monotonic())
-
-
-def _inventory_root(sources):
-    """The inventory directory among ansible-playbook's -i sources (a directory, or a file inside it)."""
-    for source in sources or []:
-        root = source if os.path.isdir(source) or not os.path.splitext(source)[1] else os.path.dirname(source)
-        if root:
-            return os.path.normpath(root)
-    return ""
 
 
 def run_module():
@@ -291,15 +282,11 @@ def run_module():
                          + " Install it in the Python that runs ansible-playbook: pip install -e .",
                          exception=IMPORT_ERROR)
     p = module.params
-    if p["chdir"]:
-        try:
-            os.chdir(p["chdir"])
-        except OSError as exc:
-            module.fail_json(msg=f"error: chdir: cannot change into {p['chdir']}: {exc.strerror}")
-    try:
+    support.chdir(module, p["chdir"])
+    with support.failing(module, errors=True):
         if not p["reason"].strip():
             raise UsageError("reason: empty", "say why: -e reason='vendor breach, CERT notice 2026-041'")
-        root = _inventory_root(p["inventory"])
+        root = support.inventory_root(p["inventory"])
         if not p["manifest"] and not root:
             raise UsageError("no manifest and no inventory given",
                              "pass -i inventories/NAME (then build/NAME/manifest.json is read) or "
@@ -318,13 +305,6 @@ def run_module():
                         started=STARTED[0], started_mono=STARTED[1], workers=p["workers"],
                         strict_host_keys=p["strict_host_keys"],
                         lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)
-    except VendorwallError as exc:
-        module.fail_json(msg=exc.render(), errors=[dataclasses.asdict(d) for d in exc.diagnostics])
-    except UsageError as exc:
-        module.fail_json(msg=exc.render())
-    except Exception as exc:  # the CLI's exit 70: a vendorwall bug; the traceback shows with -vvv
-        module.fail_json(msg=f"internal error: {type(exc).__name__}: {exc}\n  hint:     this is a vendorwall bug; "
-                         "rerun with -vvv and report the traceback", exception=traceback.format_exc())
     data = r.to_data()
     changed = any(x.changed for x in r.results) if not plan.check else any(
         x.would_add or x.would_remove for x in r.results)

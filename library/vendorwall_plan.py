@@ -167,16 +167,15 @@ stage:
   sample: validate
 """
 
-import dataclasses
 import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
+    from vendorwall import ansible_support as support
     from vendorwall import plan as vwplan
     from vendorwall.cli import parse_now
-    from vendorwall.errors import UsageError, VendorwallError
 except ImportError:
     HAS_VENDORWALL = False
     IMPORT_ERROR = traceback.format_exc()
@@ -199,30 +198,20 @@ def run_module():
                          + " Install it in the Python that runs ansible-playbook: pip install -e .",
                          exception=IMPORT_ERROR)
     p = module.params
-    if p["chdir"]:
-        try:
-            os.chdir(p["chdir"])
-        except OSError as exc:
-            module.fail_json(msg=f"error: chdir: cannot change into {p['chdir']}: {exc.strerror}")
+    support.chdir(module, p["chdir"])
     root = p["inventory"]
     shown = _shown(root)
     out_dir = p["out"] or os.path.join("build", os.path.basename(os.path.normpath(root)))
-    try:
+
+    def unwritable(exc: OSError) -> str:  # out is not a writable directory, the lock file is read-only...
+        return (f"error: {exc.filename or out_dir}: {exc.strerror}\n"
+                f"  hint:     out must be a writable directory (-e vendorwall_out=DIR); got {out_dir}")
+
+    with support.failing(module, stage=True, errors=True, os_error=unwritable):
         now = parse_now(p["now"])
         pv = vwplan.preview(root, now, out_dir, shown_root=shown)
         if not module.check_mode:
             vwplan.apply(pv)
-    except VendorwallError as exc:
-        module.fail_json(msg=exc.render(), stage=exc.stage,
-                         errors=[dataclasses.asdict(d) for d in exc.diagnostics])
-    except UsageError as exc:
-        module.fail_json(msg=exc.render())
-    except OSError as exc:  # out is not a writable directory, the lock file is read-only...
-        module.fail_json(msg=f"error: {exc.filename or out_dir}: {exc.strerror}\n"
-                         f"  hint:     out must be a writable directory (-e vendorwall_out=DIR); got {out_dir}")
-    except Exception as exc:  # the CLI's exit 70: a vendorwall bug; the traceback shows with -vvv
-        module.fail_json(msg=f"internal error: {type(exc).__name__}: {exc}\n  hint:     this is a vendorwall bug; "
-                         "rerun with -vvv and report the traceback", exception=traceback.format_exc())
     files = pv.changed
     result = {
         "changed": bool(files),

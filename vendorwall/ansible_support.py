@@ -1,0 +1,91 @@
+"""What the Ansible modules in library/ share: their error handling, ``chdir`` and the inventory.
+
+The modules run on the controller, in the Python of ansible-playbook where this package is
+installed. Each keeps its own import guard (it has to work when this package is missing), its
+DOCUMENTATION, EXAMPLES and RETURN, and its own result; the exceptions are mapped to ``fail_json``
+here, as the command line maps them to exit codes:
+
+- :class:`VendorwallError` (an invalid inventory, lock file or manifest): the rendered diagnostics,
+  never a traceback; with ``stage=True`` also ``stage``, with ``errors=True`` also ``errors`` (every
+  diagnostic as a dict, RETURN documents it);
+- :class:`UsageError` (and the exceptions of ``also``, which render the same way): its message and hint;
+- :class:`OSError`, when the module passes ``os_error``: the line that function makes of it;
+- anything else (the command line's exit 70, a vendorwall bug): ``internal error: Type: message``,
+  with the hint to rerun with -vvv unless ``internal_hint=False``, and the traceback only in
+  ``exception=`` (Ansible shows it with -vvv); with ``internal=False`` it is not caught.
+
+The knobs exist because the modules did not all fail the same way, and this module does not change
+how any of them fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, cast
+
+from vendorwall.errors import UsageError, VendorwallError
+
+INTERNAL_HINT = "\n  hint:     this is a vendorwall bug; rerun with -vvv and report the traceback"
+
+
+class Module(Protocol):
+    """The part of AnsibleModule used here (ansible is not a dependency of the package)."""
+
+    def fail_json(self, msg: str, **kwargs: Any) -> Any: ...
+
+
+class _Renders(Protocol):
+    def render(self) -> str: ...
+
+
+def inventory_root(sources: list[str] | None) -> str:
+    """The inventory directory among ansible-playbook's -i sources (a directory, or a file inside it)."""
+    for source in sources or []:
+        root = source if os.path.isdir(source) or not os.path.splitext(source)[1] else os.path.dirname(source)
+        if root:
+            return os.path.normpath(root)
+    return ""
+
+
+def chdir(module: Module, path: str | None) -> None:
+    """Change into ``path`` when given; a directory that cannot be entered fails the task in one line."""
+    if path:
+        try:
+            os.chdir(path)
+        except OSError as exc:
+            module.fail_json(msg=f"error: chdir: cannot change into {path}: {exc.strerror}")
+
+
+def internal_error(exc: BaseException, hint: bool = True) -> str:
+    """The message of an unexpected exception (a vendorwall bug)."""
+    return f"internal error: {type(exc).__name__}: {exc}" + (INTERNAL_HINT if hint else "")
+
+
+@contextlib.contextmanager
+def failing(module: Module, *, stage: bool = False, errors: bool = False,
+            also: tuple[type[Exception], ...] = (), os_error: Callable[[OSError], str] | None = None,
+            internal: bool = True, internal_hint: bool = True) -> Iterator[None]:
+    """Fail the task (``module.fail_json``) on an exception of the block, as the module docstring says."""
+    usage: tuple[type[Exception], ...] = (UsageError, *also)
+    try:
+        yield
+    except VendorwallError as exc:
+        fields: dict[str, Any] = {}
+        if stage:
+            fields["stage"] = exc.stage
+        if errors:
+            fields["errors"] = [dataclasses.asdict(d) for d in exc.diagnostics]
+        module.fail_json(msg=exc.render(), **fields)
+    except usage as exc:
+        module.fail_json(msg=cast(_Renders, exc).render())
+    except Exception as exc:
+        if os_error is not None and isinstance(exc, OSError):
+            module.fail_json(msg=os_error(exc))
+        elif internal:
+            module.fail_json(msg=internal_error(exc, internal_hint), exception=traceback.format_exc())
+        else:
+            raise
