@@ -8,14 +8,13 @@ close; a second grant on the same tuples is refused; ``list`` shows time left, t
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from labsupport import Stream
 
 from vendorwall.access import devices, grants, policy
 from vendorwall.isolate import journal
@@ -109,58 +108,6 @@ def test_02_list_journals_the_expiry(access_lab):
     assert journal.verify(access_lab.journal) == []
 
 
-class Stream:
-    """A vendor TCP session sending 64 bytes every 5 ms; the receiver timestamps each chunk."""
-
-    def __init__(self, src_ns: str, src: str, dst_ns: str, dst: str, port: int):
-        self.arrivals: list[float] = []
-        self.stop = threading.Event()
-        self.srv = netns.socket_in(dst_ns)
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind((dst, port))
-        self.srv.listen(1)
-        self.cli = netns.socket_in(src_ns)
-        self.cli.bind((src, 0))
-        self.cli.settimeout(3)
-        self.cli.connect((dst, port))
-        self.conn, _ = self.srv.accept()
-        self.conn.settimeout(0.1)
-        self.cli.settimeout(0.05)
-        self.threads = [threading.Thread(target=self._recv, daemon=True),
-                        threading.Thread(target=self._send, daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def _recv(self) -> None:
-        while not self.stop.is_set():
-            try:
-                data = self.conn.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            self.arrivals.append(time.time())
-
-    def _send(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.cli.send(b"v" * 64)
-            except (TimeoutError, BlockingIOError):
-                pass
-            except OSError:
-                return
-            time.sleep(0.005)
-
-    def close(self) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(2)
-        for s in (self.cli, self.conn, self.srv):
-            s.close()
-
-
 def test_03_live_session_cut_at_expiry(access_lab):
     src_ns, src, dst_ns, dst = _where(access_lab)
     # a test port of the same on-demand tuple (the listener holds the system's real ports): the policy
@@ -173,7 +120,7 @@ def test_03_live_session_cut_at_expiry(access_lab):
                             access_lab.journal, extra=extra)
     assert out.exit == 0, out.lines
     expires = grants.parse_stamp(out.data["expires_at"])
-    s = Stream(src_ns, src, dst_ns, dst, STREAM_PORT)
+    s = Stream(src_ns, src, dst_ns, dst, STREAM_PORT, interval=0.005)
     try:
         time.sleep(0.3)
         assert s.arrivals, "the session does not stream under the grant"

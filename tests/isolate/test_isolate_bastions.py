@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 
+import labsupport
 import pytest
 
 from vendorwall.isolate import actions, bastions, manifest, run
@@ -93,17 +94,6 @@ def test_evaluate_isolate_restore_and_a_survivor(tmp_path, example_result):
 # --------------------------------------------------------------------------- lab
 
 
-def _lab_available() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root"
-    for tool in ("nft", "ip", "unshare", "ssh-keygen", "usermod", "pkill"):
-        if not shutil.which(tool):
-            return f"needs {tool}"
-    if not os.path.exists("/usr/sbin/sshd"):
-        return "needs openssh-server"
-    return None
-
-
 def _sha(path: str) -> str:
     with open(path, "rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()
@@ -124,7 +114,7 @@ class BLab:
 
 @pytest.fixture(scope="module")
 def blab(tmp_path_factory):
-    reason = _lab_available()
+    reason = labsupport.lab_available("usermod", "pkill")
     if reason:
         pytest.skip(reason)
     from vendorwall import pipeline

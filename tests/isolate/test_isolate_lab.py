@@ -11,18 +11,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
+from labsupport import Stream
 
 from vendorwall.isolate import actions, journal, labcheck, manifest, run
-from vendorwall.lab import netns, runner
+from vendorwall.lab import runner
 
 pytestmark = pytest.mark.lab
 
@@ -59,58 +58,6 @@ def vendor_prefixes(lab, vendor: str, scope: str = "access") -> set[str]:
     return {str(e.prefix) for e in actions.plan(m, vendor, scope).elements}
 
 
-class Stream:
-    """A vendor TCP session streaming 64-byte chunks every 2 ms; the receiver timestamps every chunk."""
-
-    def __init__(self, src_ns: str, src: str, dst_ns: str, dst: str, port: int):
-        self.arrivals: list[float] = []
-        self.stop = threading.Event()
-        self.srv = netns.socket_in(dst_ns)
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind((dst, port))
-        self.srv.listen(1)
-        self.cli = netns.socket_in(src_ns)
-        self.cli.bind((src, 0))
-        self.cli.settimeout(3)
-        self.cli.connect((dst, port))
-        self.conn, _ = self.srv.accept()
-        self.conn.settimeout(0.1)
-        self.cli.settimeout(0.05)
-        self.threads = [threading.Thread(target=self._recv, daemon=True),
-                        threading.Thread(target=self._send, daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def _recv(self) -> None:
-        while not self.stop.is_set():
-            try:
-                data = self.conn.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            self.arrivals.append(time.time())
-
-    def _send(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.cli.send(b"v" * 64)
-            except (TimeoutError, BlockingIOError):
-                pass
-            except OSError:
-                return
-            time.sleep(0.002)
-
-    def close(self) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(2)
-        for s in (self.cli, self.conn, self.srv):
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def stream(iso_lab):
     """acme-imaging's VPN pool -> pacs-core-centre on a test port the policy table allows for the test."""
@@ -121,7 +68,7 @@ def stream(iso_lab):
     fw = flow.firewalls[0]
     subprocess.run(["ip", "netns", "exec", iso_lab.fw_ns(fw), "nft", "add", "element", "inet", "vendorwall",
                     "allow_tcp", f"{{ {src} . {dst} . {STREAM_PORT} }}"], check=True)
-    s = Stream(src_ns, src, dst_ns, dst, STREAM_PORT)
+    s = Stream(src_ns, src, dst_ns, dst, STREAM_PORT, interval=0.002)
     s.fw = fw  # type: ignore[attr-defined]
     time.sleep(0.2)
     assert s.arrivals, "the vendor session does not stream"

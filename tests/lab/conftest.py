@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 
+import labsupport
 import pytest
 
 from vendorwall.lab import netns, runner
@@ -14,20 +14,9 @@ HERE = os.path.dirname(__file__)
 INVENTORY = os.path.join(HERE, "..", "..", "inventories", "example")
 
 
-def _lab_available() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root"
-    for tool in ("nft", "ip", "unshare", "ssh-keygen"):
-        if not shutil.which(tool):
-            return f"needs {tool}"
-    if not os.path.exists(runner.SSHD):
-        return "needs openssh-server"
-    return None
-
-
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory):
-    reason = _lab_available()
+    reason = labsupport.lab_available()
     if reason:
         pytest.skip(reason)
     lab_dir = str(tmp_path_factory.mktemp("lab"))
