@@ -75,6 +75,13 @@ class Preview:
         return sorted(p for p, text in self.after.items() if self.before.get(p) != text)
 
 
+def _extensions() -> tuple[str, ...]:
+    """``.nft``, ``.ios``...: the file extensions of every platform that renders a configuration."""
+    from .platforms import registry
+
+    return tuple(sorted({f".{p.config_extension}" for p in registry.platforms().values() if p.config_extension}))
+
+
 def _managed_outputs(out_dir: str) -> dict[str, str]:
     """Files of ``out_dir`` that vendorwall wrote (they carry its mark), path -> text."""
     found: dict[str, str] = {}
@@ -82,7 +89,7 @@ def _managed_outputs(out_dir: str) -> dict[str, str]:
         return found
     for entry in sorted(os.listdir(out_dir)):
         path = os.path.join(out_dir, entry)
-        if not entry.endswith((".nft", ".ios")) or not os.path.isfile(path):
+        if not entry.endswith(_extensions()) or not os.path.isfile(path):
             continue
         with open(path, encoding="utf-8", errors="replace") as fh:
             text = fh.read()

@@ -27,6 +27,8 @@ class Platform:
     limits: dict[str, int]
     commit: str
     error_patterns: tuple[str, ...]
+    interface_pattern: str = ""  # switches: a regex the platform's interface names match ("": not checked)
+    transport: str = "netmiko"  # how deploy reaches it: netmiko (CLI session) | netconf
 
     def supports(self, feature: str) -> bool:
         return feature in self.features
@@ -39,6 +41,7 @@ def _load(data: dict[str, Any]) -> Platform:
         renderer=data.get("renderer", ""), features=frozenset(data.get("features", [])),
         limits=dict(data.get("limits") or {}), commit=data.get("commit", ""),
         error_patterns=tuple(data.get("error_patterns", [])),
+        interface_pattern=data.get("interface_pattern", ""), transport=data.get("transport", "netmiko"),
     )
 
 
