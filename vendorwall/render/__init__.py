@@ -77,4 +77,4 @@ def render_all(model: Model) -> tuple[dict[str, Rendered], list[Diagnostic]]:
 
 
 # Import the built-in renderers so they register.
-from . import ios, nftables  # noqa: E402,F401
+from . import aoscx, ios, junos, nftables, nxos  # noqa: E402,F401
