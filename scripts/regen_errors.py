@@ -315,6 +315,10 @@ CASES: dict[str, Case] = {
     "access-port-is-uplink": Case(
         "a system's access port is the switch uplink",
         {TOMORA: [("interface: GigabitEthernet1/0/2\n", "interface: GigabitEthernet1/0/48\n")]}),
+    "switch-interface-wrong-platform": Case(
+        "an NX-OS switch whose uplink and access port keep IOS interface names (both reported)",
+        {HOSTS: [("sw-nord-1: {ansible_host: 10.250.1.11, vw_platform: ios}",
+                  "sw-nord-1: {ansible_host: 10.250.1.11, vw_platform: nxos}")]}),
     # ------------------------------------------------------------------ prefixes
     "prefix-host-bits": Case(
         "a VPN pool with host bits set",

@@ -10,6 +10,10 @@ Two levels, both for the example inventory compiled for 2026-11-28:
    stored under ``tests/golden/example/configs/``. Plan runs on a *copy* of the inventory in a
    temporary directory, so the repository's lock file is never touched.
 
+Platform variants of the example (``VARIANTS``: the same inventory with other device platforms,
+e.g. ``inventories/example-switches``) are planned the same way; only the files of the platforms
+a variant is about are kept, under ``tests/golden/<variant>/configs/``.
+
 Never edit the golden files by hand: change the code or the inventory, rerun this script and
 review the diff of ``tests/golden/`` like any other output. ``tests/test_golden.py`` imports
 :func:`generate` from here, so the test and the script cannot drift apart.
@@ -39,6 +43,8 @@ NOW = "2026-11-28"
 EXPORT = "export.json"
 CONFIGS = "configs"
 LOCK = Path("vendorwall/allocations.lock.yml")
+# variant inventory (under inventories/) -> extensions of the rendered files kept as golden files
+VARIANTS: dict[str, tuple[str, ...]] = {"example-switches": (".nxos", ".aoscx", ".junos")}
 
 
 @dataclass(frozen=True)
@@ -67,11 +73,12 @@ def export_json(hashseed: str | None = "0") -> bytes:
     return vendorwall("export", str(INVENTORY), "--format", "json", "--now", NOW, hashseed=hashseed)
 
 
-def plan_copy(workdir: Path, hashseed: str | None = "0") -> tuple[dict[str, bytes], dict, bytes, bytes]:
-    """Plan a copy of the example inside ``workdir``: (rendered files, summary, lock before, after)."""
+def plan_copy(workdir: Path, hashseed: str | None = "0", inventory: Path = INVENTORY,
+              ) -> tuple[dict[str, bytes], dict, bytes, bytes]:
+    """Plan a copy of ``inventory`` inside ``workdir``: (rendered files, summary, lock before, after)."""
     inv = workdir / "inventory"
     out = workdir / "out"
-    shutil.copytree(REPO / INVENTORY, inv)
+    shutil.copytree(REPO / inventory, inv)
     before = (inv / LOCK).read_bytes()
     summary = json.loads(vendorwall("plan", str(inv), "--out", str(out), "--now", NOW, "--json",
                                     hashseed=hashseed))
@@ -93,12 +100,49 @@ def generate(hashseed: str | None = "0", keep: Path | None = None) -> Generated:
     return Generated(files, summary, before, after, work / "inventory" if keep is not None else None)
 
 
-def golden_files() -> dict[str, Path]:
-    """The reference files currently stored (``.actual`` leftovers excluded)."""
-    if not GOLDEN.exists():
+def generate_variant(name: str, hashseed: str | None = "0") -> dict[str, bytes]:
+    """The golden files of variant ``name`` (path relative to its golden directory -> content)."""
+    with tempfile.TemporaryDirectory(prefix="vw-golden-") as tmp:
+        configs, _, before, after = plan_copy(Path(tmp), hashseed, Path("inventories") / name)
+    if after != before:
+        raise RuntimeError(f"plan changes the lock file of inventories/{name}: run 'vendorwall plan "
+                           f"inventories/{name}' and commit its lock file")
+    return {f"{CONFIGS}/{k}": v for k, v in configs.items() if k.endswith(VARIANTS[name])}
+
+
+def variant_dir(name: str) -> Path:
+    return REPO / "tests" / "golden" / name
+
+
+def golden_files(root: Path = GOLDEN) -> dict[str, Path]:
+    """The reference files currently stored under ``root`` (``.actual`` leftovers excluded)."""
+    if not root.exists():
         return {}
-    return {p.relative_to(GOLDEN).as_posix(): p for p in sorted(GOLDEN.rglob("*"))
+    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
             if p.is_file() and not p.name.endswith(".actual") and p.name != ".gitignore"}
+
+
+def _update(root: Path, files: dict[str, bytes], check: bool) -> tuple[int, int, int]:
+    """Compare ``files`` with the references under ``root``; write them unless ``check``."""
+    old = golden_files(root)
+    shown = root.relative_to(REPO).as_posix()
+    changed = sorted(k for k in files if k in old and old[k].read_bytes() != files[k])
+    added = sorted(k for k in files if k not in old)
+    removed = sorted(k for k in old if k not in files)
+    for word, keys in (("changed", changed), ("added", added), ("removed", removed)):
+        for k in keys:
+            print(f"{word}: {shown}/{k}")
+    if not check:
+        for rel, data in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() or path.read_bytes() != data:
+                path.write_bytes(data)
+        for rel in removed:
+            old[rel].unlink()
+        for leftover in root.rglob("*.actual"):
+            leftover.unlink()
+    return len(changed), len(added), len(removed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,32 +151,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         gen = generate()
+        variants = {name: generate_variant(name) for name in VARIANTS}
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if gen.lock_after != gen.lock_before:
         print("warning: plan changes the example's lock file: run 'vendorwall plan inventories/example' and "
               "commit inventories/example/vendorwall/allocations.lock.yml", file=sys.stderr)
-    old = golden_files()
-    changed = sorted(k for k in gen.files if k in old and old[k].read_bytes() != gen.files[k])
-    added = sorted(k for k in gen.files if k not in old)
-    removed = sorted(k for k in old if k not in gen.files)
-    for word, keys in (("changed", changed), ("added", added), ("removed", removed)):
-        for k in keys:
-            print(f"{word}: tests/golden/example/{k}")
+    counts = [(GOLDEN, len(gen.files), _update(GOLDEN, gen.files, args.check))]
+    for name, files in variants.items():
+        counts.append((variant_dir(name), len(files), _update(variant_dir(name), files, args.check)))
     if args.check:
-        return 1 if changed or added or removed else 0
-    for rel, data in gen.files.items():
-        path = GOLDEN / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_bytes() != data:
-            path.write_bytes(data)
-    for rel in removed:
-        old[rel].unlink()
-    for leftover in GOLDEN.rglob("*.actual"):
-        leftover.unlink()
-    print(f"{len(gen.files)} golden files in tests/golden/example "
-          f"({len(changed)} changed, {len(added)} added, {len(removed)} removed): review 'git diff tests/golden'")
+        return 1 if any(sum(c) for _, _, c in counts) else 0
+    for root, n, (changed, added, removed) in counts:
+        print(f"{n} golden files in {root.relative_to(REPO).as_posix()} "
+              f"({changed} changed, {added} added, {removed} removed)")
+    print("review 'git diff tests/golden'")
     return 0
 
 
