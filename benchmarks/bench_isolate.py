@@ -50,6 +50,7 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from vendorwall.isolate import manifest as vwmanifest  # noqa: E402
 from vendorwall.lab import netns, runner  # noqa: E402
 
 PORT = 7001
@@ -228,7 +229,8 @@ def manifest(state: runner.LabState) -> dict[str, Any]:
               "entry_paths": [{"name": "bench-vpn", "kind": "vpn", "prefixes": [POOL], "bastion": None, "peer": None},
                               {"name": "bench-bastion", "kind": "bastion", "prefixes": ["10.249.0.201/32"],
                                "bastion": "bst-1", "peer": None}]}
-    return {"version": 1, "now": state.now, "inventory": "bench", "management": sorted(
+    return {"manifest": vwmanifest.MANIFEST_KIND, "version": vwmanifest.MANIFEST_VERSION, "now": state.now,
+            "inventory": "bench", "management": sorted(
         {m for f in fws.values() for m in f["management"]}), "firewalls": fws, "bastions": {},
         "vendors": {VENDOR: vendor}}
 
@@ -388,7 +390,7 @@ def main() -> int:
         state = build(args.firewalls, lab_dir, lab_id, args.host_bashrc)
         setup = time.monotonic() - t
         with open(mpath, "w") as fh:
-            json.dump(manifest(state), fh, indent=1, sort_keys=True)
+            fh.write(vwmanifest.dumps(manifest(state)))
         for _ in range(args.trials):
             results.append(trial(state, mpath, jpath, args.interval_ms / 1000))
     finally:

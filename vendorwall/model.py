@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -286,9 +287,41 @@ class DeviceIntent:
 
 
 @dataclass(frozen=True)
+class VendorFacts:
+    """What touches one vendor, computed once per model (the manifest, the review and isolation
+    read it instead of each filtering every rule per vendor)."""
+
+    segments: tuple[Segment, ...]  # the vendor's segments, sorted by key
+    access: tuple[Rule, ...]  # its vendor-access rules, sorted by id
+    clinical: tuple[Rule, ...]  # clinical rules with one of its systems at either end, sorted by id
+
+
+@dataclass(frozen=True)
 class Model:
     now: dt.date
     inventory: Inventory
     segments: tuple[Segment, ...]
     rules: tuple[Rule, ...]
     devices: dict[str, DeviceIntent] = field(default_factory=dict)
+
+    @cached_property
+    def by_vendor(self) -> dict[str, VendorFacts]:
+        """Vendor name -> its :class:`VendorFacts`, for every vendor of the inventory (one pass)."""
+        systems = self.inventory.systems
+        segs: dict[str, list[Segment]] = {v: [] for v in self.inventory.vendors}
+        access: dict[str, list[Rule]] = {v: [] for v in self.inventory.vendors}
+        clinical: dict[str, list[Rule]] = {v: [] for v in self.inventory.vendors}
+        for seg in self.segments:
+            segs.setdefault(seg.vendor, []).append(seg)
+        for r in self.rules:  # sorted by id: every list below stays sorted
+            if r.kind == "vendor_access":
+                access.setdefault(r.vendor, []).append(r)
+            elif r.kind == "clinical":
+                mine = systems.get(r.system)
+                peer = systems.get(r.peer)
+                owners = {mine.vendor if mine else r.vendor, *((peer.vendor,) if peer else ())}
+                for owner in owners:
+                    clinical.setdefault(owner, []).append(r)
+        return {v: VendorFacts(tuple(sorted(segs.get(v, ()), key=lambda s: s.key)), tuple(access.get(v, ())),
+                               tuple(clinical.get(v, ())))
+                for v in sorted({*segs, *access, *clinical})}

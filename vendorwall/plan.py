@@ -100,6 +100,11 @@ def _managed_outputs(out_dir: str) -> dict[str, str]:
 
 def preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Preview:
     """Everything ``plan`` does but the writing (check mode, diff mode)."""
+    with pipeline.gc_paused():
+        return _preview(root, now, out, shown_root)
+
+
+def _preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Preview:
     res = pipeline.run(root, now, shown_root=shown_root, check_lock=False)
     out_dir = out or os.path.join("build", os.path.basename(os.path.normpath(root)))
     before = _managed_outputs(out_dir)

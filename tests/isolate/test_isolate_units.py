@@ -39,9 +39,10 @@ def mpath(model, tmp_path) -> str:
 
 
 def edit(path: str, fn) -> None:  # type: ignore[no-untyped-def]
+    """Change the manifest's data and write it back laid out and indexed like vendorwall plan does."""
     data = json.loads(Path(path).read_text())
     fn(data)
-    Path(path).write_text(json.dumps(data))
+    Path(path).write_text(manifest.dumps(data))
 
 
 # --------------------------------------------------------------------------- manifest
@@ -72,14 +73,19 @@ def test_manifest_errors(tmp_path, mpath):
     bad.write_text("{ not json")
     with pytest.raises(VendorwallError) as ve:
         manifest.load(str(bad))
-    assert "not valid JSON" in ve.value.render()
+    assert "not a version 2 isolation manifest" in ve.value.render()
     edit(mpath, lambda d: d["vendors"]["sonexa"]["entry_paths"][0].update(prefixes=["10.200.4.0/33"]))
+    manifest.load(mpath)  # the header is fine: vendor records are checked when read
+    with pytest.raises(VendorwallError) as ve:
+        manifest.load(mpath).vendors["sonexa"]
+    assert "vendors.sonexa.entry_paths[0].prefixes[0]: not an IPv4 prefix" in ve.value.render()
     edit(mpath, lambda d: d["firewalls"]["fw-nord"].update(platform=7))
+    edit(mpath, lambda d: d["firewalls"]["fw-sud"].pop("site"))
     with pytest.raises(VendorwallError) as ve:
         manifest.load(mpath)
     text = ve.value.render()
-    assert "vendors.sonexa.entry_paths[0].prefixes[0]: not an IPv4 prefix" in text
-    assert "firewalls.fw-nord.platform: wrong type" in text and "2 errors found" in text
+    assert "firewalls.fw-nord.platform: does not match the manifest schema" in text
+    assert "firewalls.fw-sud: does not match the manifest schema" in text and "2 errors found" in text
 
 
 def test_resolve(tmp_path, mpath):
