@@ -14,6 +14,9 @@ Platform variants of the example (``VARIANTS``: the same inventory with other de
 e.g. ``inventories/example-switches``) are planned the same way; only the files of the platforms
 a variant is about are kept, under ``tests/golden/<variant>/configs/``.
 
+Every firewall of the example is also rendered on every firewall platform (``render_as``), under
+``tests/golden/platforms/<platform>/<device>.<ext>`` (docs/platforms.md).
+
 Never edit the golden files by hand: change the code or the inventory, rerun this script and
 review the diff of ``tests/golden/`` like any other output. ``tests/test_golden.py`` imports
 :func:`generate` from here, so the test and the script cannot drift apart.
@@ -44,7 +47,10 @@ EXPORT = "export.json"
 CONFIGS = "configs"
 LOCK = Path("vendorwall/allocations.lock.yml")
 # variant inventory (under inventories/) -> extensions of the rendered files kept as golden files
-VARIANTS: dict[str, tuple[str, ...]] = {"example-switches": (".nxos", ".aoscx", ".junos")}
+VARIANTS: dict[str, tuple[str, ...]] = {"example-switches": (".nxos", ".aoscx", ".junos"),
+                                        "example-multivendor": (".fortios",)}
+# Every firewall of the example rendered on every firewall platform: tests/golden/platforms/<platform>/<device>.<ext>
+PLATFORMS_DIR = REPO / "tests" / "golden" / "platforms"
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,35 @@ def generate_variant(name: str, hashseed: str | None = "0") -> dict[str, bytes]:
     return {f"{CONFIGS}/{k}": v for k, v in configs.items() if k.endswith(VARIANTS[name])}
 
 
+_RENDER_PLATFORMS = r"""
+import datetime as dt, json, sys
+from vendorwall import pipeline, render
+from vendorwall.platforms import registry
+res = pipeline.run(sys.argv[1], dt.date.fromisoformat(sys.argv[2]))
+out = {}
+for plat in registry.platforms_for_role("firewall"):
+    if not registry.get(plat).renderer:
+        continue
+    for dev in sorted(d for d, i in res.model.devices.items() if i.role == "firewall"):
+        r, diags = render.render_as(res.model, dev, plat)
+        key = f"{plat}/{dev}.{registry.get(plat).config_extension}"
+        out[key] = r.text if r is not None and not diags else "ERRORS\n" + "\n".join(d.render() for d in diags)
+json.dump(out, sys.stdout)
+"""
+
+
+def generate_platforms(hashseed: str | None = "0") -> dict[str, bytes]:
+    """Every firewall of the example on every firewall platform, relative to ``PLATFORMS_DIR``."""
+    env = dict(os.environ)
+    if hashseed is not None:
+        env["PYTHONHASHSEED"] = hashseed
+    proc = subprocess.run([sys.executable, "-c", _RENDER_PLATFORMS, str(INVENTORY), NOW], cwd=REPO, env=env,
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rendering on every platform failed:\n{proc.stderr.decode(errors='replace')}")
+    return {k: v.encode() for k, v in json.loads(proc.stdout).items()}
+
+
 def variant_dir(name: str) -> Path:
     return REPO / "tests" / "golden" / name
 
@@ -152,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         gen = generate()
         variants = {name: generate_variant(name) for name in VARIANTS}
+        platforms = generate_platforms()
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -161,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = [(GOLDEN, len(gen.files), _update(GOLDEN, gen.files, args.check))]
     for name, files in variants.items():
         counts.append((variant_dir(name), len(files), _update(variant_dir(name), files, args.check)))
+    counts.append((PLATFORMS_DIR, len(platforms), _update(PLATFORMS_DIR, platforms, args.check)))
     if args.check:
         return 1 if any(sum(c) for _, _, c in counts) else 0
     for root, n, (changed, added, removed) in counts:

@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("list", help="list the names an inventory defines")
     s.add_argument("what", choices=["sites", "vendors", "systems", "services", "client-groups", "devices"])
     _inventory_arg(s)
-    sub.add_parser("platforms", help="list the supported platforms and their capabilities")
+    s = sub.add_parser("platforms", help="list the supported platforms and their capabilities")
+    s.add_argument("--table", action="store_true", help="the firewall platform x feature table (Markdown) and why")
     sub.add_parser("schema", help="print the inventory JSON Schema")
     for name, register in _EXTENSIONS:
         register(sub)
@@ -174,6 +175,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_platforms(args: argparse.Namespace) -> int:
     from .platforms import registry
 
+    if args.table:
+        print(registry.support_table())
+        print(registry.support_reasons())
+        return EXIT_OK
     for p in registry.platforms().values():
         print(f"{p.name}\t{p.role}\tnetmiko:{p.netmiko_device_type}\t{', '.join(sorted(p.features))}")
     return EXIT_OK

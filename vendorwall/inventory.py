@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import os
+import re
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from typing import Any
@@ -182,9 +183,15 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
                                                      "nothing" if mgmt is None else repr(mgmt),
                                                      "the controller reaches the device on this address"))
             ok = False
+        parent = hvars.get("vw_vlan_parent", "")
+        if not isinstance(parent, str) or not re.fullmatch(r"[A-Za-z0-9._-]{0,35}", parent):
+            col.add(hloc.at("vw_vlan_parent").diag("invalid interface name", "a port or aggregate name such as port2",
+                                                   repr(parent), "letters, digits, '.', '_' and '-' only",
+                                                   code="invalid"))
+            ok = False
         if ok:
             devices[hname] = Device(hname, role, str(platform), str(mgmt), tuple(sorted(site_of.get(hname, []))),
-                                    hloc.origin)
+                                    hloc.origin, vlan_parent=str(parent))
     for hname in sorted(site_of):
         if hname not in hosts:
             gpath = ("all", "children", f"site_{site_of[hname][0]}", "hosts", hname)

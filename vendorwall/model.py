@@ -68,6 +68,7 @@ class Device:
     mgmt_address: str
     sites: tuple[str, ...]
     origin: Origin = NO_ORIGIN
+    vlan_parent: str = ""  # hosts.yml vw_vlan_parent: the port carrying the vendor VLANs (FortiOS, Stormshield)
 
 
 @dataclass(frozen=True)

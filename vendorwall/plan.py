@@ -39,7 +39,9 @@ class Summary:
         lines.append("  segments per site: " + ", ".join(f"{s} {n}" for s, n in sorted(self.segments_per_site.items())))
         lines.append("  devices:")
         for name, d in sorted(self.devices.items()):
-            if d["role"] == "firewall":
+            if d["role"] == "firewall" and "policies" in d:
+                what = f"{d['rules']} rules, {d['policies']} policies, {d['segments']} segments"
+            elif d["role"] == "firewall":
                 what = f"{d['rules']} rules, {d['elements']} set elements, {d['segments']} segments"
             else:
                 what = f"{d['vlans']} VLANs, {d['access_ports']} access ports"

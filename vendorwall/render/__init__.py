@@ -65,6 +65,20 @@ def render_device(model: Model, intent: DeviceIntent) -> tuple[Rendered | None, 
     return Rendered(intent.device, plat.name, plat.config_extension, text, summary), diags
 
 
+def render_as(model: Model, device: str, platform: str, vlan_parent: str = "port2") -> tuple[Rendered | None,
+                                                                                        list[Diagnostic]]:
+    """``device`` rendered as if it ran ``platform`` (golden files of every platform, benchmarks, the oracle).
+    A platform that needs a VLAN parent interface gets ``vlan_parent`` unless hosts.yml names one."""
+    from dataclasses import replace
+
+    intent = replace(model.devices[device], platform=platform)
+    dev = model.inventory.devices.get(device)
+    if dev is not None and not dev.vlan_parent:
+        devices = {**model.inventory.devices, device: replace(dev, vlan_parent=vlan_parent)}
+        model = replace(model, inventory=replace(model.inventory, devices=devices))
+    return render_device(model, intent)
+
+
 def render_all(model: Model) -> tuple[dict[str, Rendered], list[Diagnostic]]:
     out: dict[str, Rendered] = {}
     diags: list[Diagnostic] = []
@@ -77,4 +91,4 @@ def render_all(model: Model) -> tuple[dict[str, Rendered], list[Diagnostic]]:
 
 
 # Import the built-in renderers so they register.
-from . import aoscx, ios, junos, nftables, nxos  # noqa: E402,F401
+from . import aoscx, fortios, ios, junos, nftables, nxos  # noqa: E402,F401
