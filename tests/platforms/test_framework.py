@@ -62,7 +62,7 @@ def _compare(root, rel: str, actual: bytes) -> None:
 
 @pytest.fixture(scope="module")
 def multivendor_files() -> dict[str, bytes]:
-    return regen.generate_multivendor()
+    return regen.generate_variant(MULTIVENDOR.name)
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +71,14 @@ def platform_files() -> dict[str, bytes]:
 
 
 def test_multivendor_golden(multivendor_files) -> None:
-    root = regen.GOLDEN_ROOT / MULTIVENDOR.name
+    root = regen.variant_dir(MULTIVENDOR.name)
     assert set(multivendor_files) == set(regen.golden_files(root)), HINT
     for rel, data in sorted(multivendor_files.items()):
         _compare(root, rel, data)
 
 
 def test_every_platform_golden(platform_files) -> None:
-    root = regen.GOLDEN_ROOT / regen.PLATFORMS
+    root = regen.PLATFORMS_DIR
     assert set(platform_files) == set(regen.golden_files(root)), HINT
     for rel, data in sorted(platform_files.items()):
         assert not data.startswith(b"ERRORS"), f"{rel}: {data[:400].decode()}"
@@ -89,7 +89,7 @@ def test_every_platform_golden(platform_files) -> None:
 
 def test_platform_output_independent_of_hash_seed(platform_files, multivendor_files) -> None:
     assert regen.generate_platforms(hashseed="4242") == platform_files
-    assert regen.generate_multivendor(hashseed="777") == multivendor_files
+    assert regen.generate_variant(MULTIVENDOR.name, hashseed="777") == multivendor_files
 
 
 def test_nftables_of_every_platform_golden_is_the_example_golden(platform_files) -> None:
