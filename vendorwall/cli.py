@@ -103,6 +103,11 @@ def _register_extensions() -> None:
     for name in access_cli.COMMANDS:
         _COMMANDS[name] = access_cli.handle
 
+    from .importers import cli as import_cli
+
+    _EXTENSIONS.append(("import", import_cli.register))
+    _COMMANDS["import"] = import_cli.handle
+
 
 _register_extensions()
 

@@ -26,9 +26,12 @@ class Diagnostic:
     found: str = ""
     hint: str = ""
     code: str = "invalid"
+    column: int = 0  # 1-based column of a spreadsheet cell (importers); 0 for YAML
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.line and self.column:
+            where += f":{self.column}"
         path, message = _printable(self.path), _printable(self.message)
         head = f"{where}: {path}: {message}" if path else f"{where}: {message}"
         lines = [f"error: {head}"]
