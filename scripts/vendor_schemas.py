@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Fetch the vendors' own argument specs used to validate rendered objects (tests/platforms).
+
+The ``ansible`` package on PyPI bundles the vendors' Ansible collections (fortinet.fortios...),
+whose module argument specs describe every object a platform accepts. Installing the whole
+package costs ~50 s and ~500 MB; the tests need a few modules of one collection. This script
+downloads the wheel once with pip (``pip download --no-deps``, the ordinary client) and extracts
+only those files into ``build/vendor-schemas/`` (~2 MB), which the tests add to ``sys.path``.
+If the ``ansible`` package is installed, the tests use it directly and this script is not needed.
+
+    python scripts/vendor_schemas.py [--dest build/vendor-schemas]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ANSIBLE = "ansible==12.3.0"  # bundles fortinet.fortios 2.4.2
+FORTIOS_MODULES = ("system_interface", "system_zone", "firewall_address", "firewall_addrgrp",
+                   "firewall_service_custom", "firewall_schedule_onetime", "firewall_schedule_recurring",
+                   "firewall_policy")
+WANTED = ("ansible_collections/fortinet/fortios/MANIFEST.json",
+          "ansible_collections/fortinet/fortios/plugins/module_utils/",
+          *(f"ansible_collections/fortinet/fortios/plugins/modules/fortios_{m}.py" for m in FORTIOS_MODULES))
+
+
+def fetch(dest: Path) -> Path:
+    with tempfile.TemporaryDirectory(prefix="vw-wheel-") as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", ANSIBLE, "-d", tmp],
+                       check=True)
+        wheel = next(Path(tmp).glob("ansible-*.whl"))
+        with zipfile.ZipFile(wheel) as z:
+            names = [n for n in z.namelist() if n.startswith(WANTED)]
+            z.extractall(dest, names)
+    for pkg in ("ansible_collections", "ansible_collections/fortinet"):  # namespace packages need no __init__
+        (dest / pkg).mkdir(parents=True, exist_ok=True)
+    return dest
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dest", default=str(REPO / "build" / "vendor-schemas"))
+    args = ap.parse_args()
+    dest = fetch(Path(args.dest))
+    print(f"vendor argument specs in {dest} ({ANSIBLE}: fortinet.fortios)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

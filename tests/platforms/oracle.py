@@ -1,0 +1,166 @@
+"""The differential oracle's parts, independent of vendorwall's own renderers and parsers.
+
+- :func:`aerleon_policy` feeds Aerleon (PyPI ``aerleon``, a peer firewall generator) the same
+  intent, read from ``vendorwall export`` (the JSON flows of one firewall): one term per rule,
+  networks and services as Aerleon definitions, end dates as term expirations, a logged default
+  deny at the end;
+- :func:`fortigate_tuples` reads FortiOS CLI (Aerleon's output or vendorwall's) into the set of
+  accepted (source, destination, protocol, port) tuples, first match in policy order: an earlier
+  deny on schedule "always" shadows. Schedules other than "always" are not read: Aerleon has no
+  way to express them (its FortiGate schedule is always "always"), so the oracle compares what is
+  allowed, and the test lists the conditions vendorwall adds as explained differences.
+
+This parser is written apart from ``vendorwall.render.fortios_cli`` on purpose, so that a bug in
+one is caught by the other. Used by tests/platforms/test_oracle.py and benchmarks/bench_platforms.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from collections import defaultdict
+from ipaddress import IPv4Network, ip_network
+from typing import Any
+
+Tuple = tuple[str, str, str, int | None]  # (src, dst, protocol, port); port None for any
+
+
+def _h(text: str, n: int = 10) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def firewall_flows(export: dict[str, Any], firewall: str) -> list[dict[str, Any]]:
+    return [f for f in export["flows"] if firewall in f["firewalls"]]
+
+
+def aerleon_policy(flows: list[dict[str, Any]], name: str, target: str = "fortigate",
+                   header_options: str = "from-zone any to-zone any") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Aerleon policy dict, definitions dict) allowing exactly ``flows``, then a logged deny."""
+    by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in flows:
+        by_rule[f["id"]].append(f)
+    networks: dict[str, Any] = {}
+    services: dict[str, Any] = {}
+    terms: list[dict[str, Any]] = []
+
+    def net_token(prefixes: set[str]) -> str:
+        token = "N" + _h("|".join(sorted(prefixes))).upper()
+        networks[token] = {"values": [{"address": p} for p in sorted(prefixes)]}
+        return token
+
+    for rid, fs in sorted(by_rule.items()):
+        proto = fs[0]["protocol"]
+        term: dict[str, Any] = {"name": "t" + _h(rid, 12), "comment": rid,
+                                "source-address": net_token({f["src"] for f in fs}),
+                                "destination-address": net_token({f["dst"] for f in fs}),
+                                "action": "accept"}
+        if proto != "any":
+            ports = sorted({f["port"] for f in fs})
+            token = f"S{proto.upper()}" + _h(",".join(map(str, ports))).upper()
+            services[token] = [{"port": str(p), "protocol": proto} for p in ports]
+            term.update({"protocol": proto, "destination-port": token})
+        if fs[0].get("until"):
+            term["expiration"] = fs[0]["until"]
+        terms.append(term)
+    terms.append({"name": "default-deny", "action": "deny", "logging": "true",
+                  "option": "log_traffic_mode_all", "comment": "default deny"})
+    policy = {"filename": name, "filters": [{"header": {"targets": {target: header_options}}, "terms": terms}]}
+    return policy, {"networks": networks, "services": services}
+
+
+def aerleon_generate(flows: list[dict[str, Any]], name: str, target: str = "fortigate") -> str:
+    from aerleon import api
+    from aerleon.lib import naming
+
+    policy, defs = aerleon_policy(flows, name, target)
+    definitions = naming.Naming()
+    definitions.ParseDefinitionsObject(defs, "")
+    out = api.Generate([policy], definitions)
+    assert out is not None and len(out) == 1, out
+    return next(iter(out.values()))
+
+
+# --------------------------------------------------------------------------- FortiOS CLI reader
+
+
+def _blocks(text: str) -> dict[str, list[tuple[str, dict[str, list[str]]]]]:
+    """config TABLE -> [(edit key, {attr: values})], nested config blocks skipped."""
+    tables: dict[str, list[tuple[str, dict[str, list[str]]]]] = defaultdict(list)
+    table: str | None = None
+    depth = 0
+    cur: dict[str, list[str]] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("config "):
+            depth += 1
+            if depth == 1:
+                table = line[len("config "):]
+            continue
+        if line == "end":
+            depth -= 1
+            if depth == 0:
+                table = None
+            continue
+        if depth != 1 or table is None:
+            continue
+        if line.startswith("edit "):
+            cur = {}
+            tables[table].append((shlex.split(line[5:])[0], cur))
+        elif line.startswith("set ") and cur is not None:
+            toks = shlex.split(line[4:])
+            cur[toks[0]] = toks[1:]
+        elif line == "next":
+            cur = None
+    return tables
+
+
+_PR = re.compile(r"^(\d+)(?:-(\d+))?")
+
+
+def fortigate_tuples(text: str) -> set[Tuple]:
+    t = _blocks(text)
+    addr: dict[str, list[IPv4Network]] = {"all": [ip_network("0.0.0.0/0")], "none": []}  # type: ignore[list-item]
+    for name, s in t["firewall address"]:
+        if "subnet" in s:
+            addr[name] = [ip_network(f"{s['subnet'][0]}/{s['subnet'][1]}")]  # type: ignore[list-item]
+    groups = dict(t["firewall addrgrp"])
+
+    def nets(name: str) -> list[IPv4Network]:
+        if name in addr:
+            return addr[name]
+        return [n for m in groups.get(name, {}).get("member", []) for n in nets(m)]
+
+    svc: dict[str, list[tuple[str, int | None]]] = {"ALL": [("any", None)]}
+    for name, s in t["firewall service custom"]:
+        pairs: list[tuple[str, int | None]] = []
+        for proto in ("tcp", "udp"):
+            for r in s.get(f"{proto}-portrange", []):
+                m = _PR.match(r)
+                assert m, r
+                pairs += [(proto, p) for p in range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1)]
+        svc[name] = pairs
+    allowed: set[Tuple] = set()
+    denies: list[tuple[list[IPv4Network], list[IPv4Network], list[tuple[str, int | None]]]] = []
+    for _pid, s in t["firewall policy"]:
+        src = [n for a in s.get("srcaddr", []) for n in nets(a)]
+        dst = [n for a in s.get("dstaddr", []) for n in nets(a)]
+        pairs = [p for name in s.get("service", []) for p in svc.get(name, [])]
+        if s.get("action", ["deny"])[0] != "accept":
+            if s.get("schedule", ["always"])[0] == "always":
+                denies.append((src, dst, pairs))
+            continue
+        for sn in src:
+            for dn in dst:
+                for proto, port in pairs:
+                    shadow = any(any(sn.subnet_of(x) for x in ds) and any(dn.subnet_of(x) for x in dd)
+                                 and (("any", None) in dp or (proto, port) in dp) for ds, dd, dp in denies)
+                    if not shadow:
+                        allowed.add((str(sn), str(dn), proto, port))
+    return allowed
+
+
+def export_tuples(flows: list[dict[str, Any]]) -> set[Tuple]:
+    return {(f["src"], f["dst"], f["protocol"], f["port"]) for f in flows}

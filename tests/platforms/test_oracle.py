@@ -1,0 +1,107 @@
+"""Differential oracle: Aerleon's FortiGate generator vs vendorwall's FortiOS renderer, same intent.
+
+Aerleon (PyPI ``aerleon``, test extra) is fed the flows of each firewall from ``vendorwall export``
+(tests/platforms/oracle.py); both outputs are read back with the oracle's own FortiOS parser into
+(source, destination, protocol, port) tuples and compared. Every difference found is listed below
+and asserted, so a new one fails the test:
+
+1. MANAGEMENT: Aerleon allows the management networks to the firewall's own address as a forward
+   policy; vendorwall renders no policy for them on FortiOS (management access to a FortiGate is its
+   trusted hosts and local-in policies, which vendorwall never changes, so a deploy cannot lock the
+   network team out). Asserted: Aerleon's extra tuples are exactly the management flows.
+2. CONDITIONS: Aerleon's FortiGate schedule is always "always" (dates only drop expired terms when
+   the file is generated; windows and on-demand access cannot be expressed), vendorwall gates the
+   same tuples by schedules the FortiGate enforces. Asserted: every Aerleon policy uses "always";
+   vendorwall's non-"always" policies carry exactly the intent's dated, windowed and on-demand tuples.
+3. LOGGING: Aerleon logs nothing for an accept term without a logging option ("set logtraffic
+   disable"); vendorwall logs all traffic of every policy. Asserted on both outputs.
+4. DEFAULT DENY SCOPE: Aerleon's last term denies everything (any to any); vendorwall's logged denies
+   cover the vendor zones and the vendor entry paths only (the rest of the FortiGate's traffic is not
+   vendorwall's to decide). Asserted: no vendorwall deny has both "any" interfaces and "all" addresses.
+
+Nothing else differs: the allowed tuples are otherwise equal, on the example's four firewalls and on
+a synthetic inventory using every access mode.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("aerleon", reason="the oracle needs Aerleon: pip install -e '.[test]'")
+
+import oracle
+
+from vendorwall import export, render
+from vendorwall.render import fortios_cli
+from vendorwall.render import meaning as M
+
+
+def _policies(text: str) -> list[dict[str, list[str]]]:
+    return [s for _k, s in oracle._blocks(text)["firewall policy"]]
+
+
+def _compare(result, dev: str) -> dict[str, int]:
+    data = export.to_data(result.model)
+    flows = oracle.firewall_flows(data, dev)
+    peer = oracle.aerleon_generate(flows, dev)
+    ours, diags = render.render_as(result.model, dev, "fortios")
+    assert ours is not None and not diags
+    a, v = oracle.fortigate_tuples(peer), oracle.fortigate_tuples(ours.text)
+    # the oracle parser agrees with vendorwall's own reading of its output
+    assert v == {(str(t.src), str(t.dst), t.protocol, t.port) for t in M.meaning_of("fortios", ours.text)}
+    mgmt = oracle.export_tuples([f for f in flows if f["kind"] == "management"])
+    # difference 1: management flows only in Aerleon's output
+    assert a - v == mgmt, sorted(a - v - mgmt)[:5]
+    assert not v - a, sorted(v - a)[:5]
+    # difference 2: conditions
+    assert {s.get("schedule", ["always"])[0] for s in _policies(peer)} == {"always"}
+    gated = {(str(t.src), str(t.dst), t.protocol, t.port)
+             for t in M.intent_meaning(result.model.devices[dev]) if t.condition != M.PERMANENT}
+    cfg = fortios_cli.parse(ours.text)
+    timed: set[tuple[str, str, str, int | None]] = set()
+    addrs, svcs = fortios_cli.addresses(cfg), fortios_cli.services(cfg)
+    for p in fortios_cli.policies(cfg):
+        if p.get("schedule") != "always" and p.get("action") == "accept":
+            timed |= {(str(s), str(d), proto, port) for a_ in p.values("srcaddr") for s in addrs[a_]
+                      for b_ in p.values("dstaddr") for d in addrs[b_] for x in p.values("service")
+                      for proto, port in svcs[x]}
+    assert timed == gated
+    # difference 3: logging
+    accepts = [s for s in _policies(peer) if s.get("action") == ["accept"]]
+    assert accepts and all(s.get("logtraffic") == ["disable"] for s in accepts)
+    assert all(s.get("logtraffic") == ["all"] for s in _policies(ours.text))
+    # difference 4: default deny scope
+    assert any(s.get("action") is None and s.get("srcaddr") == ["all"] and s.get("dstaddr") == ["all"]
+               for s in _policies(peer)), "Aerleon's default deny (no 'set action' = deny)"
+    for s in _policies(ours.text):
+        if s.get("action") == ["deny"]:
+            assert not (s["srcintf"] == s["dstintf"] == ["any"] and s["srcaddr"] == s["dstaddr"] == ["all"])
+    return {"tuples": len(v), "management": len(mgmt), "gated": len(gated)}
+
+
+def test_oracle_on_the_example(example_result) -> None:
+    counts = {dev: _compare(example_result, dev) for dev, i in sorted(example_result.model.devices.items())
+              if i.role == "firewall"}
+    assert sum(c["tuples"] for c in counts.values()) > 300
+    assert sum(c["gated"] for c in counts.values()) > 100  # on-demand, dated and windowed tuples exist
+
+
+def test_oracle_on_every_access_mode(big_result) -> None:
+    for dev, i in sorted(big_result.model.devices.items()):
+        if i.role == "firewall":
+            _compare(big_result, dev)
+
+
+def test_oracle_catches_a_wrong_port(example_result) -> None:
+    """The oracle is not blind: a renderer printing one wrong port is a difference."""
+    data = export.to_data(example_result.model)
+    flows = oracle.firewall_flows(data, "fw-nord")
+    ours, _ = render.render_as(example_result.model, "fw-nord", "fortios")
+    assert ours is not None
+    broken = re.sub(r"set tcp-portrange 22\n", "set tcp-portrange 2222\n", ours.text, count=1)
+    assert broken != ours.text
+    a = oracle.fortigate_tuples(oracle.aerleon_generate(flows, "fw-nord"))
+    mgmt = oracle.export_tuples([f for f in flows if f["kind"] == "management"])
+    assert a - oracle.fortigate_tuples(broken) != mgmt

@@ -1,0 +1,129 @@
+"""Every object vendorwall renders for FortiOS is valid against Fortinet's own argument specs.
+
+The specs are the ``versioned_schema`` of the ``fortinet.fortios`` Ansible collection's modules
+(fortios_firewall_policy, ..._address, ...), from the ``ansible`` PyPI package: installed, or
+extracted by ``scripts/vendor_schemas.py`` into build/vendor-schemas (CI runs it; see the script).
+Each rendered ``edit`` becomes the module's dict (``set a-b x`` -> ``a_b: x``; member lists ->
+``[{name: x}]``) and goes through ansible-core's ``ArgumentSpecValidator``: unknown attributes,
+wrong types and values outside the module's choices fail. Each attribute (and each choice used)
+must also exist in the oldest FortiOS the capability file targets (``defaults.fortios_version``),
+by the schema's ``v_range``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import pytest
+from vendorwall_testlib import REPO
+
+from vendorwall import render
+from vendorwall.platforms import registry
+from vendorwall.render import fortios_cli
+
+MODULE_OF = {"system interface": "system_interface", "system zone": "system_zone",
+             "firewall address": "firewall_address", "firewall addrgrp": "firewall_addrgrp",
+             "firewall service custom": "firewall_service_custom",
+             "firewall schedule onetime": "firewall_schedule_onetime",
+             "firewall schedule recurring": "firewall_schedule_recurring", "firewall policy": "firewall_policy"}
+KEY_OF = {"firewall policy": "policyid"}
+PKG = "ansible_collections.fortinet.fortios"
+
+
+def _collection() -> Any:
+    try:
+        return importlib.import_module("ansible_collections.fortinet.fortios.plugins.module_utils.fortios.fortios")
+    except ImportError:
+        pass
+    extracted = REPO / "build" / "vendor-schemas"
+    if extracted.is_dir():
+        sys.path.insert(0, str(extracted))
+        importlib.invalidate_caches()
+        return importlib.import_module("ansible_collections.fortinet.fortios.plugins.module_utils.fortios.fortios")
+    if os.environ.get("CI"):
+        pytest.fail("fortinet.fortios argument specs missing in CI: .ci/run must run scripts/vendor_schemas.py")
+    pytest.skip("fortinet.fortios argument specs not available: run python scripts/vendor_schemas.py")
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.lstrip("v").split("."))
+
+
+def _in_range(v_range: list[list[str]] | None, target: tuple[int, ...]) -> bool:
+    if not v_range:
+        return True
+    return any(_version(lo) <= target and (not hi or target <= _version(hi)) for lo, hi in v_range)
+
+
+def _as_module_dict(entry: fortios_cli.Entry, table: str, spec: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {KEY_OF.get(table, "name"): entry.key}
+    for attr, values in entry.settings.items():
+        k = attr.replace("-", "_")
+        s = spec.get(k, {})
+        if s.get("type") == "list" and s.get("elements") == "dict":
+            child = next(iter(s.get("options", {"name": None})))
+            out[k] = [{child: v} for v in values]
+        elif s.get("type") == "list":
+            out[k] = values
+        else:
+            out[k] = " ".join(values)
+    return out
+
+
+def _check(text: str, target: tuple[int, ...]) -> tuple[int, list[str]]:
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    fortios = _collection()
+    problems: list[str] = []
+    checked = 0
+    for table, t in fortios_cli.parse(text).items():
+        mod = importlib.import_module(f"{PKG}.plugins.modules.fortios_{MODULE_OF[table]}")
+        schema = mod.versioned_schema
+        spec = fortios.schema_to_module_spec(schema)["options"]
+        validator = ArgumentSpecValidator(spec)
+        for entry in t.entries.values():
+            data = _as_module_dict(entry, table, spec)
+            res = validator.validate(data)
+            checked += 1
+            for err in res.error_messages:
+                problems.append(f"{table} {entry.key}: {err}")
+            for attr, values in entry.settings.items():
+                node = schema["children"].get(attr.replace("-", "_"), {})
+                if not _in_range(node.get("v_range"), target):
+                    problems.append(f"{table} {entry.key}: {attr} not in FortiOS {target}")
+                for opt in node.get("options", []):
+                    if opt["value"] in values and not _in_range(opt.get("v_range"), target):
+                        problems.append(f"{table} {entry.key}: {attr} {opt['value']} not in FortiOS {target}")
+    return checked, problems
+
+
+def _target() -> tuple[int, ...]:
+    return _version(str(registry.get("fortios").defaults["fortios_version"]) + ".0")
+
+
+@pytest.mark.parametrize("source", ["example", "synthetic"])
+def test_rendered_objects_match_fortinet_argument_specs(source, example_result, big_result) -> None:
+    result = example_result if source == "example" else big_result
+    total = 0
+    for dev, intent in sorted(result.model.devices.items()):
+        if intent.role != "firewall":
+            continue
+        r, diags = render.render_as(result.model, dev, "fortios")
+        assert r is not None and not diags
+        checked, problems = _check(r.text, _target())
+        assert not problems, problems[:10]
+        total += checked
+    assert total > 100
+
+
+def test_the_validation_can_fail() -> None:
+    """A misspelt attribute, a bad choice and a type error are all reported."""
+    bad = ("config firewall policy\n    edit 900001\n        set name \"x\"\n        set logtrafic all\n"
+           "        set action permit\n    next\nend\n"
+           "config system interface\n    edit \"vl1\"\n        set vlanid many\n    next\nend\n")
+    _checked, problems = _check(bad, _target())
+    text = "\n".join(problems)
+    assert "logtrafic" in text and "permit" in text and "vlanid" in text, text
