@@ -9,6 +9,10 @@ Twisted reactor serves them all. SPEC (mode 0600, it holds the lab's switch pass
     {"username": "vwlab", "password": "...", "secret": "...",
      "switches": [{"device": "sw-nord-1", "port": 20001, "ports": ["GigabitEthernet1/0/1", ...]}]}
 
+A switch with ``"model": "junos"`` is fake-switches' Juniper ELS model (``juniper_qfx_copper``:
+``interface-mode``, VLANs by name) served over NETCONF only (SSH subsystem ``netconf``); the
+default model is the Cisco IOS CLI.
+
 Prints ``ready <n>`` on stdout once every switch listens. The simulator keeps its configuration in
 memory (``write memory`` saves nothing): a switch restarts empty with ``lab up``.
 
@@ -39,6 +43,7 @@ def available() -> str | None:
 def serve(spec: dict[str, Any]) -> None:
     from fake_switches import switch_configuration
     from fake_switches.cisco.cisco_core import CiscoSwitchCore
+    from fake_switches.juniper_qfx_copper.juniper_qfx_copper_core import JuniperQfxCopperSwitchCore
     from fake_switches.transports.ssh_service import SwitchSshService
     from twisted.internet import reactor
 
@@ -48,7 +53,7 @@ def serve(spec: dict[str, Any]) -> None:
         conf = switch_configuration.SwitchConfiguration(
             "127.0.0.1", name=sw["device"], privileged_passwords=[spec["secret"]],
             ports=[switch_configuration.Port(p) for p in sw["ports"]])
-        core = CiscoSwitchCore(conf)
+        core = JuniperQfxCopperSwitchCore(conf) if sw.get("model") == "junos" else CiscoSwitchCore(conf)
         SwitchSshService(ip="127.0.0.1", port=int(sw["port"]), switch_core=core,
                          users=users).hook_to_reactor(reactor)
     print(f"ready {len(spec['switches'])}", flush=True)
