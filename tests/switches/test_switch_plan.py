@@ -82,7 +82,7 @@ def test_nxos_rollback_commands_restore_the_backup() -> None:
     have, p = nxos_plan_()
     after = applied(nxos_plan.DIALECT, have, p)
     back = switch_plan.rollback_commands(nxos_plan.DIALECT, after, have, p.target.ports, NORD)
-    assert back[:3] == ["vlan 3000", "exit", "vlan 3001"]  # names as they were (3000 had none)
+    assert back[:4] == ["vlan 3000", "  no name", "exit", "vlan 3001"]  # names as they were (3000 had none)
     i = back.index("interface Ethernet1/5")
     assert back[i + 1:i + 4] == ["  description vendorwall gone-vendor box", "  switchport access vlan 3050",
                                  "  no shutdown"]

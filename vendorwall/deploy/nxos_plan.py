@@ -95,7 +95,8 @@ def commands(have: SwitchConfig, target: SwitchConfig, vlan_range: tuple[int, in
     cmds: list[str] = []
     for vid in sorted(target.vlans):
         if have.vlans.get(vid) != target.vlans[vid]:
-            cmds += [f"vlan {vid}"] + ([f"  name {target.vlans[vid]}"] if target.vlans[vid] else []) + ["exit"]
+            name = target.vlans[vid]
+            cmds += [f"vlan {vid}", f"  name {name}" if name else "  no name", "exit"]
     for name in sorted(target.ports, key=_port_key):
         want, cur = target.ports[name], have.ports.get(name, Port())
         body: list[str] = []
