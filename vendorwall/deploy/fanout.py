@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import IO
 
-from . import ios, nftables
+from . import aoscx, ios, junos, nftables, nxos
 from .common import Options, Result
 from .errors import DeployError, LockError
 from .session import Target
@@ -28,7 +28,8 @@ Progress = Callable[[str], None]
 Pusher = Callable[[Target, str, Options], Result]
 
 # platform -> pusher; a platform without one is reported as unsupported, never skipped silently
-PUSHERS: dict[str, Pusher] = {"nftables": nftables.push, "ios": ios.push}
+PUSHERS: dict[str, Pusher] = {"nftables": nftables.push, "ios": ios.push, "nxos": nxos.push, "aoscx": aoscx.push,
+                              "junos": junos.push}
 ON_FAILURE = ("continue", "stop")
 
 

@@ -109,7 +109,7 @@ def targets(res: Any, names: list[str], creds: Credentials, connections: Mapping
         c = over.get(name, {})
         extra: dict[str, Any] = {}
         intent = model.devices.get(name)
-        if dev.platform == "ios" and intent is not None:
+        if dev.role == "switch" and intent is not None:
             extra["vlan_range"] = tuple(inv.sites[intent.site].vlan_range)
         out.append(Target(
             name, dev.platform, c.get("host", dev.mgmt_address), c.get("port", 22),

@@ -96,6 +96,14 @@ class Target:
     extra: dict[str, Any] = field(default_factory=dict)  # platform data the planner needs (IOS: vlan_range)
 
 
+def _registry_device_type(platform: str) -> str:
+    """The netmiko device_type of a platform's capability file ("" when it has none)."""
+    from ..platforms import registry
+
+    p = registry.platforms().get(platform)
+    return p.netmiko_device_type if p else ""
+
+
 def _masked_log(path: str, secrets: list[str]) -> Any:
     from netmiko.session_log import SessionLog
 
@@ -117,7 +125,7 @@ class Session:
 
     @property
     def device_type(self) -> str:
-        return DEVICE_TYPES.get(self.t.platform, self.t.platform)
+        return DEVICE_TYPES.get(self.t.platform) or _registry_device_type(self.t.platform) or self.t.platform
 
     def open(self) -> Session:
         from netmiko import ConnectHandler
@@ -223,7 +231,11 @@ class Session:
 
 
 def _rejected(message: str, commands: list[str]) -> str:
-    """The command a ConfigInvalidException points at (the last one echoed in its output)."""
+    """The command a ConfigInvalidException points at: netmiko names it ("Invalid input detected at
+    command: CMD, matched error: ..."); otherwise the last command echoed in its output."""
+    m = re.search(r"Invalid input detected at command: (.*?), matched error:", message, re.S)
+    if m and m.group(1).strip():
+        return m.group(1).strip()
     hit = ""
     for c in commands:
         if c.strip() and c.strip() in message:
