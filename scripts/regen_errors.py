@@ -464,6 +464,21 @@ CASES: dict[str, Case] = {
          TOMORA: [('    hotline: "+33 1 00 00 00 02"\n', '    hotline: ""\n'),
                   ("          services: [ssh]\n", "          services: [ssh, telnet]\n"),
                   ("      ends: 2028-12-31\n", "      ends: 2026-10-31\n")]}),
+    "collect-all-twelve": Case(
+        "twelve mistakes of both kinds (six structural, six semantic) in six files, all reported in one run: "
+        "the semantic checks run on every entry that loaded",
+        {HOSTS: [("vw_platform: ios}", "vw_platform: cisco_ios}")],
+         POLICY: [("https: {protocol: tcp, ports: [443]}", 'https: {protocol: tcp, ports: ["443"]}')],
+         SITES: [("    vlan_range: [3000, 3099]\n", "    vlan_range: 3000-3099\n")],
+         GROUPS: [("    site: nord\n", "    site: sud\n")],
+         ACME: [("        criticality: vital\n", "        criticality: critical\n"),
+                ("email: jeanne.martin@acme-imaging.example", "email: jeanne.martin"),
+                ("          until: 2027-06-30\n", "          until: 2028-06-30\n"),
+                ("{to: pacs-nord, services: [hl7], keep: true}", "{to: pacs-nord, services: [hl77], keep: true}")],
+         TOMORA: [('    hotline: "+33 1 00 00 00 02"\n', '    hotline: ""\n'),
+                  ("          services: [ssh, https]\n", "          services: [ssh, telnet]\n"),
+                  ("          max_hours: 2\n", "          max_hour: 2\n"),
+                  ("      ends: 2028-12-31\n", "      ends: 2026-10-31\n")]}),
     "collect-all-structural": Case(
         "structural errors (YAML, schema, hosts) in five files, all reported in one run",
         {HOSTS: [("vw_platform: ios}", "vw_platform: cisco_ios}")],

@@ -122,8 +122,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     res = pipeline.run(args.inventory, parse_now(args.now), shown_root=_shown(args.inventory))
     inv = res.inventory
+    lock = "lock file up to date" if res.lock.exists else "no lock file yet"
     print(f"{_shown(args.inventory)}: valid ({len(inv.vendors)} vendors, {len(inv.systems)} systems, "
-          f"{len(res.model.segments)} segments, {len(res.model.rules)} rules, lock file up to date)")
+          f"{len(res.model.segments)} segments, {len(res.model.rules)} rules, {lock})")
+    if not res.lock.exists:  # a first run: say what 'plan' will allocate and pin in the lock file
+        print(f"'vendorwall plan {_shown(args.inventory)}' will allocate and pin these {len(res.allocations)} "
+              "segment(s) in the lock file (commit it with the inventory):")
+        for key, a in sorted(res.allocations.items()):
+            hosts = ", ".join(f"{s} {' '.join(map(str, addrs))}" for s, addrs in sorted(a.hosts.items()))
+            print(f"  {key}: VLAN {a.vlan}, {a.subnet} ({hosts})")
     return EXIT_OK
 
 

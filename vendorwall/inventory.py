@@ -16,7 +16,7 @@ import datetime as dt
 import glob
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from typing import Any
 
@@ -40,13 +40,14 @@ from .model import (
     Vendor,
     Window,
 )
-from .yamlsrc import Path, Source, dotted, load_file
+from .yamlsrc import Path, Source, dotted, load_file, undotted
 
 DOMAIN_DIR = "vendorwall"
 LOCK_FILE = "allocations.lock.yml"
 ROLE_GROUPS = {"firewalls": "firewall", "switches": "switch", "bastions": "bastion"}
 SITE_GROUP_PREFIX = "site_"
 MAX_PORT_RANGE = 1024
+ALL_DEVICES = "*devices*"  # in Inventory.broken: hosts.yml could not be read, every device reference is moot
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Loc:
 class Collector:
     def __init__(self) -> None:
         self.diags: list[Diagnostic] = []
+        self.broken_devices: set[str] = set()  # hosts left out of the device list (bad platform, address)
 
     def add(self, d: Diagnostic) -> None:
         self.diags.append(d)
@@ -123,11 +125,13 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
     if not os.path.exists(path):
         col.add(Diagnostic(shown, 0, "", "missing device inventory", "an Ansible YAML inventory hosts.yml",
                            "no such file", "see docs/inventory.md for its layout", code="io"))
+        col.broken_devices.add(ALL_DEVICES)
         return {}
     data, src, diags = load_file(path, shown)
     for d in diags:
         col.add(d)
     if diags:
+        col.broken_devices.add(ALL_DEVICES)
         return {}
     top = Loc(src, ())
     all_group = data.get("all") if isinstance(data, dict) else None
@@ -135,6 +139,7 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
     if not isinstance(children, dict):
         col.add(top.diag("hosts.yml has no groups", "all: children: {firewalls: ..., switches: ..., ...}",
                          "no all.children mapping", "see docs/inventory.md"))
+        col.broken_devices.add(ALL_DEVICES)
         return {}
     hosts: dict[str, tuple[str, dict[str, Any], Loc]] = {}
     site_of: dict[str, list[str]] = {}
@@ -189,6 +194,8 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
                                                    repr(parent), "letters, digits, '.', '_' and '-' only",
                                                    code="invalid"))
             ok = False
+        if not ok:
+            col.broken_devices.add(hname)
         if ok:
             devices[hname] = Device(hname, role, str(platform), str(mgmt), tuple(sorted(site_of.get(hname, []))),
                                     hloc.origin, vlan_parent=str(parent))
@@ -209,6 +216,60 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
 class _Raw:
     policy: tuple[dict[str, Any], Loc] | None
     entries: dict[str, dict[str, tuple[Any, Loc]]]
+    broken: set[str] = field(default_factory=set)  # names of entries left out (structural errors)
+    skip_items: dict[tuple[str, str, str], set[int]] = field(default_factory=dict)  # (file, vendor, list) -> indices
+
+
+_NAME_KEY = re.compile(r"(?:^|[\s{,-])name:\s*['\"]?([a-z0-9][a-z0-9-]{0,39})")
+_MAP_KEY = re.compile(r"^\s*(?:-\s+)?([a-z0-9][a-z0-9-]{0,39}):")
+
+
+def _names_in_text(path: str) -> set[str]:
+    """Names a file that did not parse probably defines: ``name: X`` values and the keys of its
+    top-level mappings. Used only to keep references to them from being called unknown."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return set()
+    out = set()
+    for line in text.splitlines():
+        out.update(_NAME_KEY.findall(line))
+        m = _MAP_KEY.match(line)
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+def _unit(path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The smallest entry a schema error makes unusable: a system, a named entry, the policy;
+    None when the file's own shape is wrong."""
+    if not path or path[0] not in ("policy", "services", "sites", "client_groups", "vendors"):
+        return None
+    if path[0] == "policy":
+        return ("policy",)
+    if len(path) < 2:
+        return None
+    if path[0] == "vendors" and len(path) >= 4 and path[2] in _ITEMS and isinstance(path[3], int):
+        return path[:4]
+    return path[:2]
+
+
+_ITEMS = ("systems", "entry_paths", "accounts")  # a vendor's lists whose items load one by one
+
+
+def _entry_names(entry: Any) -> set[str]:
+    """A broken entry's own name and those of what it defines (a vendor's systems, entry paths)."""
+    out: set[str] = set()
+    if isinstance(entry, dict):
+        for key in ("systems", "entry_paths"):
+            items = entry.get(key)
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    out.add(item["name"])
+        if isinstance(entry.get("name"), str):
+            out.add(entry["name"])
+    return out
 
 
 def domain_files(root: str) -> list[str]:
@@ -232,6 +293,7 @@ def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, 
         for d in diags:
             col.add(d)
         if diags:
+            raw.broken.update(_names_in_text(path))
             continue
         if data is None:
             col.add(Diagnostic(shown, 1, "", "empty file",
@@ -241,9 +303,27 @@ def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, 
         sdiags = schema.check(data, src)
         for d in sdiags:
             col.add(d)
-        if sdiags:
+        # Leave out only the entries the schema errors are in: the rest of the file is checked too.
+        units = {_unit(undotted(d.path)) for d in sdiags}
+        if None in units:
+            raw.broken.update(_names_in_text(path))
             continue
+        for unit in units:
+            assert unit is not None
+            key, name = str(unit[0]), str(unit[-1]) if len(unit) == 2 else ""
+            entry = data.get(key) if key == "policy" else (data.get(key) or {}).get(unit[1])
+            if len(unit) == 4:  # one system, entry path or account of a vendor
+                raw.skip_items.setdefault((shown, str(unit[1]), str(unit[2])), set()).add(int(unit[3]))
+                items = entry.get(str(unit[2])) if isinstance(entry, dict) else None
+                if isinstance(items, list) and isinstance(unit[3], int) and unit[3] < len(items):
+                    raw.broken.update(_entry_names(items[unit[3]]))
+            elif key != "policy":
+                raw.broken.add(name)
+                raw.broken.update(_entry_names(entry))
         for key, value in data.items():
+            if (key,) in units:
+                raw.broken.add("policy")
+                continue
             loc = Loc(src, (key,))
             if key == "policy":
                 if raw.policy is not None:
@@ -253,6 +333,8 @@ def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, 
                     raw.policy = (value or {}, loc)
                 continue
             for name, entry in (value or {}).items():
+                if (key, name) in units:
+                    continue
                 eloc = loc.at(name)
                 prev = raw.entries[key].get(name)
                 if prev is not None:
@@ -340,19 +422,24 @@ def _system(vendor: str, vendor_paths: tuple[str, ...], vendor_approvers: tuple[
                   tuple(d.get("approvers") or vendor_approvers), access, tuple(flows), loc.origin)
 
 
-def _vendor(name: str, d: dict[str, Any], loc: Loc, col: Collector) -> Vendor:
-    paths = tuple(_entry_path(p, loc.at("entry_paths", i), col) for i, p in enumerate(d["entry_paths"]))
+def _vendor(name: str, d: dict[str, Any], loc: Loc, col: Collector,
+            skip: dict[str, set[int]] | None = None) -> Vendor:
+    skip = skip or {}
+    paths = tuple(_entry_path(p, loc.at("entry_paths", i), col) for i, p in enumerate(d["entry_paths"])
+                  if i not in skip.get("entry_paths", ()))
     path_names = tuple(p.name for p in paths)
     approvers = tuple(d["approvers"])
     accounts = []
     for i, a in enumerate(d.get("accounts", [])):
+        if i in skip.get("accounts", ()):
+            continue
         aloc = loc.at("accounts", i)
         expires = col.date(a["expires"], aloc.at("expires"))
         accounts.append(Account(a["id"], a["person"], a["email"], expires or dt.date.min,
                                 col.date(a.get("created"), aloc.at("created")), a.get("owner", ""),
                                 bool(a.get("shared", False)), a.get("ssh_key", ""), aloc.origin))
     systems = tuple(_system(name, path_names, approvers, s, loc.at("systems", i), col)
-                    for i, s in enumerate(d.get("systems", [])))
+                    for i, s in enumerate(d.get("systems", [])) if i not in skip.get("systems", ()))
     contract = d["contract"]
     ends = col.date(contract["ends"], loc.at("contract", "ends"))
     return Vendor(name, d["title"], d["hotline"].strip(), d["security_contact"], contract["reference"],
@@ -397,7 +484,8 @@ def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diag
         locs[f"client_groups.{name}"] = loc
     vendors = {}
     for name, (d, loc) in sorted(raw.entries["vendors"].items()):
-        vendors[name] = _vendor(name, d, loc, col)
+        vendors[name] = _vendor(name, d, loc, col, {lst: idx for (f, v, lst), idx in raw.skip_items.items()
+                                                    if f == loc.src.file and v == name})
         locs[f"vendors.{name}"] = loc
     systems: dict[str, System] = {}
     for v in vendors.values():
@@ -411,7 +499,7 @@ def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diag
                 continue
             systems[s.name] = s
     inv = Inventory(os.path.abspath(root), _policy(raw.policy), services, devices, sites, groups, vendors, systems,
-                    sources)
+                    sources, frozenset(raw.broken | col.broken_devices))
     if raw.policy is not None:
         locs["policy"] = raw.policy[1]
     return inv, col.diags, locs

@@ -212,6 +212,9 @@ class Inventory:
     vendors: dict[str, Vendor]
     systems: dict[str, System]  # every vendor's systems by (globally unique) name
     sources: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # file -> yamlsrc.Source
+    # names of entries left out because of structural errors (or seen in a file that did not
+    # parse): semantic checks do not call references to them "unknown" (they are broken, and said so)
+    broken: frozenset[str] = field(default_factory=frozenset, compare=False)
 
 
 # --------------------------------------------------------------------------- compiled model

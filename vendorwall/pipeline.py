@@ -35,10 +35,12 @@ def _barrier(stage: str, diags: list[Diagnostic]) -> None:
 
 
 def load_and_validate(root: str, now: dt.date, shown_root: str | None = None) -> tuple[Inventory, Lock]:
+    """Load, then run the semantic checks on everything that loaded (the loader leaves out only
+    the entries with structural errors and names them in ``inv.broken``, so checks skip what
+    depends on them): one run lists the structural and the semantic mistakes together."""
     inv, diags, _ = inventory.load(root, shown_root)
     lock, lock_diags = alloc.read_lock(root, shown_root if shown_root is not None else root)
-    _barrier("load", diags + lock_diags)
-    _barrier("validate", validate.check(inv, now))
+    _barrier("validate", diags + lock_diags + validate.check(inv, now))
     return inv, lock
 
 
@@ -76,7 +78,7 @@ def _run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: 
     inv, lock = load_and_validate(root, now, shown_root)
     allocations, diags = alloc.allocate(inv, lock)
     diags = validate.precise(inv, diags)
-    if check_lock and not diags:
+    if check_lock and not diags and lock.exists:  # no lock file yet: a first run, 'plan' writes it
         stale = alloc.stale(lock, allocations, shown_root if shown_root is not None else root)
         diags += [stale] if stale else []
     _barrier("allocate", diags)
