@@ -215,6 +215,8 @@ class Session:
 
     def _leave_config(self) -> None:
         """Back to exec mode after a failed configuration (a rejected command leaves us in it)."""
+        if self.device_type == "fortinet":
+            return  # no config mode: "exit" would log out; the FortiOS pusher aborts its own transaction
         try:
             for _ in range(4):
                 if not self.conn.check_config_mode():

@@ -1,0 +1,1 @@
+"""Device drivers: one module per platform, turning journeys' operations into that platform's commands."""
