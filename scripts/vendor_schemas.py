@@ -21,13 +21,19 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-ANSIBLE = "ansible==12.3.0"  # bundles fortinet.fortios 2.4.2
+ANSIBLE = "ansible==12.3.0"  # bundles fortinet.fortios 2.4.2, cisco.nxos, junipernetworks.junos
 FORTIOS_MODULES = ("system_interface", "system_zone", "firewall_address", "firewall_addrgrp",
                    "firewall_service_custom", "firewall_schedule_onetime", "firewall_schedule_recurring",
                    "firewall_policy")
+# switches (tests/switches/test_vendor_schema.py): the resource modules' argument specs
+NXOS_ARGSPEC = "ansible_collections/cisco/nxos/plugins/module_utils/network/nxos/argspec"
+JUNOS_ARGSPEC = "ansible_collections/junipernetworks/junos/plugins/module_utils/network/junos/argspec"
+SWITCH_RESOURCES = ("vlans", "l2_interfaces", "interfaces")
 WANTED = ("ansible_collections/fortinet/fortios/MANIFEST.json",
           "ansible_collections/fortinet/fortios/plugins/module_utils/",
-          *(f"ansible_collections/fortinet/fortios/plugins/modules/fortios_{m}.py" for m in FORTIOS_MODULES))
+          *(f"ansible_collections/fortinet/fortios/plugins/modules/fortios_{m}.py" for m in FORTIOS_MODULES),
+          "ansible_collections/cisco/nxos/MANIFEST.json", "ansible_collections/junipernetworks/junos/MANIFEST.json",
+          *(f"{base}/{r}/" for base in (NXOS_ARGSPEC, JUNOS_ARGSPEC) for r in SWITCH_RESOURCES))
 
 
 def fetch(dest: Path) -> Path:
@@ -38,7 +44,8 @@ def fetch(dest: Path) -> Path:
         with zipfile.ZipFile(wheel) as z:
             names = [n for n in z.namelist() if n.startswith(WANTED)]
             z.extractall(dest, names)
-    for pkg in ("ansible_collections", "ansible_collections/fortinet"):  # namespace packages need no __init__
+    for pkg in ("ansible_collections", "ansible_collections/fortinet", "ansible_collections/cisco",
+                "ansible_collections/junipernetworks"):  # namespace packages need no __init__
         (dest / pkg).mkdir(parents=True, exist_ok=True)
     return dest
 
@@ -48,7 +55,7 @@ def main() -> int:
     ap.add_argument("--dest", default=str(REPO / "build" / "vendor-schemas"))
     args = ap.parse_args()
     dest = fetch(Path(args.dest))
-    print(f"vendor argument specs in {dest} ({ANSIBLE}: fortinet.fortios)")
+    print(f"vendor argument specs in {dest} ({ANSIBLE}: fortinet.fortios, cisco.nxos, junipernetworks.junos)")
     return 0
 
 
