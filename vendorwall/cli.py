@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", choices=["sites", "vendors", "systems", "services", "client-groups", "devices"])
     _inventory_arg(s)
     s = sub.add_parser("platforms", help="list the supported platforms and their capabilities")
-    s.add_argument("--table", action="store_true", help="the firewall platform x feature table (Markdown) and why")
+    s.add_argument("--table", action="store_true", help="the platform x feature table (Markdown) and why")
+    s.add_argument("--role", choices=["firewall", "switch"], default="firewall", help="whose table (default firewall)")
     sub.add_parser("schema", help="print the inventory JSON Schema")
     for name, register in _EXTENSIONS:
         register(sub)
@@ -188,8 +189,8 @@ def cmd_platforms(args: argparse.Namespace) -> int:
     from .platforms import registry
 
     if args.table:
-        print(registry.support_table())
-        print(registry.support_reasons())
+        print(registry.support_table(args.role))
+        print(registry.support_reasons(args.role))
         return EXIT_OK
     for p in registry.platforms().values():
         print(f"{p.name}\t{p.role}\tnetmiko:{p.netmiko_device_type}\t{', '.join(sorted(p.features))}")

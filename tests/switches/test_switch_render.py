@@ -185,3 +185,13 @@ def test_wrong_interface_names_collected(tmp_path: Path) -> None:
     bad = [d for d in diags if "not valid on platform junos" in d.message]
     assert len(bad) == 5  # the uplink and the 4 access ports of sw-rive-1
     assert all(d.line > 0 and "GigabitEthernet1/0/" in d.found for d in bad)
+
+
+def test_docs_switch_table_is_the_registry_table() -> None:
+    doc = (REPO / "docs" / "platforms.md").read_text(encoding="utf-8")
+    table = registry.support_table("switch")
+    assert table in doc, "docs/platforms.md: paste `vendorwall platforms --table --role switch` output"
+    for name in registry.platforms_for_role("switch"):
+        p = registry.get(name)
+        assert set(p.support) == set(registry.SWITCH_SUPPORT_KEYS), name
+        assert all(s.why for s in p.support.values()), name

@@ -31,6 +31,13 @@ SUPPORT_KEYS = ("segments", "rules", "dates", "windows", "grants", "quarantine",
 SUPPORT_TITLES = {"segments": "segments", "rules": "rules", "dates": "dates", "windows": "windows",
                   "grants": "grants", "quarantine": "quarantine", "keep_flows": "keep flows in quarantine",
                   "live_session_cut": "live-session cut", "atomic_apply": "atomic apply", "rollback": "rollback"}
+# The switch table's columns (docs/platforms.md, "Switch platforms").
+SWITCH_SUPPORT_KEYS = ("vlans", "access_ports", "trunk_allowed", "atomic_apply", "rollback", "confirm_timer",
+                       "vendor_schema", "simulator")
+SUPPORT_TITLES.update({"vlans": "vendor VLANs", "access_ports": "access ports", "trunk_allowed": "trunk list",
+                       "confirm_timer": "device-side revert timer", "vendor_schema": "vendor schema",
+                       "simulator": "tested on a simulator"})
+KEYS_OF_ROLE = {"firewall": SUPPORT_KEYS, "switch": SWITCH_SUPPORT_KEYS}
 LEVELS = {"yes": "✅", "partial": "◐", "no": "❌"}
 
 
@@ -109,11 +116,12 @@ def config_extensions() -> tuple[str, ...]:
 def support_table(role: str = "firewall") -> str:
     """The platform x feature table of docs/platforms.md (Markdown), from the capability files."""
     names = platforms_for_role(role)
-    head = "| platform | " + " | ".join(SUPPORT_TITLES[k] for k in SUPPORT_KEYS) + " |"
-    rows = [head, "|---" * (len(SUPPORT_KEYS) + 1) + "|"]
+    keys = KEYS_OF_ROLE[role]
+    head = "| platform | " + " | ".join(SUPPORT_TITLES[k] for k in keys) + " |"
+    rows = [head, "|---" * (len(keys) + 1) + "|"]
     for n in names:
         p = platforms()[n]
-        cells = [p.support[k].mark if k in p.support else "?" for k in SUPPORT_KEYS]
+        cells = [p.support[k].mark if k in p.support else "?" for k in keys]
         rows.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -125,7 +133,7 @@ def support_reasons(role: str = "firewall") -> str:
         p = platforms()[n]
         out.append(f"### {n}\n")
         out.append(f"{p.description}\n")
-        for k in SUPPORT_KEYS:
+        for k in KEYS_OF_ROLE[role]:
             s = p.support.get(k)
             if s is not None:
                 out.append(f"- **{SUPPORT_TITLES[k]}** {s.mark} {s.why}")
