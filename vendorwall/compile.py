@@ -44,6 +44,8 @@ def compile_model(inv: Inventory, allocs: dict[str, Allocation], now: dt.date) -
             continue
         rules.extend(_vendor_rules(inv, s, addr_of))
         rules.extend(_clinical_rules(inv, s, addr_of))
+        rules.extend(_infrastructure_rules(inv, s, addr_of))
+    rules.extend(_staff_rules(inv, addr_of))
     rules.extend(_mgmt_rules(inv))
     rules.sort(key=lambda r: r.id)
     model = Model(now, inv, tuple(segments.values()), tuple(rules))
@@ -81,11 +83,22 @@ def _vendor_rules(inv: Inventory, s: System, addr_of: dict[str, tuple[IPv4Addres
                        peer=path_name, firewalls=(fw,), origin=s.access.origin)
 
 
-def _peer(inv: Inventory, name: str, addr_of: dict[str, tuple[IPv4Address, ...]]) -> tuple[
+def _peer(inv: Inventory, name: str, addr_of: dict[str, tuple[IPv4Address, ...]], me: str = "") -> tuple[
         tuple[IPv4Network, ...], tuple[str, ...]]:
-    """A flow peer's prefixes and the firewalls that front it (client groups: none)."""
+    """A flow peer's prefixes and the firewalls that front it (client groups: none). A tag is every
+    system that carries it (but ``me``), so a flow to a group follows the inventory as it changes."""
     if name in inv.client_groups:
         return inv.client_groups[name].prefixes, ()
+    if name not in inv.systems and name in inv.tags:
+        nets: list[IPv4Network] = []
+        fws: set[str] = set()
+        for member in inv.tags[name]:
+            if member == me:
+                continue
+            p, f = _peer(inv, member, addr_of)
+            nets.extend(p)
+            fws.update(f)
+        return tuple(sorted(set(nets), key=lambda n: (int(n.network_address), n.prefixlen))), tuple(sorted(fws))
     peer = inv.systems.get(name)
     if peer is None or name not in addr_of or peer.site not in inv.sites:
         return (), ()
@@ -96,7 +109,7 @@ def _clinical_rules(inv: Inventory, s: System, addr_of: dict[str, tuple[IPv4Addr
     fw = inv.sites[s.site].firewall
     me = _host_nets(addr_of[s.name])
     for f in s.flows:
-        prefixes, peer_fws = _peer(inv, f.peer, addr_of)
+        prefixes, peer_fws = _peer(inv, f.peer, addr_of, s.name)
         if not prefixes:
             continue
         fws = tuple(sorted({fw, *peer_fws}))
@@ -108,6 +121,48 @@ def _clinical_rules(inv: Inventory, s: System, addr_of: dict[str, tuple[IPv4Addr
             yield Rule(f"clinical/{s.name}/{f.direction}/{f.peer}/{svc_name}", "clinical", s.vendor, s.name,
                        src, dst, svc_name, svc.protocol, svc.ports, Validity("permanent"), keep=f.keep,
                        peer=f.peer, firewalls=fws, origin=f.origin)
+
+
+def _infrastructure_rules(inv: Inventory, s: System,
+                          addr_of: dict[str, tuple[IPv4Address, ...]]) -> Iterator[Rule]:
+    """The shared services a system uses (its site's and the global ones, minus its opt-outs,
+    plus its opt-ins): declared once in ``infrastructure:``, one rule per system and service."""
+    fw = inv.sites[s.site].firewall
+    me = _host_nets(addr_of[s.name])
+    for infra in inv.infrastructure.values():
+        if infra.site is not None and infra.site != s.site:
+            continue
+        if (infra.name in s.infra_skip) or (not infra.default and infra.name not in s.infra_add):
+            continue
+        src, dst = (me, infra.prefixes) if infra.direction == "to" else (infra.prefixes, me)
+        for svc_name in infra.services:
+            svc = inv.services.get(svc_name)
+            if svc is None or not infra.prefixes:
+                continue
+            yield Rule(f"infrastructure/{s.name}/{infra.direction}/{infra.name}/{svc_name}", "infrastructure",
+                       s.vendor, s.name, src, dst, svc_name, svc.protocol, svc.ports, Validity("permanent"),
+                       keep=infra.keep, peer=infra.name, firewalls=(fw,), origin=infra.origin)
+
+
+def _staff_rules(inv: Inventory, addr_of: dict[str, tuple[IPv4Address, ...]]) -> Iterator[Rule]:
+    """Hospital staff administration paths: the team's client group to each system it operates."""
+    for path in inv.staff.values():
+        group = inv.client_groups.get(path.source)
+        if group is None:
+            continue
+        targets = sorted({m for t in path.targets for m in ((t,) if t in inv.systems else inv.tags.get(t, ()))})
+        for name in targets:
+            s = inv.systems[name]
+            if name not in addr_of or s.site not in inv.sites:
+                continue
+            for svc_name in path.services:
+                svc = inv.services.get(svc_name)
+                if svc is None:
+                    continue
+                yield Rule(f"staff/{name}/from/{path.name}/{svc_name}", "staff", s.vendor, name, group.prefixes,
+                           _host_nets(addr_of[name]), svc_name, svc.protocol, svc.ports, Validity("permanent"),
+                           keep=path.keep, peer=path.name, firewalls=(inv.sites[s.site].firewall,),
+                           origin=path.origin)
 
 
 def _mgmt_rules(inv: Inventory) -> Iterator[Rule]:

@@ -29,11 +29,13 @@ from .model import (
     Device,
     EntryPath,
     Flow,
+    InfraService,
     Inventory,
     Origin,
     Policy,
     Service,
     Site,
+    StaffPath,
     SwitchLink,
     SwitchPort,
     System,
@@ -47,6 +49,9 @@ LOCK_FILE = "allocations.lock.yml"
 ROLE_GROUPS = {"firewalls": "firewall", "switches": "switch", "bastions": "bastion"}
 SITE_GROUP_PREFIX = "site_"
 MAX_PORT_RANGE = 1024
+_SINGULAR = {"services": "service", "sites": "site", "client_groups": "client group", "vendors": "vendor",
+             "infrastructure": "infrastructure service", "staff": "staff path"}
+ENTRY_KEYS = ("services", "sites", "client_groups", "vendors", "infrastructure", "staff")  # top-level maps of names
 ALL_DEVICES = "*devices*"  # in Inventory.broken: hosts.yml could not be read, every device reference is moot
 
 
@@ -244,7 +249,7 @@ def _names_in_text(path: str) -> set[str]:
 def _unit(path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
     """The smallest entry a schema error makes unusable: a system, a named entry, the policy;
     None when the file's own shape is wrong."""
-    if not path or path[0] not in ("policy", "services", "sites", "client_groups", "vendors"):
+    if not path or path[0] not in ("policy", *ENTRY_KEYS):
         return None
     if path[0] == "policy":
         return ("policy",)
@@ -280,7 +285,7 @@ def domain_files(root: str) -> list[str]:
 
 
 def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, Source]) -> _Raw:
-    raw = _Raw(None, {k: {} for k in ("services", "sites", "client_groups", "vendors")})
+    raw = _Raw(None, {k: {} for k in ENTRY_KEYS})
     files = domain_files(root)
     if not files:
         col.add(Diagnostic(os.path.join(shown_root, DOMAIN_DIR), 0, "", "no domain files",
@@ -297,7 +302,8 @@ def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, 
             continue
         if data is None:
             col.add(Diagnostic(shown, 1, "", "empty file",
-                               "top-level keys among: policy, services, sites, client_groups, vendors",
+                               "top-level keys among: policy, services, sites, client_groups, infrastructure, staff, "
+                               "vendors",
                                "nothing", "delete the file or add content", code="schema"))
             continue
         sdiags = schema.check(data, src)
@@ -338,7 +344,7 @@ def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, 
                 eloc = loc.at(name)
                 prev = raw.entries[key].get(name)
                 if prev is not None:
-                    col.add(eloc.diag(f"duplicate {key[:-1].replace('_', ' ')} name {name!r}", "unique names",
+                    col.add(eloc.diag(f"duplicate {_SINGULAR.get(key, key)} name {name!r}", "unique names",
                                       f"also defined at {prev[1].origin}", "rename or merge one of them",
                                       code="duplicate"))
                     continue
@@ -416,10 +422,13 @@ def _system(vendor: str, vendor_paths: tuple[str, ...], vendor_approvers: tuple[
                           loc.at("flows", i).origin))
     addrs = tuple(x for i, a_ in enumerate(d.get("addresses", []))
                   if (x := col.address(a_, loc.at("addresses", i))) is not None)
+    infra = d.get("infrastructure") or {}
     return System(d["name"], vendor, d["site"], d["function"], d["criticality"], d["owner"],
                   d.get("segment", "dedicated"), addrs, d.get("vlan"),
                   tuple(SwitchPort(p["switch"], p["interface"]) for p in d.get("switch_ports", [])),
-                  tuple(d.get("approvers") or vendor_approvers), access, tuple(flows), loc.origin)
+                  tuple(d.get("approvers") or vendor_approvers), access, tuple(flows), loc.origin,
+                  tags=tuple(d.get("tags", ())), infra_skip=tuple(infra.get("skip", ())),
+                  infra_add=tuple(infra.get("add", ())))
 
 
 def _vendor(name: str, d: dict[str, Any], loc: Loc, col: Collector,
@@ -482,6 +491,16 @@ def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diag
                          if (n := col.network(p, loc.at("prefixes", i))) is not None)
         groups[name] = ClientGroup(name, d["title"], d.get("site"), prefixes, loc.origin)
         locs[f"client_groups.{name}"] = loc
+    infrastructure = {}
+    for name, (d, loc) in sorted(raw.entries["infrastructure"].items()):
+        prefixes = tuple(n for i, p in enumerate(d["prefixes"])
+                         if (n := col.network(p, loc.at("prefixes", i))) is not None)
+        infrastructure[name] = InfraService(name, d["title"], d.get("site"), prefixes, tuple(d["services"]),
+                                            d.get("direction", "to"), bool(d.get("default", True)),
+                                            bool(d.get("keep", False)), loc.origin)
+    staff = {name: StaffPath(name, d["title"], d["from"], tuple(d["to"]), tuple(d["services"]),
+                             bool(d.get("keep", True)), loc.origin)
+             for name, (d, loc) in sorted(raw.entries["staff"].items())}
     vendors = {}
     for name, (d, loc) in sorted(raw.entries["vendors"].items()):
         vendors[name] = _vendor(name, d, loc, col, {lst: idx for (f, v, lst), idx in raw.skip_items.items()
@@ -499,7 +518,7 @@ def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diag
                 continue
             systems[s.name] = s
     inv = Inventory(os.path.abspath(root), _policy(raw.policy), services, devices, sites, groups, vendors, systems,
-                    sources, frozenset(raw.broken | col.broken_devices))
+                    sources, frozenset(raw.broken | col.broken_devices), infrastructure, staff)
     if raw.policy is not None:
         locs["policy"] = raw.policy[1]
     return inv, col.diags, locs

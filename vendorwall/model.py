@@ -178,6 +178,9 @@ class System:
     access: Access
     flows: tuple[Flow, ...]
     origin: Origin = NO_ORIGIN
+    tags: tuple[str, ...] = ()  # groups of systems (modality, lab-analyser...): flow peers and staff targets
+    infra_skip: tuple[str, ...] = ()  # infrastructure services this system opts out of
+    infra_add: tuple[str, ...] = ()  # opt-in infrastructure services it uses
 
     @property
     def segment_key(self) -> str:
@@ -202,6 +205,34 @@ class Vendor:
 
 
 @dataclass(frozen=True)
+class InfraService:
+    """A shared service (DNS, NTP, AD, syslog, backup, antivirus) compiled for every system it applies to."""
+
+    name: str
+    title: str
+    site: str | None  # None: every site
+    prefixes: tuple[IPv4Network, ...]
+    services: tuple[str, ...]
+    direction: str = "to"  # to: systems -> servers; from: servers -> systems
+    default: bool = True  # applies to every system of its site(s) unless skipped; False: opt-in
+    keep: bool = False
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
+class StaffPath:
+    """A hospital team's administration path: its client group to the systems (or tags) it operates."""
+
+    name: str
+    title: str
+    source: str  # a client group
+    targets: tuple[str, ...]  # systems or tags
+    services: tuple[str, ...]
+    keep: bool = True
+    origin: Origin = NO_ORIGIN
+
+
+@dataclass(frozen=True)
 class Inventory:
     root: str
     policy: Policy
@@ -215,6 +246,17 @@ class Inventory:
     # names of entries left out because of structural errors (or seen in a file that did not
     # parse): semantic checks do not call references to them "unknown" (they are broken, and said so)
     broken: frozenset[str] = field(default_factory=frozenset, compare=False)
+    infrastructure: dict[str, InfraService] = field(default_factory=dict)
+    staff: dict[str, StaffPath] = field(default_factory=dict)
+
+    @cached_property
+    def tags(self) -> dict[str, tuple[str, ...]]:
+        """Tag -> the systems that carry it, sorted."""
+        out: dict[str, list[str]] = {}
+        for s in self.systems.values():
+            for t in s.tags:
+                out.setdefault(t, []).append(s.name)
+        return {t: tuple(sorted(names)) for t, names in sorted(out.items())}
 
 
 # --------------------------------------------------------------------------- compiled model

@@ -147,7 +147,8 @@ def check(data: Any, src: Source) -> list[Diagnostic]:
     """Validate one domain file; every violation, each located at its own line."""
     if not isinstance(data, dict):
         return [Diagnostic(src.file, src.line(()), "", "a domain file must be a mapping",
-                           "top-level keys among: policy, services, sites, client_groups, vendors",
+                           "top-level keys among: policy, services, sites, client_groups, infrastructure, staff, "
+                           "vendors",
                            _type_name(data), "see docs/inventory.md", code="schema")]
     fast = _fast_validator()
     if fast is not None and fast.is_valid(data):

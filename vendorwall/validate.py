@@ -42,6 +42,9 @@ def check(inv: Inventory, now: dt.date) -> list[Diagnostic]:
     _check_prefixes(inv, out)
     _check_names(inv, out)
     _check_policy_services(inv, out)
+    _check_groups(inv, out)
+    _check_infrastructure(inv, out)
+    _check_staff(inv, out)
     for v in inv.vendors.values():
         _check_vendor(inv, v, now, out)
         for s in v.systems:
@@ -126,6 +129,9 @@ def _check_prefixes(inv: Inventory, out: list[Diagnostic]) -> None:
     for g in inv.client_groups.values():
         for i, p in enumerate(g.prefixes):
             owned.append((p, f"client group {g.name}", g.origin, f"prefixes[{i}]"))
+    for infra in inv.infrastructure.values():
+        for i, p in enumerate(infra.prefixes):
+            owned.append((p, f"infrastructure service {infra.name}", infra.origin, f"prefixes[{i}]"))
     mgmt: list[tuple[IPv4Network, str, Origin, str]] = []
     seen_mgmt: set[IPv4Network] = set()
     for site in inv.sites.values():
@@ -161,7 +167,9 @@ def _line_of(inv: Inventory, origin: Origin, sub: str) -> str:
 
 
 def _both_client_groups(a: str, b: str) -> bool:
-    return a.startswith("client group") and b.startswith("client group")
+    """Client groups (and the infrastructure servers inside them) may nest."""
+    internal = ("client group", "infrastructure service")
+    return a.startswith(internal) and b.startswith(internal)
 
 
 def _check_names(inv: Inventory, out: list[Diagnostic]) -> None:
@@ -203,6 +211,68 @@ def _check_policy_services(inv: Inventory, out: list[Diagnostic]) -> None:
             out.append(_d(inv.policy.origin, f"unknown service {name!r} in forbidden_services",
                           "a service of the catalogue", repr(name), _ref_hint(name, inv.services, "services"),
                           "reference", "forbidden_services"))
+
+
+# --------------------------------------------------------------------------- groups, infrastructure, staff
+
+
+def _check_groups(inv: Inventory, out: list[Diagnostic]) -> None:
+    for s in inv.systems.values():
+        for i, t in enumerate(s.tags):
+            if t in inv.systems or t in inv.client_groups:
+                what = "system" if t in inv.systems else "client group"
+                out.append(_d(s.origin, f"tag {t!r} is also a {what} name", "names unique across systems, client "
+                              "groups and tags", repr(t), "flows name all three: rename the tag", "duplicate",
+                              f"tags[{i}]"))
+
+
+def _check_infrastructure(inv: Inventory, out: list[Diagnostic]) -> None:
+    for infra in inv.infrastructure.values():
+        o = infra.origin
+        if infra.site is not None and infra.site not in inv.sites:
+            out.append(_d(o, f"unknown site {infra.site!r}", "a site of sites (or no site: every site)",
+                          repr(infra.site), _ref_hint(infra.site, inv.sites, "sites"), "reference", "site"))
+        for i, name in enumerate(infra.services):
+            if name not in inv.services:
+                out.append(_d(o, f"unknown service {name!r}", "a service of the catalogue", repr(name),
+                              _ref_hint(name, inv.services, "services"), "reference", f"services[{i}]"))
+    for s in inv.systems.values():
+        for key, names in (("skip", s.infra_skip), ("add", s.infra_add)):
+            for i, name in enumerate(names):
+                entry = inv.infrastructure.get(name)
+                sub = f"infrastructure.{key}[{i}]"
+                if entry is None:
+                    out.append(_d(s.origin, f"unknown infrastructure service {name!r}", "a key of infrastructure",
+                                  repr(name), _ref_hint(name, inv.infrastructure, "infrastructure services"),
+                                  "reference", sub))
+                elif entry.site is not None and entry.site != s.site:
+                    out.append(_d(s.origin, f"infrastructure service {name!r} is for site {entry.site}",
+                                  f"a service of site {s.site} or of every site", repr(name), "", "invalid", sub))
+                elif key == "add" and entry.default:
+                    out.append(_d(s.origin, f"infrastructure service {name!r} already applies to every system",
+                                  "add: only services declared with default: false", repr(name),
+                                  "remove it from add", "invalid", sub))
+                elif key == "skip" and not entry.default:
+                    out.append(_d(s.origin, f"infrastructure service {name!r} is opt-in (default: false)",
+                                  "skip: only services that apply by default", repr(name), "remove it from skip",
+                                  "invalid", sub))
+
+
+def _check_staff(inv: Inventory, out: list[Diagnostic]) -> None:
+    for path in inv.staff.values():
+        o = path.origin
+        if path.source not in inv.client_groups:
+            out.append(_d(o, f"unknown client group {path.source!r}", "the client group of the team's workstations",
+                          repr(path.source), _ref_hint(path.source, inv.client_groups, "client groups"), "reference",
+                          "from"))
+        for i, t in enumerate(path.targets):
+            if t not in inv.systems and t not in inv.tags:
+                out.append(_d(o, f"unknown system or tag {t!r}", "a system or a tag of systems", repr(t),
+                              _ref_hint(t, [*inv.systems, *inv.tags], "systems and tags"), "reference", f"to[{i}]"))
+        for i, name in enumerate(path.services):
+            if name not in inv.services:
+                out.append(_d(o, f"unknown service {name!r}", "a service of the catalogue", repr(name),
+                              _ref_hint(name, inv.services, "services"), "reference", f"services[{i}]"))
 
 
 # --------------------------------------------------------------------------- vendors
@@ -363,10 +433,14 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
         if f.peer == s.name:
             out.append(_d(f.origin, "flow to itself", "another system or a client group", repr(f.peer), "",
                           "invalid", f.direction))
-        elif f.peer not in inv.client_groups and f.peer not in inv.systems:
-            known = list(inv.client_groups) + list(inv.systems)
-            out.append(_d(f.origin, f"unknown flow peer {f.peer!r}", "a client group or a system", repr(f.peer),
-                          _ref_hint(f.peer, known, "client groups and systems"), "reference", f.direction))
+        elif f.peer not in inv.client_groups and f.peer not in inv.systems and f.peer not in inv.tags:
+            known = list(inv.client_groups) + list(inv.systems) + list(inv.tags)
+            out.append(_d(f.origin, f"unknown flow peer {f.peer!r}", "a client group, a system or a tag",
+                          repr(f.peer), _ref_hint(f.peer, known, "client groups and systems"), "reference",
+                          f.direction))
+        elif f.peer in inv.tags and inv.tags[f.peer] == (s.name,):
+            out.append(_d(f.origin, f"flow to its own group {f.peer!r}", "a group with other systems than this one",
+                          f"group {f.peer} holds only {s.name}", "", "invalid", f.direction))
         for j, name in enumerate(f.services):
             if name not in inv.services:
                 out.append(_d(f.origin, f"unknown service {name!r}", "a service of the catalogue", repr(name),

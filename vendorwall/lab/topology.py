@@ -215,6 +215,12 @@ def build(model: Model, lab_id: str) -> Topology:
         seen.update(nets)
         if nets:
             edge(f"c{k}", "client", gname, nets)
+    for k, iname in enumerate(sorted(inv.infrastructure)):  # shared servers (DNS, NTP...): one namespace each
+        nets = [n for n in inv.infrastructure[iname].prefixes
+                if n not in seen and not any(n.subnet_of(s) for s in seen)]
+        seen.update(nets)
+        if nets:
+            edge(f"i{k}", "client", f"infrastructure/{iname}", nets)
     if any(OUTSIDE_ADDR in n for n in seen):
         raise TopologyError(f"the lab's outside address {OUTSIDE_ADDR} is inside an inventory prefix")
     edge("o0", "out", "outside", [IPv4Network(f"{OUTSIDE_ADDR}/32")])

@@ -315,7 +315,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         dif, dg = b.endpoint(r, "dst")
         svc = b.service(r)
         sched, after = b.schedule_for(r)
-        is_keep = r.kind == "clinical" and r.keep
+        is_keep = r.keep  # must-keep clinical, infrastructure and staff flows (vendor access is never kept)
         # one policy per endpoints + schedule; services merge (exact: same sources and destinations)
         gkey = ("keep" if is_keep else r.kind, sif, dif, sg, dg, sched, after or "")
         p = grouped.get(gkey)

@@ -201,7 +201,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     # quarantine drops skip tagged packets, so isolating a vendor's segments keeps them up.
     keep: dict[str, dict[Tuple, str]] = defaultdict(dict)
     for rule in intent.rules:
-        if rule.kind == "clinical" and rule.keep:
+        if rule.keep:  # must-keep clinical, infrastructure and staff flows (vendor access is never kept)
             for src, dst, _proto, port in expand(rule):
                 keep[rule.protocol].setdefault((src, dst, port), rule.id)
     keep_sets: list[NftSet] = []

@@ -81,6 +81,8 @@ def flags(base: Inventory, head: Inventory, now: dt.date, touched: Touched, flow
         if v is not None:
             _vendor(out, v, base.vendors.get(name), now, settings, len(added_vendor_access.get(name, ())))
     _services(out, settings, added_vendor_access)
+    _infrastructure(out)
+    _staff(out)
     _policy(out)
     _blast_overall(out, settings, added_vendor_access)
     if stale_lock is not None:
@@ -309,6 +311,43 @@ def _services(out: _Out, settings: Settings, gained: dict[str, set[str]]) -> Non
                 f"service {name} changes from {_label(old)} to {_label(svc)}: vendor "
                 f"access widens on {len(hit)} system(s) ({', '.join(hit[:5])}{', ...' if len(hit) > 5 else ''})",
                 svc.origin)
+
+
+def _infrastructure(out: _Out) -> None:
+    """A new or widened shared service reaches every system of its sites at once."""
+    for name, infra in out.head.infrastructure.items():
+        old = out.base.infrastructure.get(name)
+        if old is not None and (old.prefixes, old.services, old.direction, old.site, old.default) == (
+                infra.prefixes, infra.services, infra.direction, infra.site, infra.default):
+            continue
+        users = [s.name for s in out.head.systems.values()
+                 if (infra.site is None or s.site == infra.site) and name not in s.infra_skip
+                 and (infra.default or name in s.infra_add)]
+        where = f"site {infra.site}" if infra.site else "every site"
+        what = "new" if old is None else "changed"
+        if infra.direction == "from":
+            out.add("medium", "infrastructure_reaches_systems", "shared servers reach maintained systems",
+                    f"{what} infrastructure service {name} ({infra.title}, {', '.join(map(str, infra.prefixes))}) "
+                    f"can open connections to {len(users)} system(s) of {where} on {', '.join(infra.services)}: "
+                    "a breach of those servers reaches them all", infra.origin)
+        else:
+            out.add("low", "infrastructure_service", "shared infrastructure service",
+                    f"{what} infrastructure service {name} ({infra.title}): {len(users)} system(s) of {where} "
+                    f"reach {', '.join(map(str, infra.prefixes))} on {', '.join(infra.services)}", infra.origin)
+
+
+def _staff(out: _Out) -> None:
+    for name, path in out.head.staff.items():
+        old = out.base.staff.get(name)
+        if old is not None and (old.source, old.targets, old.services) == (path.source, path.targets,
+                                                                            path.services):
+            continue
+        forbidden = sorted(set(path.services) & set(out.head.policy.forbidden_services))
+        severity = "medium" if forbidden else "low"
+        extra = f"; forbidden to vendors: {', '.join(forbidden)}" if forbidden else ""
+        out.add(severity, "staff_path", "staff administration path",
+                f"{'new' if old is None else 'changed'} staff path {name} ({path.title}): {path.source} reaches "
+                f"{', '.join(path.targets)} on {', '.join(path.services)}{extra}", path.origin)
 
 
 _MORE_IS_LAXER = ("account_max_lifetime_days", "idle_lock_days", "on_demand_max_hours", "emergency_max_hours",

@@ -18,7 +18,7 @@ from typing import Any
 from ..model import Inventory, Origin, Segment
 from .compare import FlowChange, FlowFacts, flow_sort_key
 
-KIND_ORDER = {"vendor_access": 0, "clinical": 1, "management": 2}
+KIND_ORDER = {"vendor_access": 0, "clinical": 1, "staff": 2, "infrastructure": 3, "management": 4}
 CHANGE_ORDER = {"added": 0, "changed": 1, "removed": 2}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -210,6 +210,28 @@ def _statement(vendor: str, system: str, flows: list[FlowChange], base: Names, h
         else:
             diffs = _differences(first.before[0], first.after[0], head, "")
             text = f"Clinical flow {src} to {dst} on {ports}: {'; '.join(diffs)}."
+    elif kind in ("infrastructure", "staff"):
+        inv = (base if change == "removed" else head).inv
+        here = names.system(system)
+        keep = ", kept open when the vendor is isolated" if f.keep else ""
+        if kind == "infrastructure":
+            infra = inv.infrastructure.get(f.peer)
+            peer = f"{infra.title} ({f.peer})" if infra is not None else f.peer
+            src, dst = (here, peer) if _clinical_direction(f) == "to" else (peer, here)
+            head_text = "Infrastructure"
+        else:
+            staff = inv.staff.get(f.peer)
+            group = inv.client_groups.get(staff.source) if staff is not None else None
+            peer = (f"{staff.title} ({f.peer}" + (f", from {group.title}" if group else "") + ")") if staff else f.peer
+            src, dst = peer, here
+            head_text = "Staff administration"
+        if change == "added":
+            text = f"{head_text}: {src} can now reach {dst} on {ports}{keep}."
+        elif change == "removed":
+            text = f"{head_text} removed: {src} can no longer reach {dst} on {ports}{keep}."
+        else:
+            diffs = _differences(first.before[0], first.after[0], head, "")
+            text = f"{head_text} {src} to {dst} on {ports}: {'; '.join(diffs)}."
     else:
         srcs = ", ".join(sorted({c.key[3] for c in flows}))
         dsts = ", ".join(sorted({c.key[4] for c in flows}))
