@@ -63,17 +63,22 @@ def aerleon_policy(flows: list[dict[str, Any]], name: str, target: str = "fortig
         if fs[0].get("until"):
             term["expiration"] = fs[0]["until"]
         terms.append(term)
-    terms.append({"name": "default-deny", "action": "deny", "logging": "true",
-                  "option": "log_traffic_mode_all", "comment": "default deny"})
+    deny: dict[str, Any] = {"name": "default-deny", "action": "deny", "logging": "true", "comment": "default deny"}
+    if target == "fortigate":
+        deny["option"] = "log_traffic_mode_all"
+    terms.append(deny)
     policy = {"filename": name, "filters": [{"header": {"targets": {target: header_options}}, "terms": terms}]}
     return policy, {"networks": networks, "services": services}
+
+
+HEADERS = {"fortigate": "from-zone any to-zone any", "nftables": "inet forward"}
 
 
 def aerleon_generate(flows: list[dict[str, Any]], name: str, target: str = "fortigate") -> str:
     from aerleon import api
     from aerleon.lib import naming
 
-    policy, defs = aerleon_policy(flows, name, target)
+    policy, defs = aerleon_policy(flows, name, target, HEADERS[target])
     definitions = naming.Naming()
     definitions.ParseDefinitionsObject(defs, "")
     out = api.Generate([policy], definitions)

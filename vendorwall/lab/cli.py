@@ -31,6 +31,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--sample", type=int, default=25, help="test: forbidden probes per category (default 25)")
     p.add_argument("--timeout", type=float, default=1.0, help="test: seconds per probe (default 1)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument("--as-platform", metavar="PLATFORM",
+                   help="deploy: load each firewall with what PLATFORM's rendered policy means (e.g. fortios), "
+                        "so that 'lab test' probes that platform's meaning with real packets")
 
 
 def _say(msg: str) -> None:
@@ -73,7 +76,13 @@ def handle(args: argparse.Namespace) -> int:
         t = time.monotonic()
         _say(f"deploy{' (check mode)' if args.check else ''} to {len(state.firewalls)} firewalls and "
              f"{len(state.switches)} switches")
-        results = runner.deploy(state, check=args.check, confirm_s=args.confirm_seconds, progress=_say)
+        configs = None
+        if args.as_platform:
+            configs = {**runner.render_as_platform(state, args.as_platform),
+                       **{d: t for d, t in runner.render(state, switches=True).items() if d in state.switches}}
+            _say(f"firewalls loaded with the meaning of their {args.as_platform} policy")
+        results = runner.deploy(state, check=args.check, confirm_s=args.confirm_seconds, progress=_say,
+                                configs=configs)
         took = time.monotonic() - t
         if args.json:
             print(json.dumps({"seconds": round(took, 3), "results": [r.to_data() for r in results]}, indent=1))

@@ -452,6 +452,43 @@ def render(state: LabState, *, switches: bool = False) -> dict[str, str]:
     return {dev: res.configs[dev].text for dev in devs if dev in res.configs}
 
 
+def render_as_platform(state: LabState, platform: str) -> dict[str, str]:
+    """nftables rulesets for the lab's firewalls that allow exactly what ``platform``'s rendered policy means
+    (``lab deploy --as-platform``): each firewall is rendered on ``platform``, its text read back into flow
+    tuples (``vendorwall.render.meaning``), and the nftables renderer prints those tuples. ``lab test`` then
+    probes, with real packets, what the platform's policy means. The management input chain, the quarantine
+    and the grant sets are nftables' own (the lab's isolation and grant tests use them)."""
+    from dataclasses import replace
+
+    from .. import render as rnd
+    from ..errors import UsageError
+    from ..platforms import registry
+    from ..render import meaning
+
+    plat = registry.platforms().get(platform)
+    if plat is None or plat.role != "firewall" or not plat.renderer:
+        raise UsageError(f"--as-platform: not a firewall platform: {platform!r}",
+                         "firewall platforms: " + ", ".join(registry.platforms_for_role("firewall")))
+    res = _pipeline(state, render=False)
+    out: dict[str, str] = {}
+    for dev in sorted(state.firewalls):
+        r, diags = rnd.render_as(res.model, dev, platform)
+        if r is None or diags:
+            raise UsageError(f"--as-platform {platform}: {dev} does not render",
+                             "; ".join(d.render() for d in diags)[:500])
+        if platform == "nftables":
+            out[dev] = r.text
+            continue
+        tuples = meaning.meaning_of(platform, r.text)
+        intent = res.model.devices[dev]
+        mgmt = tuple(x for x in intent.rules if x.kind == "management")
+        as_nft = replace(intent, platform="nftables", rules=mgmt + meaning.as_rules(tuples, platform))
+        nft, _ = rnd.render_device(res.model, as_nft)
+        assert nft is not None
+        out[dev] = nft.text.replace("# vendorwall intent for", f"# vendorwall intent ({platform} meaning) for", 1)
+    return out
+
+
 def deploy(state: LabState, *, check: bool = False, confirm_s: int = 60, progress: Progress = _quiet,
            configs: dict[str, str] | None = None, on_failure: str = "continue", **kw: Any) -> list[Any]:
     """Deploy to the lab: every firewall and switch (rendered from the inventory), or, with ``configs``,

@@ -177,6 +177,7 @@ class _Builder:
         self.cfg = FortiConfig()
         self.addresses: dict[IPv4Network, str] = {}
         self.groups: dict[str, tuple[list[str], str]] = {}  # name -> (members, comment)
+        self.seen: dict[tuple[str, tuple[IPv4Network, ...]], str] = {}
         self.services: dict[str, Entry] = {}
         self.schedules: dict[str, Entry] = {}
         self.zone_of_system: dict[str, str] = {}
@@ -191,7 +192,10 @@ class _Builder:
         return self.addresses[n]
 
     def group(self, name: str, nets: tuple[IPv4Network, ...], comment: str) -> str:
-        name = fit(name, self.lim.get("address_name_max", 79))
+        done = self.seen.get((name, nets))
+        if done is not None:  # the same system / entry path / client group: built once
+            return done
+        self.seen[(name, nets)] = name = fit(name, self.lim.get("address_name_max", 79))
         members = [self.address(n, comment) for n in sorted(nets, key=lambda n: (int(n.network_address),
                                                                                   n.prefixlen))]
         old = self.groups.get(name)
