@@ -195,3 +195,22 @@ def test_docs_switch_table_is_the_registry_table() -> None:
         p = registry.get(name)
         assert set(p.support) == set(registry.SWITCH_SUPPORT_KEYS), name
         assert all(s.why for s in p.support.values()), name
+
+
+def test_plan_removes_the_stale_file_of_a_switch_that_changed_platform(tmp_path: Path) -> None:
+    """A switch moved from Junos to IOS: plan writes its .ios file and removes the .junos one it wrote
+    before (plan used to clean only .nft and .ios files, so the stale .junos stayed deployable)."""
+    import json
+
+    from vendorwall_testlib import run_cli
+
+    root = _variant_copy(tmp_path, lambda root: None)
+    out = tmp_path / "out"
+    run_cli("plan", str(root), "--out", str(out), "--now", NOW.isoformat(), "--json")
+    assert (out / "sw-centre-1.junos").is_file()
+    hosts = root / "hosts.yml"
+    hosts.write_text(hosts.read_text().replace("sw-centre-1: {ansible_host: 10.250.3.11, vw_platform: junos}",
+                                               "sw-centre-1: {ansible_host: 10.250.3.11, vw_platform: ios}"))
+    summary = json.loads(run_cli("plan", str(root), "--out", str(out), "--now", NOW.isoformat(), "--json"))
+    assert (out / "sw-centre-1.ios").is_file() and not (out / "sw-centre-1.junos").exists()
+    assert str(out / "sw-centre-1.junos") in summary["files_removed"]
