@@ -215,6 +215,10 @@ def up(inventory: str, *, lab_dir: str | None = None, lab_id: str | None = None,
                      sorted(topo.namespaces), topo.controller, {},
                      places={str(k): [v[0], str(v[1])] for k, v in topo.places.items()},
                      system_ns=topo.system_ns, outside=[topo.outside[0], str(topo.outside[1])])
+    unsimulated = sorted(n for n, d in res.model.devices.items() if d.role == "switch" and n not in topo.switches)
+    if unsimulated:
+        state.notes.append(f"switches not in the lab: {', '.join(unsimulated)} (no simulator for their platform: "
+                           "docs/switches.md)")
     state.save()  # recorded before anything is created: a failed up can always be taken down
     try:
         _create(topo, progress, timings)
@@ -343,7 +347,7 @@ def _start_switches(topo: Topology, state: LabState, progress: Progress) -> subp
     state.switch_login = login
     spec = os.path.join(state.lab_dir, "switches.json")
     with open(os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
-        json.dump({**login, "switches": [{"device": sw.device, "port": sw.port, "ports": sw.ports}
+        json.dump({**login, "switches": [{"device": sw.device, "port": sw.port, "ports": sw.ports, "model": sw.model}
                                          for sw in topo.switches.values()]}, fh, indent=0)
     with open(os.path.join(state.lab_dir, "switches.log"), "w") as log:  # the child keeps its own copy
         p = subprocess.Popen(["ip", "netns", "exec", topo.controller, sys.executable, "-m",

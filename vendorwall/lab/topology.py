@@ -68,6 +68,7 @@ class Switch:
     port: int  # SSH port on 127.0.0.1 of the controller namespace
     ports: list[str]  # the simulated switch's physical interfaces
     vlan_range: tuple[int, int]
+    model: str = "ios"  # ios: fake-switches' IOS CLI over SSH; junos: its Juniper ELS model over NETCONF
 
 
 SWITCH_PORT_BASE = 10001
@@ -227,12 +228,14 @@ def build(model: Model, lab_id: str) -> Topology:
     out_ns = prefix + "o0"
     listeners.setdefault(out_ns, []).extend((str(OUTSIDE_ADDR), "tcp", p) for p in OUTSIDE_PORTS)
     switches: dict[str, Switch] = {}
-    sws = sorted(n for n, d in model.devices.items() if d.role == "switch" and d.platform == "ios")
+    # the switch platforms fake-switches simulates (NX-OS and AOS-CX: none, see docs/switches.md)
+    sws = sorted(n for n, d in model.devices.items() if d.role == "switch" and d.platform in ("ios", "junos"))
     for i, dev in enumerate(sws):
         intent = model.devices[dev]
-        names = set(SWITCH_DEFAULT_PORTS) | {p for p, _, _ in intent.access_ports} | ({intent.uplink} - {""})
+        defaults = set(SWITCH_DEFAULT_PORTS) if intent.platform == "ios" else set()
+        names = defaults | {p for p, _, _ in intent.access_ports} | ({intent.uplink} - {""})
         switches[dev] = Switch(dev, intent.site, SWITCH_PORT_BASE + i, sorted(names, key=_port_order),
-                               inv.sites[intent.site].vlan_range)
+                               inv.sites[intent.site].vlan_range, intent.platform)
     topo = Topology(lab_id, prefix, ns, firewalls, ctl.name, places, listeners, system_ns, (out_ns, OUTSIDE_ADDR),
                     switches)
     # every destination of the intent listens on its ports (tcp accept, udp echo)
