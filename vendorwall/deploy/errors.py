@@ -1,48 +1,15 @@
-"""Typed deploy errors: every one names the device, its platform and the command involved."""
+"""The typed device errors live in :mod:`vendorwall.devices.errors` (shared by every journey)."""
 
-from __future__ import annotations
+from ..devices.errors import (
+    CommandError,
+    ConfirmError,
+    ConnectError,
+    ConnectionLost,
+    DeployError,
+    HostKeyError,
+    LockError,
+    VerifyError,
+)
 
-
-class DeployError(Exception):
-    kind = "deploy"
-
-    def __init__(self, device: str, platform: str, command: str, message: str, *, rolled_back: bool | None = None):
-        self.device = device
-        self.platform = platform
-        self.command = command
-        self.message = message
-        self.rolled_back = rolled_back
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        rb = "" if self.rolled_back is None else (" (rolled back)" if self.rolled_back else " (NOT rolled back)")
-        cmd = f" [{self.command}]" if self.command else ""
-        return f"{self.device} ({self.platform}): {self.kind} failed{cmd}: {self.message}{rb}"
-
-    def to_data(self) -> dict[str, object]:
-        return {"kind": self.kind, "device": self.device, "platform": self.platform, "command": self.command,
-                "message": self.message, "rolled_back": self.rolled_back}
-
-
-class ConnectError(DeployError):
-    kind = "connect"
-
-
-class CommandError(DeployError):
-    kind = "command"
-
-
-class VerifyError(DeployError):
-    kind = "verify"
-
-
-class LockError(DeployError):
-    kind = "lock"
-
-
-class ConnectionLost(DeployError):
-    kind = "connection lost"
-
-
-class ConfirmError(DeployError):
-    kind = "confirm"
+__all__ = ["CommandError", "ConfirmError", "ConnectError", "ConnectionLost", "DeployError", "HostKeyError",
+           "LockError", "VerifyError"]

@@ -12,21 +12,31 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from ..devices.target import SockFactory, Target
 from .errors import CommandError, ConnectError, ConnectionLost
+
+__all__ = ["Session", "SockFactory", "Target", "device_type", "error_pattern", "mask"]
 
 # The shell-level failures every Linux-based pusher also treats as a rejection.
 _SHELL_ERRORS = ("command not found",)
 _RC = re.compile(r"__VW_RC=(\d+)")
 _LONG = re.compile(r"[A-Za-z0-9+/=]{200,}")
 MASK = "********"
-DEVICE_TYPES = {"nftables": "linux", "linux": "linux", "ios": "cisco_ios"}
+
+
+@cache
+def device_type(platform: str) -> str:
+    """netmiko's device type for ``platform`` (its capability file); the platform name when unknown."""
+    from ..platforms import registry
+
+    try:
+        return registry.get(platform).netmiko_device_type or platform
+    except KeyError:
+        return platform
 
 
 def mask(command: str) -> str:
@@ -43,12 +53,9 @@ def error_pattern(platform: str) -> str:
         pats = list(registry.get(platform).error_patterns)
     except KeyError:
         pats = []
-    if DEVICE_TYPES.get(platform) == "linux":
+    if device_type(platform) == "linux":
         pats += _SHELL_ERRORS
     return "|".join(re.escape(p) for p in pats)
-
-
-SockFactory = Callable[[str, int, float], socket.socket]
 
 
 def _fail_fast_on_closed_channels() -> None:
@@ -77,33 +84,6 @@ def _fail_fast_on_closed_channels() -> None:
     cls._vendorwall_fail_fast = True  # type: ignore[attr-defined]
 
 
-@dataclass
-class Target:
-    device: str
-    platform: str  # nftables | ios | linux
-    host: str
-    port: int = 22
-    username: str = "root"
-    key_file: str | None = None
-    password: str | None = field(default=None, repr=False)
-    secret: str | None = field(default=None, repr=False)  # IOS enable secret
-    remote_dir: str = "/var/lib/vendorwall"
-    sock_factory: SockFactory | None = None  # opens the TCP connection (the lab: from its controller netns)
-    connect_timeout: float = 10.0
-    command_timeout: float = 60.0
-    session_log: str | None = None  # netmiko session log file (secrets masked); None: no log
-    backup_dir: str = "build/backups"  # controller-side backups (platforms without on-device backups)
-    extra: dict[str, Any] = field(default_factory=dict)  # platform data the planner needs (IOS: vlan_range)
-
-
-def _registry_device_type(platform: str) -> str:
-    """The netmiko device_type of a platform's capability file ("" when it has none)."""
-    from ..platforms import registry
-
-    p = registry.platforms().get(platform)
-    return p.netmiko_device_type if p else ""
-
-
 def _masked_log(path: str, secrets: list[str]) -> Any:
     from netmiko.session_log import SessionLog
 
@@ -125,32 +105,26 @@ class Session:
 
     @property
     def device_type(self) -> str:
-        return DEVICE_TYPES.get(self.t.platform) or _registry_device_type(self.t.platform) or self.t.platform
+        return device_type(self.t.platform)
 
     def open(self) -> Session:
-        from netmiko import ConnectHandler
+        from ..devices import ssh
 
         _fail_fast_on_closed_channels()
         t = self.t
-        kw: dict[str, Any] = dict(device_type=self.device_type, host=t.host, port=t.port, username=t.username,
-                                  conn_timeout=t.connect_timeout, auth_timeout=t.connect_timeout,
-                                  banner_timeout=t.connect_timeout, allow_agent=False, ssh_config_file=None)
-        if t.key_file:
-            kw.update(use_keys=True, key_file=t.key_file)
-        if t.password:
-            kw["password"] = t.password
+        kw: dict[str, Any] = {}
         if t.secret:
             kw["secret"] = t.secret
         if t.session_log:
             kw["session_log"] = _masked_log(t.session_log, [t.password or "", t.secret or ""])
         try:
-            if t.sock_factory:
-                kw["sock"] = t.sock_factory(t.host, t.port, t.connect_timeout)
-            self.conn = ConnectHandler(**kw)
+            self.conn = ssh.netmiko_session(t, self.device_type, **kw)
             if self.device_type == "linux":
                 self.conn.send_command("stty cols 65535 -echoctl", read_timeout=t.command_timeout)
             elif self.device_type == "cisco_ios" and not self.conn.check_enable_mode():
                 self.conn.enable()
+        except ConnectError:
+            raise  # host key refused, jump host failed: already typed
         except Exception as exc:  # netmiko/paramiko/socket errors all mean "could not connect"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ConnectError(t.device, t.platform, f"ssh {t.username}@{t.host}:{t.port}",
