@@ -42,6 +42,7 @@ except ImportError:  # a plain checkout: the package beside benchmarks/
 from vendorwall.deploy import fanout  # noqa: E402
 from vendorwall.deploy.common import Options  # noqa: E402
 from vendorwall.deploy.session import Target  # noqa: E402
+from vendorwall.devices.target import HostKeys  # noqa: E402
 from vendorwall.lab import netns, runner  # noqa: E402
 
 SYNTHETIC = """#!/usr/sbin/nft -f
@@ -153,6 +154,8 @@ def build_fleet(k: int, lab_dir: str, prefix: str) -> tuple[runner.LabState, lis
     shutil.copyfile(key + ".pub", os.path.join(lab_dir, "ssh", "authorized_keys"))
     os.makedirs("/run/sshd", exist_ok=True)
     targets, configs, procs = [], {}, []
+    known: list[str] = []
+    known_file = os.path.join(lab_dir, "ssh", "known_hosts")
     for i, n in enumerate(names):
         dev = f"fw-bench-{i:02d}"
         d = os.path.join(lab_dir, "fw", dev)
@@ -163,9 +166,13 @@ def build_fleet(k: int, lab_dir: str, prefix: str) -> tuple[runner.LabState, lis
             fh.write(runner._sshd_config(lab_dir, dev, f"10.98.{i}.1"))
         procs.append((dev, os.path.join(d, "sshd.pid"),
                       subprocess.Popen(runner.sshd_command(n, dev, cfgf, os.path.join(d, "empty-dotfile")))))
+        known.append(netns.known_hosts_line(f"10.98.{i}.1", os.path.join(d, "ssh_host_ed25519_key.pub")))
         targets.append(Target(dev, "nftables", f"10.98.{i}.1", key_file=key, remote_dir=os.path.join(d, "state"),
-                              sock_factory=lambda h, p, t: netns.connect_in(ctl, h, p, t)))
+                              sock_factory=lambda h, p, t: netns.connect_in(ctl, h, p, t),
+                              host_keys=HostKeys((known_file,), user_files=False)))
         configs[dev] = synthetic_config(dev, f"10.98.{i}.2")
+    with open(known_file, "w") as fh:
+        fh.writelines(known)
     for dev, pidfile, p in procs:
         p.wait(30)
         for _ in range(200):

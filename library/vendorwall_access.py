@@ -81,9 +81,21 @@ options:
     description: The date of the policy checks (YYYY-MM-DD). Default today (UTC).
     type: str
   user:
-    description: SSH user on the firewalls.
+    description: SSH user on the firewalls (default each device's C(ansible_user), else root).
     type: str
-    default: root
+  known_hosts:
+    description:
+      - known_hosts files to trust besides the inventory's C(vendorwall_known_hosts), C(~/.ssh/known_hosts)
+        and C(/etc/ssh/ssh_known_hosts). Host keys are always verified.
+    type: list
+    elements: path
+    default: []
+  host_key_policy:
+    description:
+      - C(verify) (default) refuses a device whose host key is not known; C(accept-new) trusts a new key on
+        first use and records it (logged). A changed key is always refused.
+    type: str
+    choices: [verify, accept-new]
   key_file:
     description: SSH private key.
     type: path
@@ -174,7 +186,9 @@ def run_module():
             "reason": {"type": "str", "default": ""},
             "journal": {"type": "path"},
             "now": {"type": "str"},
-            "user": {"type": "str", "default": "root"},
+            "user": {"type": "str"},
+            "known_hosts": {"type": "list", "elements": "path", "default": []},
+            "host_key_policy": {"type": "str", "choices": ["verify", "accept-new"]},
             "key_file": {"type": "path"},
             "connect_timeout": {"type": "float", "default": 5},
             "lab_dir": {"type": "path"},
@@ -194,7 +208,8 @@ def run_module():
             raise UsageError("no inventory given", "pass -i inventories/NAME")
         today = dt.date.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC).date()
         model = pipeline.run(root, today, check_lock=False, do_render=False).model
-        o = devices.ConnOptions(user=p["user"], key_file=p["key_file"], connect_timeout=p["connect_timeout"],
+        o = devices.ConnOptions(user=p["user"], key_file=p["key_file"], known_hosts=tuple(p["known_hosts"]),
+                                host_key_policy=p["host_key_policy"], connect_timeout=p["connect_timeout"],
                                 lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)
         jpath = grants.journal_path(root, p["journal"])
         if p["action"] == "open":

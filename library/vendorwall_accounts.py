@@ -51,9 +51,21 @@ options:
     description: The review date (YYYY-MM-DD). Default today (UTC).
     type: str
   user:
-    description: SSH user.
+    description: SSH user (default each device's C(ansible_user), else root).
     type: str
-    default: root
+  known_hosts:
+    description:
+      - known_hosts files to trust besides the inventory's C(vendorwall_known_hosts), C(~/.ssh/known_hosts)
+        and C(/etc/ssh/ssh_known_hosts). Host keys are always verified.
+    type: list
+    elements: path
+    default: []
+  host_key_policy:
+    description:
+      - C(verify) (default) refuses a device whose host key is not known; C(accept-new) trusts a new key on
+        first use and records it (logged). A changed key is always refused.
+    type: str
+    choices: [verify, accept-new]
   key_file:
     description: SSH private key.
     type: path
@@ -130,7 +142,9 @@ def run_module():
             "out": {"type": "path"},
             "archive": {"type": "path"},
             "now": {"type": "str"},
-            "user": {"type": "str", "default": "root"},
+            "user": {"type": "str"},
+            "known_hosts": {"type": "list", "elements": "path", "default": []},
+            "host_key_policy": {"type": "str", "choices": ["verify", "accept-new"]},
             "key_file": {"type": "path"},
             "lab_dir": {"type": "path"},
             "chdir": {"type": "path"},
@@ -149,7 +163,8 @@ def run_module():
             raise UsageError("no inventory given", "pass -i inventories/NAME")
         today = dt.date.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC).date()
         model = pipeline.run(root, today, check_lock=False, do_render=False).model
-        o = devices.ConnOptions(user=p["user"], key_file=p["key_file"],
+        o = devices.ConnOptions(user=p["user"], key_file=p["key_file"], known_hosts=tuple(p["known_hosts"]),
+                                host_key_policy=p["host_key_policy"],
                                 lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)
         if p["action"] in ("enforce", "review"):
             args = argparse.Namespace(inventory=root, accounts_command=p["action"], bastion=p["bastions"],

@@ -101,9 +101,22 @@ options:
     default: continue
   username:
     description:
-      - The SSH user on every device, unless O(connections) names another one.
+      - The SSH user on every device, unless O(connections) names another one (default each device's
+        C(ansible_user), else root).
     type: str
-    default: root
+  known_hosts:
+    description:
+      - known_hosts files to trust besides the inventory's C(vendorwall_known_hosts), C(~/.ssh/known_hosts)
+        and C(/etc/ssh/ssh_known_hosts). Host keys are always verified.
+    type: list
+    elements: path
+    default: []
+  host_key_policy:
+    description:
+      - C(verify) (default) refuses a device whose host key is not known; C(accept-new) trusts a new key on
+        first use and records it (logged). A changed key is always refused.
+    type: str
+    choices: [verify, accept-new]
   key_file:
     description:
       - The SSH private key file, unless O(connections) names another one.
@@ -305,6 +318,7 @@ try:
     from vendorwall.cli import parse_now
     from vendorwall.deploy import fanout, job
     from vendorwall.deploy.common import Options
+    from vendorwall.state import StateDir
 except ImportError:
     HAS_VENDORWALL = False
     IMPORT_ERROR = traceback.format_exc()
@@ -322,7 +336,9 @@ ARGUMENT_SPEC = {
     "confirm_seconds": {"type": "int", "default": 60},
     "backups": {"type": "int", "default": 10},
     "on_failure": {"type": "str", "choices": ["continue", "stop"], "default": "continue"},
-    "username": {"type": "str", "default": "root"},
+    "username": {"type": "str"},
+    "known_hosts": {"type": "list", "elements": "path", "default": []},
+    "host_key_policy": {"type": "str", "choices": ["verify", "accept-new"]},
     "key_file": {"type": "path"},
     "password": {"type": "str", "no_log": True},
     "enable_secret": {"type": "str", "no_log": True},
@@ -342,9 +358,11 @@ def prepare(p):
     root = p["inventory"]
     res = pipeline.run(root, parse_now(p["now"]), check_lock=False, do_render=True)
     names = job.select(res.inventory, p["devices"])
-    creds = job.Credentials(p["username"], p["key_file"], p["password"], p["enable_secret"])
-    paths = job.Paths(lock_dir=p["lock_dir"] or os.path.join("build", "locks"),
-                      backup_dir=p["backup_dir"] or os.path.join("build", "backups"), log_dir=p["log_dir"])
+    creds = job.Credentials(p["username"], p["key_file"], p["password"], p["enable_secret"],
+                            tuple(p["known_hosts"]), p["host_key_policy"])
+    sd = StateDir.for_inventory(root)
+    paths = job.Paths(lock_dir=p["lock_dir"] or sd.locks_dir, backup_dir=p["backup_dir"] or sd.backups_dir,
+                      log_dir=p["log_dir"])
     targets = job.targets(res, names, creds, p["connections"], paths, connect_timeout=p["connect_timeout"],
                           command_timeout=p["command_timeout"])
     if p["render"]:

@@ -67,19 +67,17 @@ options:
     elements: str
     default: []
   journal:
-    description: The incident journal. Default C(incident-journal.jsonl) beside the manifest.
+    description: The incident journal. Default C(journals/incident.jsonl) in the inventory's state directory.
     type: path
   user:
-    description: SSH user on the firewalls.
+    description: SSH user on the firewalls (default their C(ansible_user) at plan time, else root).
     type: str
-    default: root
   key_file:
     description: SSH private key. Default the SSH agent and the keys of C(~/.ssh).
     type: path
   port:
-    description: SSH port of the firewalls.
+    description: SSH port of the firewalls (default their C(ansible_port) at plan time, else 22).
     type: int
-    default: 22
   connect_timeout:
     description: Seconds per SSH connection.
     type: float
@@ -92,10 +90,19 @@ options:
     description: Firewalls handled at once.
     type: int
     default: 64
-  strict_host_keys:
-    description: Refuse firewalls whose host key is not in C(~/.ssh/known_hosts).
-    type: bool
-    default: false
+  known_hosts:
+    description:
+      - known_hosts files to trust besides the inventory's C(vendorwall_known_hosts), C(~/.ssh/known_hosts)
+        and C(/etc/ssh/ssh_known_hosts). Host keys are always verified.
+    type: list
+    elements: path
+    default: []
+  host_key_policy:
+    description:
+      - C(verify) (default) refuses a device whose host key is not known; C(accept-new) trusts a new key on
+        first use and records it (logged). A changed key is always refused.
+    type: str
+    choices: [verify, accept-new]
   lab_dir:
     description:
       - Act on a lab started by C(vendorwall lab up) (its key, connections from its controller namespace)
@@ -242,8 +249,10 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     from vendorwall import ansible_support as support
+    from vendorwall.devices.target import ConnSettings
     from vendorwall.errors import UsageError
-    from vendorwall.isolate import actions, journal, manifest, run
+    from vendorwall.isolate import actions, manifest, run
+    from vendorwall.state import StateDir
 except ImportError:
     HAS_VENDORWALL = False
     IMPORT_ERROR = traceback.format_exc()
@@ -265,13 +274,14 @@ def run_module():
             "manifest": {"type": "path"},
             "inventory": {"type": "list", "elements": "str", "default": []},
             "journal": {"type": "path"},
-            "user": {"type": "str", "default": "root"},
+            "user": {"type": "str"},
             "key_file": {"type": "path"},
-            "port": {"type": "int", "default": 22},
+            "port": {"type": "int"},
             "connect_timeout": {"type": "float", "default": 5},
             "command_timeout": {"type": "float", "default": 30},
             "workers": {"type": "int", "default": 64},
-            "strict_host_keys": {"type": "bool", "default": False},
+            "known_hosts": {"type": "list", "elements": "path", "default": []},
+            "host_key_policy": {"type": "str", "choices": ["verify", "accept-new"]},
             "lab_dir": {"type": "path"},
             "chdir": {"type": "path"},
         },
@@ -294,16 +304,18 @@ def run_module():
         path = manifest.resolve(root, p["manifest"])
         m = manifest.load(path)
         plan = actions.plan(m, p["vendor"], p["scope"], p["action"], check=module.check_mode)
+        conn = ConnSettings(user=p["user"], key_file=p["key_file"], port=p["port"],
+                            known_hosts=tuple(p["known_hosts"]), host_key_policy=p["host_key_policy"],
+                            connect_timeout=p["connect_timeout"], command_timeout=p["command_timeout"])
         if p["lab_dir"]:
             targets = run.lab_targets(m, os.path.abspath(p["lab_dir"]), connect_timeout=p["connect_timeout"],
                                       command_timeout=p["command_timeout"])
         else:
-            targets = run.targets(m, user=p["user"], key_file=p["key_file"], port=p["port"],
-                                  connect_timeout=p["connect_timeout"], command_timeout=p["command_timeout"])
-        jpath = p["journal"] or os.path.join(os.path.dirname(os.path.abspath(path)), journal.JOURNAL_NAME)
+            targets = run.targets(m, conn)
+        jpath = p["journal"] or StateDir.for_inventory(m.inventory or path).journal("incident")
         r = run.execute(m, plan, targets, reason=p["reason"], ticket=p["ticket"], journal_path=jpath,
                         started=STARTED[0], started_mono=STARTED[1], workers=p["workers"],
-                        strict_host_keys=p["strict_host_keys"],
+                        settings=conn,
                         lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)
     data = r.to_data()
     changed = any(x.changed for x in r.results) if not plan.check else any(

@@ -86,9 +86,11 @@ def plan_copy(workdir: Path, hashseed: str | None = "0", inventory: Path = INVEN
     out = workdir / "out"
     shutil.copytree(REPO / inventory, inv)
     before = (inv / LOCK).read_bytes()
-    summary = json.loads(vendorwall("plan", str(inv), "--out", str(out), "--now", NOW, "--json",
-                                    hashseed=hashseed))
+    state = workdir / "state"
+    summary = json.loads(vendorwall("--state-dir", str(state), "plan", str(inv), "--out", str(out), "--now", NOW,
+                                    "--json", hashseed=hashseed))
     files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+    files["manifest.json"] = (state / "manifest" / "manifest.json").read_bytes()  # the state directory's
     return files, summary, before, (inv / LOCK).read_bytes()
 
 

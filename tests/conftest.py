@@ -280,6 +280,21 @@ def run_cli(*args: str, cwd: str | os.PathLike[str] = REPO, hashseed: str | None
 # --------------------------------------------------------------------------- fixtures
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Every test run keeps vendorwall's state (manifest, journals, locks...) in a temporary base, never in
+    the machine's /var/lib/vendorwall or the user's ~/.local/state: VENDORWALL_STATE_DIR is inherited by
+    the CLI and Ansible processes the tests start."""
+    base = tmp_path_factory.mktemp("state")
+    old = os.environ.get("VENDORWALL_STATE_DIR")
+    os.environ["VENDORWALL_STATE_DIR"] = str(base)
+    yield base
+    if old is None:
+        os.environ.pop("VENDORWALL_STATE_DIR", None)
+    else:
+        os.environ["VENDORWALL_STATE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def example_result():
     """The example inventory through the whole pipeline (in process, nothing written)."""

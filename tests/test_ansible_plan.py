@@ -77,7 +77,9 @@ def test_playbook_writes_the_same_files_as_the_cli(inventory: Path, tmp_path: Pa
     assert sorted(written) == sorted(tree(out_cli))
     for name, content in tree(out_cli).items():
         assert written[name] == content, f"{name} differs between the playbook and `vendorwall plan`"
-    assert {n.rsplit(".", 1)[1] for n in written} == {"nft", "ios", "json"}  # configs and the isolation manifest
+    assert {n.rsplit(".", 1)[1] for n in written} == {"nft", "ios"}  # the configurations
+    # the isolation manifest goes to the inventory's state directory (tests: under VENDORWALL_STATE_DIR)
+    assert (Path(os.environ["VENDORWALL_STATE_DIR"]) / "example" / "manifest" / "manifest.json").is_file()
     assert tree(inventory) == before, "the example's lock file is up to date: nothing to rewrite"
 
     # The summary the playbook prints is the CLI's text, line for line.

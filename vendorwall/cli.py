@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vendorwall", description="Vendor remote-maintenance lockdown for hospital "
                                 "networks: inventory -> vendor VLANs, firewall rules, switch config.")
     p.add_argument("--version", action="version", version=f"vendorwall {__version__}")
+    p.add_argument("--state-dir", metavar="DIR", help="the inventory's state directory (manifest, journals, "
+                   "isolation state, locks; default: $VENDORWALL_STATE_DIR/<inventory>, else "
+                   "/var/lib/vendorwall/<inventory> when writable, else ~/.local/state/vendorwall/<inventory>)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     s = sub.add_parser("validate", help="check the inventory and its lock file; every error at once")
     _inventory_arg(s)
@@ -211,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_INVALID
+    from . import state
+
+    state.set_run_override(args.state_dir)
     try:
         return _COMMANDS[args.command](args)
     except VendorwallError as exc:

@@ -148,6 +148,13 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
         return {}
     hosts: dict[str, tuple[str, dict[str, Any], Loc]] = {}
     site_of: dict[str, list[str]] = {}
+    all_vars: dict[str, Any] = {}
+    if isinstance(all_group, dict) and isinstance(all_group.get("vars"), dict):
+        all_vars = all_group["vars"]
+    group_vars: dict[str, dict[str, Any]] = {}
+    for gname, group in children.items():
+        if isinstance(group, dict) and isinstance(group.get("vars"), dict):
+            group_vars[gname] = group["vars"]
     for gname, group in children.items():
         gloc = Loc(src, ("all", "children", gname))
         if group is None:
@@ -202,8 +209,11 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
         if not ok:
             col.broken_devices.add(hname)
         if ok:
+            groups = [g for g, r in ROLE_GROUPS.items() if r == role] + [f"{SITE_GROUP_PREFIX}{x}"
+                                                                          for x in site_of.get(hname, [])]
+            merged = {**all_vars, **{k: v for g in groups for k, v in group_vars.get(g, {}).items()}, **hvars}
             devices[hname] = Device(hname, role, str(platform), str(mgmt), tuple(sorted(site_of.get(hname, []))),
-                                    hloc.origin, vlan_parent=str(parent))
+                                    hloc.origin, vlan_parent=str(parent), vars=merged)
     for hname in sorted(site_of):
         if hname not in hosts:
             gpath = ("all", "children", f"site_{site_of[hname][0]}", "hosts", hname)

@@ -69,6 +69,9 @@ class Device:
     sites: tuple[str, ...]
     origin: Origin = NO_ORIGIN
     vlan_parent: str = ""  # hosts.yml vw_vlan_parent: the port carrying the vendor VLANs (FortiOS, Stormshield)
+    # the host's inventory variables (connection: ansible_port, ansible_user, vendorwall_known_hosts...);
+    # may hold secrets (ansible_password): never printed, never exported
+    vars: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

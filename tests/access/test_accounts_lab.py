@@ -44,11 +44,13 @@ def bastion_lab(tmp_path_factory, example_result, lab_skip_reason):
 
 def sh(state, script: str, b: str = "bst-1") -> str:
     from vendorwall.deploy.session import Target
+    from vendorwall.devices.target import HostKeys
     from vendorwall.lab import netns
 
     ns = state.bastions[b]["netns"]
     t = Target(b, "linux", "127.0.0.1", key_file=state.ssh_key, command_timeout=120,
-               sock_factory=lambda h, p, to: netns.connect_in(ns, h, p, to))
+               sock_factory=lambda h, p, to: netns.connect_in(ns, h, p, to),
+               host_keys=HostKeys((state.known_hosts,), user_files=False, alias=b))
     return transport.run_script(t, script).stdout
 
 

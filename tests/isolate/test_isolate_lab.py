@@ -201,18 +201,19 @@ def test_07_invalid_then_missing_inventory_at_isolation_time(iso_lab, tmp_path):
 
     inv = tmp_path / "inv" / "example"
     shutil.copytree(ROOT / "inventories" / "example", inv)
-    (tmp_path / "build" / "example").mkdir(parents=True)
-    shutil.copy(iso_lab.manifest_path, tmp_path / "build" / "example" / "manifest.json")
+    state = tmp_path / "state" / "example"  # the state directory (VENDORWALL_STATE_DIR base below)
+    (state / "manifest").mkdir(parents=True)
+    shutil.copy(iso_lab.manifest_path, state / "manifest" / "manifest.json")
     (inv / "vendorwall" / "vendors" / "vitalis.yml").write_text("vendors:\n  vitalis: [unclosed\n")
     assert vendorwall_main(["validate", str(inv)]) == 2  # the inventory no longer compiles
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VENDORWALL_STATE_DIR": str(tmp_path / "state")}
     cmd = [sys.executable, "-m", "vendorwall.isolate", "isolate", "inv/example", "--vendor", "vitalis",
            "--reason", "lab: broken inventory", "--ticket", "LAB-7", "--lab-dir", iso_lab.lab_dir]
     p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     print(p.stdout, p.stderr)
     assert p.returncode == 0, p.stderr
     assert "isolated on all 4 devices" in p.stdout and "vendor side cut" in p.stdout
-    assert (tmp_path / "build" / "example" / "incident-journal.jsonl").exists()
+    assert (state / "journals" / "incident.jsonl").exists()
     shutil.rmtree(tmp_path / "inv")  # no checkout at all: the manifest is enough
     cmd[3] = "restore"
     cmd[cmd.index("--reason") + 1] = "lab: no checkout"
@@ -221,7 +222,7 @@ def test_07_invalid_then_missing_inventory_at_isolation_time(iso_lab, tmp_path):
     assert p.returncode == 0, p.stderr
     assert "restored on all 4 devices" in p.stdout
     assert all(qvalues(iso_lab, dev) == set() for dev in iso_lab.state.firewalls)
-    assert journal.verify(str(tmp_path / "build" / "example" / "incident-journal.jsonl")) == []
+    assert journal.verify(str(state / "journals" / "incident.jsonl")) == []
 
 
 def test_08_vendor_all(iso_lab):

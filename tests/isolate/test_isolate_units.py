@@ -89,7 +89,9 @@ def test_manifest_errors(tmp_path, mpath):
 
 
 def test_resolve(tmp_path, mpath):
-    assert manifest.resolve("inventories/example") == os.path.join("build", "example", "manifest.json")
+    # an inventory resolves to the manifest in its state directory (tests: under VENDORWALL_STATE_DIR)
+    assert manifest.resolve("inventories/example") == os.path.join(
+        os.environ["VENDORWALL_STATE_DIR"], "example", "manifest", "manifest.json")
     assert manifest.resolve(mpath) == mpath
     assert manifest.resolve("x", "y.json") == "y.json"
 
@@ -320,7 +322,8 @@ def test_cli_errors(tmp_path, capsys, mpath):
 
     assert main(["isolate", str(tmp_path / "inv"), "--vendor", "x", "--reason", "r"]) == 2
     err = capsys.readouterr().err
-    assert "no isolation manifest at build/inv/manifest.json" in err and "vendorwall plan INVENTORY" in err
+    assert f"no isolation manifest at {os.environ['VENDORWALL_STATE_DIR']}/inv/manifest/manifest.json" in err
+    assert "vendorwall plan INVENTORY" in err
     assert main(["restore", mpath, "--vendor", "sonexa", "--reason", "  "]) == 2
     assert "--reason: empty" in capsys.readouterr().err
     assert main(["isolate", mpath, "--vendor", "nobody", "--reason", "r"]) == 2

@@ -330,7 +330,7 @@ def run(args: argparse.Namespace, model: Model, o: devices.ConnOptions) -> Outco
     names = _bastions(model, args)
     if args.accounts_command == "enforce":
         return enforce(model, names, o, _keys(args), args.check)
-    out = args.out or os.path.join(devices.default_build_dir(args.inventory), "account-review")
+    out = args.out or devices.state_dir(args.inventory).dir("reports", "account-review")
     from .grants import journal_path
 
     return review(model, names, o, out, args.check, today_of(args), journal_path(args.inventory, None))

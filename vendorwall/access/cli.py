@@ -32,12 +32,9 @@ COMMANDS = ("access", "sheets", "accounts", "logs", "audit")
 
 
 def _conn(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--user", default="root", help="SSH user on the devices (default root)")
-    p.add_argument("--key-file", help="SSH private key (default: the agent and ~/.ssh keys)")
-    p.add_argument("--port", type=int, default=22, help="SSH port (default 22)")
-    p.add_argument("--connect-timeout", type=float, default=5.0, help="seconds per SSH connection (default 5)")
-    p.add_argument("--strict-host-keys", action="store_true", help="refuse hosts not in ~/.ssh/known_hosts")
-    p.add_argument("--lab-dir", help="act on a lab (vendorwall lab up): its key, from its controller namespace")
+    from ..devices.cli import add_connection_options
+
+    add_connection_options(p)
 
 
 def _inv(p: argparse.ArgumentParser, journal: bool = True) -> None:
@@ -78,11 +75,13 @@ def register(subparsers: Any) -> None:
 
 
 def _options(args: argparse.Namespace) -> Any:
+    from ..devices.cli import settings
     from .devices import ConnOptions
 
-    return ConnOptions(user=args.user, key_file=args.key_file, port=args.port, connect_timeout=args.connect_timeout,
-                       strict_host_keys=args.strict_host_keys,
-                       lab_dir=os.path.abspath(args.lab_dir) if args.lab_dir else None)
+    s = settings(args)
+    return ConnOptions(s.user, s.key_file, s.port, s.connect_timeout, s.command_timeout,
+                       lab_dir=os.path.abspath(args.lab_dir) if args.lab_dir else None, known_hosts=s.known_hosts,
+                       host_key_policy=s.host_key_policy)
 
 
 def today(args: argparse.Namespace) -> dt.date:

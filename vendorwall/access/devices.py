@@ -7,31 +7,42 @@ The connection code is the isolation's (:func:`vendorwall.isolate.transport.run_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..deploy.errors import DeployError
 from ..deploy.session import Target
+from ..devices.target import ConnSettings, HostKeys, for_device
 from ..errors import UsageError
 from ..isolate import transport
 from ..model import Inventory
+from ..state import StateDir
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class ConnOptions:
-    user: str = "root"
+    """A run's explicit connection choices (None: the device's inventory variables decide) and fan-out."""
+
+    user: str | None = None
     key_file: str | None = None
-    port: int = 22
+    port: int | None = None
     connect_timeout: float = 5.0
     command_timeout: float = 30.0
     lab_dir: str | None = None
-    strict_host_keys: bool = False
+    known_hosts: tuple[str, ...] = ()
+    host_key_policy: str | None = None
+    password: str | None = field(default=None, repr=False)
     workers: int = 64
+
+    @property
+    def settings(self) -> ConnSettings:
+        return ConnSettings(user=self.user, key_file=self.key_file, port=self.port, password=self.password,
+                            known_hosts=self.known_hosts, host_key_policy=self.host_key_policy,
+                            connect_timeout=self.connect_timeout, command_timeout=self.command_timeout)
 
 
 def targets(inv: Inventory, names: list[str], o: ConnOptions) -> list[Target]:
@@ -61,20 +72,18 @@ def targets(inv: Inventory, names: list[str], o: ConnOptions) -> list[Target]:
 
                 out.append(Target(n, dev.platform, "127.0.0.1", key_file=bst.ssh_key if bst else None,
                                   sock_factory=bfactory, connect_timeout=o.connect_timeout,
-                                  command_timeout=o.command_timeout))
+                                  command_timeout=o.command_timeout,
+                                  host_keys=HostKeys((bst.known_hosts,) if bst else (), user_files=False, alias=n)))
                 continue
             if state is None:
                 raise UsageError(f"--lab-dir: no firewall lab in {o.lab_dir}", "vendorwall lab up INVENTORY")
             info = state.firewalls.get(n) or {}
             out.append(Target(n, dev.platform, info.get("mgmt", dev.mgmt_address), key_file=state.ssh_key,
                               sock_factory=factory, connect_timeout=o.connect_timeout,
-                              command_timeout=o.command_timeout))
+                              command_timeout=o.command_timeout,
+                              host_keys=HostKeys((state.known_hosts,), user_files=False)))
         return out
-    for n in sorted(names):
-        dev = inv.devices[n]
-        out.append(Target(n, dev.platform, dev.mgmt_address, port=o.port, username=o.user, key_file=o.key_file,
-                          connect_timeout=o.connect_timeout, command_timeout=o.command_timeout))
-    return out
+    return [for_device(inv.devices[n], inv.root, o.settings) for n in sorted(names)]
 
 
 @dataclass
@@ -92,7 +101,7 @@ def run_all(tgts: list[Target], script: Callable[[Target], str], o: ConnOptions,
 
     def one(t: Target) -> Answer:
         try:
-            res = transport.run_script(t, script(t), strict_host_keys=o.strict_host_keys, label=label)
+            res = transport.run_script(t, script(t), label=label)
             return Answer(t.device, True, res.stdout, seconds=res.seconds)
         except DeployError as exc:
             return Answer(t.device, False, error=str(exc), error_kind=exc.kind)
@@ -103,5 +112,6 @@ def run_all(tgts: list[Target], script: Callable[[Target], str], o: ConnOptions,
         return {a.device: a for a in pool.map(one, tgts)}
 
 
-def default_build_dir(inventory: str) -> str:
-    return os.path.join("build", os.path.basename(os.path.normpath(inventory)))
+def state_dir(inventory: str) -> StateDir:
+    """The inventory's state directory (journals, archive, reports): :mod:`vendorwall.state`."""
+    return StateDir.for_inventory(inventory)

@@ -225,9 +225,8 @@ def parse_output(fw: str, text: str) -> Observed:
 
 
 def journal_path(inventory: str, override: str | None = None) -> str:
-    import os
 
-    return override or os.path.join(devices.default_build_dir(inventory), JOURNAL_NAME)
+    return override or devices.state_dir(inventory).journal("access")
 
 
 def journal_grants(path: str) -> dict[str, dict[str, Any]]:

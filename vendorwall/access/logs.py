@@ -60,7 +60,7 @@ def vendor_sources(model: Model) -> list[tuple[IPv4Network, str, str]]:
 
 
 def archive_dir(inventory: str, override: str | None) -> str:
-    return override or os.path.join(devices.default_build_dir(inventory), "connection-logs")
+    return override or devices.state_dir(inventory).connection_logs_dir
 
 
 def _offsets(arch: str) -> dict[str, int]:

@@ -22,7 +22,8 @@ from typing import Any
 from .session import Target
 
 DEPLOY_ROLES = ("firewall", "switch")
-CONNECTION_KEYS = {"host": str, "port": int, "netns": str, "username": str, "key_file": str, "remote_dir": str}
+CONNECTION_KEYS = {"host": str, "port": int, "netns": str, "username": str, "key_file": str, "remote_dir": str,
+                   "known_hosts": str}
 
 
 class JobError(ValueError):
@@ -39,10 +40,12 @@ class JobError(ValueError):
 
 @dataclass
 class Credentials:
-    username: str = "root"
+    username: str | None = None  # None: the device's ansible_user, else root
     key_file: str | None = None
     password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)  # IOS enable secret
+    known_hosts: tuple[str, ...] = ()  # besides the inventory's vendorwall_known_hosts and ~/.ssh/known_hosts
+    host_key_policy: str | None = None  # verify (default) | accept-new
 
 
 @dataclass
@@ -100,6 +103,8 @@ def targets(res: Any, names: list[str], creds: Credentials, connections: Mapping
             paths: Paths | None = None, *, connect_timeout: float = 10.0,
             command_timeout: float = 60.0) -> list[Target]:
     """Deploy targets for ``names`` from a pipeline result (inventory + compiled model)."""
+    from ..devices.target import ConnSettings, HostKeys, for_device
+
     inv, model = res.inventory, res.model
     paths = paths or Paths()
     over = check_connections(connections or {}, inv)
@@ -111,15 +116,20 @@ def targets(res: Any, names: list[str], creds: Credentials, connections: Mapping
         intent = model.devices.get(name)
         if dev.role == "switch" and intent is not None:
             extra["vlan_range"] = tuple(inv.sites[intent.site].vlan_range)
-        out.append(Target(
-            name, dev.platform, c.get("host", dev.mgmt_address), c.get("port", 22),
-            username=c.get("username", creds.username), key_file=c.get("key_file", creds.key_file),
-            password=creds.password, secret=creds.secret,
-            remote_dir=c.get("remote_dir", "/var/lib/vendorwall"),
-            sock_factory=netns_factory(c["netns"]) if c.get("netns") else None,
-            connect_timeout=connect_timeout, command_timeout=command_timeout,
-            session_log=os.path.join(paths.log_dir, f"{name}.log") if paths.log_dir else None,
-            backup_dir=paths.backup_dir, extra=extra))
+        t = for_device(dev, inv.root, ConnSettings(
+            user=c.get("username", creds.username), key_file=c.get("key_file", creds.key_file), port=c.get("port"),
+            password=creds.password, secret=creds.secret, known_hosts=creds.known_hosts,
+            host_key_policy=creds.host_key_policy, connect_timeout=connect_timeout, command_timeout=command_timeout))
+        if c.get("host"):
+            t.host = c["host"]
+        if c.get("known_hosts"):  # a lab: its own devices' keys only, nothing else trusted
+            t.host_keys = HostKeys((c["known_hosts"],), t.host_keys.policy, user_files=False)
+        t.remote_dir = c.get("remote_dir", "/var/lib/vendorwall")
+        t.sock_factory = netns_factory(c["netns"]) if c.get("netns") else None
+        t.session_log = os.path.join(paths.log_dir, f"{name}.log") if paths.log_dir else None
+        t.backup_dir = paths.backup_dir
+        t.extra = extra
+        out.append(t)
     return out
 
 

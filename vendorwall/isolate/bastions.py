@@ -319,7 +319,7 @@ def evaluate(bp: BastionPlan, action: str, check: bool, out: str, res: BastionRe
     return res
 
 
-def run_bastion(t: Target | None, bp: BastionPlan, action: str, check: bool, *, strict_host_keys: bool = False,
+def run_bastion(t: Target | None, bp: BastionPlan, action: str, check: bool, *,
                 skip_reason: str = "") -> BastionResult:
     t0 = time.monotonic()
     res = BastionResult(bp.bastion, bp.platform, t.host if t else bp.mgmt_address, list(bp.vendors),
@@ -338,7 +338,7 @@ def run_bastion(t: Target | None, bp: BastionPlan, action: str, check: bool, *, 
             res.error = f"platform {bp.platform}: vendorwall cannot manage accounts on it; disable them by hand"
             return res
         label = f"vendorwall {action}{' --check' if check else ''} accounts script"
-        out = transport.run_script(t, script(bp, action, check), strict_host_keys=strict_host_keys, label=label)
+        out = transport.run_script(t, script(bp, action, check), label=label)
         return evaluate(bp, action, check, out.stdout, res)
     except DeployError as exc:
         res.status, res.error_kind, res.error = "failed", exc.kind, str(exc)

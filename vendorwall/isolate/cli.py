@@ -22,6 +22,9 @@ import sys
 import time
 from typing import Any
 
+from ..devices.cli import add_connection_options, settings
+from ..state import StateDir
+
 
 def _process_start() -> tuple[float, float]:
     """The command's start: this process's start time (``/proc``), else now; (wall, monotonic)."""
@@ -43,7 +46,7 @@ def _process_start() -> tuple[float, float]:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="MANIFEST_OR_INVENTORY",
                    help="the isolation manifest (manifest.json), or an inventory directory: then "
-                        "build/<inventory name>/manifest.json is read (the inventory itself is never read)")
+                        "the manifest in its state directory is read (the inventory itself is never read)")
     p.add_argument("--vendor", required=True, help="a vendor name of the manifest, or 'all'")
     p.add_argument("--reason", required=True, help="why (written to the incident journal and the report)")
     p.add_argument("--ticket", default="", help="incident or change ticket reference")
@@ -51,17 +54,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="dry run: list what would change (devices, prefixes, flows, live sessions, accounts, "
                         "tunnels) and what stays up; change nothing")
     p.add_argument("--manifest", help="the manifest file (default: MANIFEST_OR_INVENTORY, see above)")
-    p.add_argument("--journal", help="incident journal (default: incident-journal.jsonl beside the manifest)")
-    p.add_argument("--user", default="root", help="SSH user on the firewalls (default root)")
-    p.add_argument("--key-file", help="SSH private key (default: the agent and ~/.ssh keys)")
-    p.add_argument("--port", type=int, default=22, help="SSH port (default 22)")
-    p.add_argument("--connect-timeout", type=float, default=5.0, help="seconds per SSH connection (default 5)")
-    p.add_argument("--command-timeout", type=float, default=30.0, help="seconds for the device's script (default 30)")
+    p.add_argument("--journal", help="incident journal (default: journals/incident.jsonl in the state directory)")
     p.add_argument("--workers", type=int, default=64, help="devices handled at once (default 64)")
-    p.add_argument("--strict-host-keys", action="store_true", help="refuse hosts not in ~/.ssh/known_hosts")
-    p.add_argument("--lab-dir", help="act on a lab (vendorwall lab up): its key, from its controller namespace; "
-                                     "also probes the vendor side and the clinical flows afterwards")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
+    add_connection_options(p)  # --lab-dir also probes the vendor side and the clinical flows afterwards
 
 
 def register(subparsers: Any) -> None:
@@ -77,7 +73,7 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from ..errors import UsageError
-    from . import actions, journal, run
+    from . import actions, run
     from .manifest import load, resolve
 
     started = _process_start()
@@ -95,16 +91,15 @@ def handle(args: argparse.Namespace) -> int:
         targets = run.lab_targets(m, os.path.abspath(args.lab_dir), connect_timeout=args.connect_timeout,
                                   command_timeout=args.command_timeout)
     else:
-        targets = run.targets(m, user=args.user, key_file=args.key_file, port=args.port,
-                              connect_timeout=args.connect_timeout, command_timeout=args.command_timeout)
-    jpath = args.journal or os.path.join(os.path.dirname(os.path.abspath(path)), journal.JOURNAL_NAME)
+        targets = run.targets(m, settings(args))
+    jpath = args.journal or StateDir.for_inventory(m.inventory or path).journal("incident")
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     r = run.execute(m, plan, targets, reason=args.reason, ticket=args.ticket, journal_path=jpath,
                     started=started[0], started_mono=started[1], workers=args.workers,
-                    strict_host_keys=args.strict_host_keys,
+                    settings=settings(args),
                     lab_dir=os.path.abspath(args.lab_dir) if args.lab_dir else None,
                     progress=say if not args.json and sys.stderr.isatty() else lambda _: None)
     if args.json:

@@ -2,7 +2,8 @@
 
 An isolation must work when the inventory does not compile (a half-merged branch, a broken file,
 no git checkout at all), so it reads only this file, written next to the rendered configurations
-(``build/<inventory>/manifest.json``) every time they are. Deterministic: sorted, no wall clock
+(``<state dir>/manifest/manifest.json``, :mod:`vendorwall.state`) every time they are.
+Deterministic: sorted, no wall clock
 (``now`` is the date the intent was compiled for).
 
 Layout (version 2). The file is one JSON document laid out so that a reader never needs all of
@@ -25,8 +26,9 @@ Fields (only ever added):
 
 - ``now``, ``inventory`` (the inventory's directory name);
 - ``management``: every management network of every site (never quarantined);
-- ``firewalls``: name -> ``platform``, ``mgmt_address``, ``site``, ``management`` (that site's networks);
-- ``bastions``: name -> ``platform``, ``mgmt_address``;
+- ``firewalls``: name -> ``platform``, ``mgmt_address``, ``site``, ``management`` (that site's networks),
+  ``ssh`` (the connection variables of hosts.yml, never a secret);
+- ``bastions``: name -> ``platform``, ``mgmt_address``, ``ssh``;
 - a vendor record: ``title``, ``hotline``, ``security_contact``,
   ``entry_paths`` (``name``, ``kind`` bastion|vpn|lan_to_lan, ``prefixes``, ``bastion``, ``peer``),
   ``segments`` (firewall -> list of ``key``, ``subnet``, ``vlan``, ``interface``, ``systems``),
@@ -48,7 +50,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from ipaddress import IPv4Network
@@ -59,7 +61,7 @@ from ..model import Model, Rule
 
 MANIFEST_VERSION = 2
 MANIFEST_KIND = "vendorwall isolation manifest"
-REGENERATE = "regenerate it: vendorwall plan INVENTORY (writes build/<inventory>/manifest.json)"
+REGENERATE = "regenerate it: vendorwall plan INVENTORY (writes <state dir>/manifest/manifest.json)"
 MANIFEST_NAME = "manifest.json"
 VENDORS_LINE = '"vendors":{\n'
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode  # the C encoder, ASCII only
@@ -90,6 +92,29 @@ def _flow(r: Rule, text: _Text) -> dict[str, Any]:
             "validity": r.validity.kind, "keep": r.keep, "firewalls": sorted(r.firewalls)}
 
 
+SSH_VARS = ("ansible_port", "ansible_user", "ansible_ssh_private_key_file", "vendorwall_known_hosts",
+            "vendorwall_host_key_policy")  # never a password: the run gives those
+
+
+def ssh_settings(dev: Any, root: str) -> dict[str, Any]:
+    """The connection variables of a device that isolation needs without the inventory (no secrets);
+    known_hosts paths made absolute (the manifest is read from anywhere)."""
+    out: dict[str, Any] = {}
+    for k in SSH_VARS:
+        v = (dev.vars or {}).get(k)
+        if v in (None, ""):
+            continue
+        if k == "vendorwall_known_hosts":
+            files = v if isinstance(v, list) else [v]
+            v = [f if os.path.isabs(os.path.expanduser(str(f))) else os.path.join(root, str(f)) for f in files]
+        elif k == "ansible_port":
+            v = int(v)
+        else:
+            v = str(v)
+        out[k] = v
+    return out
+
+
 def build_manifest(model: Model) -> dict[str, Any]:
     """The manifest as data: the header's fields and ``vendors`` (name -> record)."""
     inv = model.inventory
@@ -99,8 +124,8 @@ def build_manifest(model: Model) -> dict[str, Any]:
         if dev is None:
             continue
         firewalls[site.firewall] = {"platform": dev.platform, "mgmt_address": dev.mgmt_address, "site": site.name,
-                                    "management": _nets(site.management)}
-    bastions = {n: {"platform": d.platform, "mgmt_address": d.mgmt_address}
+                                    "management": _nets(site.management), "ssh": ssh_settings(dev, inv.root)}
+    bastions = {n: {"platform": d.platform, "mgmt_address": d.mgmt_address, "ssh": ssh_settings(d, inv.root)}
                 for n, d in sorted(inv.devices.items()) if d.role == "bastion"}
     mgmt = _nets([n for s in inv.sites.values() for n in s.management])
     text = _Text()
@@ -174,8 +199,10 @@ def write_manifest(path: str, model: Model) -> bool:
 
 
 def default_path(inventory: str) -> str:
-    """``build/<inventory name>/manifest.json``, where ``vendorwall plan`` writes it by default."""
-    return os.path.join("build", os.path.basename(os.path.normpath(inventory)), MANIFEST_NAME)
+    """``<state dir>/manifest/manifest.json``, where ``vendorwall plan`` writes it (:mod:`vendorwall.state`)."""
+    from ..state import StateDir
+
+    return os.path.join(StateDir.for_inventory(inventory).root, "manifest", MANIFEST_NAME)
 
 
 def digest(text: str | bytes) -> str:
@@ -192,6 +219,7 @@ class Firewall:
     mgmt_address: str
     site: str
     management: tuple[IPv4Network, ...]
+    ssh: dict[str, Any] = field(default_factory=dict, compare=False)  # connection variables (no secrets)
 
 
 @dataclass(frozen=True)
@@ -199,6 +227,7 @@ class Bastion:
     name: str
     platform: str
     mgmt_address: str
+    ssh: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -450,7 +479,7 @@ def load(path: str) -> Manifest:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         raise UsageError(f"no isolation manifest at {path}",
-                         "vendorwall plan INVENTORY writes it (build/<inventory>/manifest.json); "
+                         "vendorwall plan INVENTORY writes it (in the inventory's state directory); "
                          "or pass the file: --manifest FILE") from None
     except OSError as exc:
         raise UsageError(f"cannot read the isolation manifest {path}: {exc.strerror}",
@@ -487,9 +516,10 @@ def _load(path: str, fd: int) -> Manifest:
         raise VendorwallError(diags, "manifest")
     nets = _Nets(path)
     firewalls = {name: Firewall(name, f["platform"], f["mgmt_address"], f["site"],
-                                nets(f["management"], f"firewalls.{name}.management"))
+                                nets(f["management"], f"firewalls.{name}.management"), f.get("ssh") or {})
                  for name, f in sorted(head["firewalls"].items())}
-    bastions = {name: Bastion(name, b["platform"], b["mgmt_address"]) for name, b in sorted(head["bastions"].items())}
+    bastions = {name: Bastion(name, b["platform"], b["mgmt_address"], b.get("ssh") or {})
+                for name, b in sorted(head["bastions"].items())}
     management = nets(head["management"], "management")
     if nets.diags:
         raise VendorwallError(nets.diags, "manifest")

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..deploy.errors import DeployError
 from ..deploy.session import Target
+from ..devices.target import ConnSettings, HostKeys, from_vars
 from . import actions, bastions, journal, transport
 from .actions import Conn, Observed, Plan
 from .bastions import BastionResult
@@ -158,10 +159,10 @@ class Run:
 # --------------------------------------------------------------------------- targets
 
 
-def targets(m: Manifest, *, user: str = "root", key_file: str | None = None, port: int = 22,
-            connect_timeout: float = 5.0, command_timeout: float = 30.0) -> list[Target]:
-    return [Target(fw.name, fw.platform, fw.mgmt_address, port=port, username=user, key_file=key_file,
-                   connect_timeout=connect_timeout, command_timeout=command_timeout)
+def targets(m: Manifest, settings: ConnSettings | None = None) -> list[Target]:
+    """The firewalls' targets: the manifest's connection settings (the inventory's ansible_* variables and
+    known_hosts at plan time), overridden by the run's explicit ``settings``."""
+    return [from_vars(fw.name, fw.platform, fw.ssh, settings=settings, default_host=fw.mgmt_address)
             for fw in sorted(m.firewalls.values(), key=lambda f: f.name)]
 
 
@@ -186,15 +187,15 @@ def lab_targets(m: Manifest, lab_dir: str, *, connect_timeout: float = 5.0,
     for fw in sorted(m.firewalls.values(), key=lambda f: f.name):
         info = state.firewalls.get(fw.name) or {}  # not in the lab: reported unreachable, like a missing device
         out.append(Target(fw.name, fw.platform, info.get("mgmt", fw.mgmt_address), key_file=state.ssh_key,
-                          sock_factory=factory, connect_timeout=connect_timeout, command_timeout=command_timeout))
+                          sock_factory=factory, connect_timeout=connect_timeout, command_timeout=command_timeout,
+                          host_keys=HostKeys((state.known_hosts,), user_files=False)))
     return out
 
 
-def bastion_targets(m: Manifest, names: list[str], *, user: str = "root", key_file: str | None = None,
-                    port: int = 22, connect_timeout: float = 5.0, command_timeout: float = 30.0) -> list[Target]:
-    """SSH targets for the bastions ``names`` (their management address in the manifest)."""
-    return [Target(n, m.bastions[n].platform, m.bastions[n].mgmt_address, port=port, username=user,
-                   key_file=key_file, connect_timeout=connect_timeout, command_timeout=command_timeout)
+def bastion_targets(m: Manifest, names: list[str], settings: ConnSettings | None = None) -> list[Target]:
+    """SSH targets for the bastions ``names`` (their management address and settings in the manifest)."""
+    return [from_vars(n, m.bastions[n].platform, m.bastions[n].ssh, settings=settings,
+                      default_host=m.bastions[n].mgmt_address)
             for n in sorted(names) if n in m.bastions]
 
 
@@ -221,12 +222,13 @@ def lab_bastion_targets(m: Manifest, lab_dir: str, names: list[str], *, connect_
 
         platform = m.bastions[n].platform if n in m.bastions else "linux"
         out.append(Target(n, platform, "127.0.0.1", key_file=state.ssh_key, sock_factory=factory,
-                          connect_timeout=connect_timeout, command_timeout=command_timeout))
+                          connect_timeout=connect_timeout, command_timeout=command_timeout,
+                          host_keys=HostKeys((state.known_hosts,), user_files=False, alias=n)))
     return out
 
 
 def _default_bastion_targets(m: Manifest, names: list[str], tgts: list[Target],
-                             lab_dir: str | None) -> list[Target] | None:
+                             lab_dir: str | None, settings: ConnSettings | None = None) -> list[Target] | None:
     """The bastions' targets when the caller gave none: the lab's, else the firewalls' SSH credentials;
     None (bastions skipped) for a lab without bastion namespaces, or firewall targets with a custom socket."""
     t = tgts[0] if tgts else Target("", "", "")
@@ -235,8 +237,7 @@ def _default_bastion_targets(m: Manifest, names: list[str], tgts: list[Target],
     if lab_dir:
         return lab_bastion_targets(m, lab_dir, names, connect_timeout=t.connect_timeout,
                                    command_timeout=t.command_timeout)
-    return bastion_targets(m, names, user=t.username, key_file=t.key_file, port=t.port,
-                           connect_timeout=t.connect_timeout, command_timeout=t.command_timeout)
+    return bastion_targets(m, names, settings)
 
 
 # --------------------------------------------------------------------------- per device
@@ -356,7 +357,7 @@ def keep_match(c: Conn, p: Plan) -> str:
     return ""
 
 
-def run_device(t: Target, p: Plan, *, conntrack: bool = True, strict_host_keys: bool = False) -> DeviceResult:
+def run_device(t: Target, p: Plan, *, conntrack: bool = True) -> DeviceResult:
     t0 = time.monotonic()
     res = DeviceResult(t.device, t.platform, t.host)
     try:
@@ -365,7 +366,7 @@ def run_device(t: Target, p: Plan, *, conntrack: bool = True, strict_host_keys: 
             res.error = (f"platform {t.platform}: vendorwall cannot isolate on it yet; cut the vendor by hand on "
                          "this device")
             return res
-        out = transport.run_script(t, actions.device_script(p, conntrack), strict_host_keys=strict_host_keys,
+        out = transport.run_script(t, actions.device_script(p, conntrack),
                                    label=f"vendorwall {p.action}{' --check' if p.check else ''} script")
         return evaluate(p, actions.parse(out.stdout), res)
     except DeployError as exc:
@@ -389,7 +390,7 @@ def _journal_base(r: Run) -> dict[str, Any]:
 
 def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: str = "", journal_path: str = "",
             started: float | None = None, started_mono: float | None = None, workers: int = 64,
-            conntrack: bool = True, strict_host_keys: bool = False, lab_dir: str | None = None,
+            conntrack: bool = True, lab_dir: str | None = None, settings: ConnSettings | None = None,
             progress: Progress = _quiet, bastion_targets: list[Target] | None = None,
             accounts: bool = True) -> Run:
     """Firewalls and bastions at once, on one thread pool, one SSH round trip each.
@@ -403,7 +404,7 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
     bplans = bastions.plan(m, p.vendors) if accounts else []
     skip = ""
     if bplans and bastion_targets is None:
-        bastion_targets = _default_bastion_targets(m, [b.bastion for b in bplans], tgts, lab_dir)
+        bastion_targets = _default_bastion_targets(m, [b.bastion for b in bplans], tgts, lab_dir, settings)
         if bastion_targets is None:
             skip = (f"not part of this lab (no bastion namespace in {lab_dir}): accounts NOT disabled here; "
                     "by hand on the real bastion") if lab_dir else (
@@ -411,10 +412,9 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
                 "given: accounts NOT disabled here")
     btg = {t.device: t for t in bastion_targets or []}
     with ThreadPoolExecutor(max(1, min(workers, len(tgts) + len(bplans)))) as pool:
-        futs: list[Future[Any]] = [pool.submit(run_device, t, p, conntrack=conntrack,
-                                               strict_host_keys=strict_host_keys) for t in tgts]
+        futs: list[Future[Any]] = [pool.submit(run_device, t, p, conntrack=conntrack) for t in tgts]
         futs += [pool.submit(bastions.run_bastion, btg.get(b.bastion), b, p.action, p.check,
-                             strict_host_keys=strict_host_keys, skip_reason=skip) for b in bplans]
+                             skip_reason=skip) for b in bplans]
         if journal_path:  # written while the devices are being changed: not on the critical path
             r.journal_entries.append(journal.append(journal_path, {
                 **_journal_base(r), "event": "started", "when": stamp(r.started),

@@ -45,6 +45,7 @@ class BastionState:
     bastions: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> netns, dir, pid, listen
     ssh_key: str = ""
     host_digests: dict[str, str] = field(default_factory=dict)
+    known_hosts: str = ""  # the bastions' host keys, each under its device name (HostKeyAlias)
 
     @staticmethod
     def path_of(lab_dir: str) -> str:
@@ -97,6 +98,8 @@ def up(lab_dir: str, bastions: dict[str, list[str]], prefix: str) -> BastionStat
     down(lab_dir, prefix)
     base = os.path.join(lab_dir, "bastions")
     os.makedirs(base, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(base, "known_hosts"))
     key = os.path.join(base, "id_ed25519")
     if not os.path.exists(key):
         netns.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vendorwall-lab-bastion", "-f", key])
@@ -114,6 +117,9 @@ def up(lab_dir: str, bastions: dict[str, list[str]], prefix: str) -> BastionStat
             open(os.path.join(d, "varlog", f), "w").close()
         netns.run(["cp", "-a", "/etc", os.path.join(d, "etc")])
         netns.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, "ssh_host_ed25519_key")])
+        state.known_hosts = os.path.join(base, "known_hosts")
+        with open(os.open(state.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as fh:
+            fh.write(netns.known_hosts_line(name, os.path.join(d, "ssh_host_ed25519_key.pub")))
         shutil.copyfile(key + ".pub", os.path.join(d, "root_authorized_keys"))
         listen = ["127.0.0.1", *sorted(set(extra))]
         with open(os.path.join(d, "sshd_config"), "w") as fh:
@@ -194,7 +200,11 @@ def login(state: BastionState, bastion: str, user: str, key_file: str, timeout: 
     b = state.bastions[bastion]
     sock = netns.connect_in(b["netns"], "127.0.0.1", 22, timeout)
     client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    if state.known_hosts:  # the lab generated the bastion's key: verify it like every connection does
+        known = paramiko.HostKeys(state.known_hosts).lookup(bastion) or {}
+        for ktype in known:
+            client.get_host_keys().add("127.0.0.1", ktype, known[ktype])
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         client.connect("127.0.0.1", username=user, pkey=paramiko.PKey.from_path(key_file), sock=sock,
                        timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, allow_agent=False,

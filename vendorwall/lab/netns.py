@@ -96,3 +96,11 @@ def ip_batch(lines: list[str], netns: str | None = None) -> None:
 def netns_pids(name: str) -> list[int]:
     out = run(["ip", "netns", "pids", name], check=False)
     return [int(x) for x in out.split() if x.isdigit()]
+
+
+def known_hosts_line(name: str, pub_file: str) -> str:
+    """A known_hosts line for ``name`` from a host key's ``.pub`` file (the lab knows its devices' keys:
+    it generated them)."""
+    with open(pub_file, encoding="utf-8") as fh:
+        ktype, b64 = fh.read().split()[:2]
+    return f"{name} {ktype} {b64}\n"

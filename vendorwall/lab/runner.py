@@ -54,6 +54,7 @@ class LabState:
     firewalls: dict[str, dict[str, Any]]  # device -> netns, mgmt, controller, remote_dir, sshd_pid
     pids: dict[str, int] = field(default_factory=dict)  # label -> pid (listener, sshd:<device>)
     ssh_key: str = ""
+    known_hosts: str = ""  # the lab devices' host keys: every lab connection verifies them
     places: dict[str, list[str]] = field(default_factory=dict)  # prefix -> [netns, address]
     system_ns: dict[str, str] = field(default_factory=dict)
     outside: list[str] = field(default_factory=list)
@@ -266,6 +267,7 @@ def _start_sshd(topo: Topology, state: LabState, progress: Progress, timings: di
     state.ssh_key = key
     os.makedirs("/run/sshd", exist_ok=True)
     procs = []
+    known: list[str] = []
     for dev, fw in sorted(topo.firewalls.items()):
         d = os.path.join(lab_dir, "fw", dev)
         os.makedirs(os.path.join(d, "state"), exist_ok=True)
@@ -278,9 +280,13 @@ def _start_sshd(topo: Topology, state: LabState, progress: Progress, timings: di
             os.unlink(pidfile)
         state.firewalls[dev] = {"netns": fw.netns, "mgmt": fw.mgmt, "controller": fw.controller, "site": fw.site,
                                 "remote_dir": os.path.join(d, "state"), "segments": fw.segments}
+        known.append(netns.known_hosts_line(fw.mgmt, os.path.join(d, "ssh_host_ed25519_key.pub")))
         procs.append((dev, pidfile, subprocess.Popen(
             sshd_command(fw.netns, dev, cfg, os.path.join(d, "empty-dotfile")),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    state.known_hosts = os.path.join(lab_dir, "ssh", "known_hosts")
+    with open(os.open(state.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+        fh.writelines(known)
     for dev, pidfile, p in procs:
         out, _ = p.communicate(timeout=30)
         if p.returncode != 0:
@@ -378,6 +384,10 @@ def _wait_switches(p: subprocess.Popen[str] | None, topo: Topology, state: LabSt
                     raise netns.NetnsError(f"{sw.device}: fake switch on 127.0.0.1:{sw.port} not listening") from None
                 time.sleep(0.05)
         state.switches[sw.device] = {"port": sw.port, "site": sw.site, "vlan_range": list(sw.vlan_range)}
+    from .switches import host_public_key
+
+    with open(os.open(state.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as fh:
+        fh.writelines(f"[127.0.0.1]:{sw.port} {host_public_key()}\n" for sw in topo.switches.values())
     timings["switches"] = time.monotonic() - t
     progress(f"  {len(topo.switches)} switches (fake-switches) ready, {timings['switches']:.1f} s after the rest")
 
@@ -388,10 +398,10 @@ def connections(state: LabState) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for dev, fw in sorted(state.firewalls.items()):
         out[dev] = {"host": fw["mgmt"], "port": 22, "netns": state.controller, "username": "root",
-                    "key_file": state.ssh_key, "remote_dir": fw["remote_dir"]}
+                    "key_file": state.ssh_key, "remote_dir": fw["remote_dir"], "known_hosts": state.known_hosts}
     for dev, sw in sorted(state.switches.items()):
         out[dev] = {"host": "127.0.0.1", "port": sw["port"], "netns": state.controller,
-                    "username": state.switch_login.get("username", "vwlab")}
+                    "username": state.switch_login.get("username", "vwlab"), "known_hosts": state.known_hosts}
     return out
 
 

@@ -40,6 +40,15 @@ def available() -> str | None:
     return None
 
 
+def host_public_key() -> str:
+    """The host key every fake switch presents (fake-switches ships one fixed key): ``type base64``."""
+    from fake_switches.transports.ssh_service import getRSAKeys
+
+    pub = getRSAKeys()[0]
+    pub = pub.decode() if isinstance(pub, bytes) else pub
+    return " ".join(pub.split()[:2])
+
+
 def serve(spec: dict[str, Any]) -> None:
     from fake_switches import switch_configuration
     from fake_switches.cisco.cisco_core import CiscoSwitchCore
