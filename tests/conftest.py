@@ -281,10 +281,10 @@ def run_cli(*args: str, cwd: str | os.PathLike[str] = REPO, hashseed: str | None
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _private_state_dir(tmp_path_factory: pytest.TempPathFactory):
-    """Every test run keeps vendorwall's state (manifest, journals, locks...) in a temporary base, never in
-    the machine's /var/lib/vendorwall or the user's ~/.local/state: VENDORWALL_STATE_DIR is inherited by
-    the CLI and Ansible processes the tests start."""
+def _private_state_base(tmp_path_factory: pytest.TempPathFactory):
+    """vendorwall's state (manifest, journals, locks...) never goes to the machine's /var/lib/vendorwall or
+    ~/.local/state during tests: VENDORWALL_STATE_DIR points to a temporary base for the whole session
+    (session fixtures see it), and :func:`_private_state_dir` gives each test a base of its own."""
     base = tmp_path_factory.mktemp("state")
     old = os.environ.get("VENDORWALL_STATE_DIR")
     os.environ["VENDORWALL_STATE_DIR"] = str(base)
@@ -293,6 +293,16 @@ def _private_state_dir(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("VENDORWALL_STATE_DIR", None)
     else:
         os.environ["VENDORWALL_STATE_DIR"] = old
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(_private_state_base, tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch):
+    """One state base per test (inherited by the CLI and Ansible processes it starts): no test sees
+    another's manifest or journal by inventory name."""
+    base = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("VENDORWALL_STATE_DIR", str(base))
+    return base
 
 
 @pytest.fixture(scope="session")
