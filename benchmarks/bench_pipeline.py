@@ -1,30 +1,30 @@
 #!/usr/bin/env python3
-"""Time the vendorwall pipeline stage by stage on synthetic inventories of growing size.
+"""Time vendorwall on synthetic inventories of growing size, as a user runs it, beside Aerleon.
 
-    python benchmarks/bench_pipeline.py [--systems 5000 --vendors 200 --sites 20] [--repeat 3]
-                                        [--sizes 1000,2500,5000] [--cache DIR] [--profile [N]]
-                                        [--profile-out FILE] [--gc on|off|freeze] [--nft-check]
+    python benchmarks/bench_pipeline.py [--sizes 1000,5000,10000,20000,50000] [--repeat 3] [--aerleon]
+                                        [--cache DIR] [--stages] [--profile [N]] [--gc off|on|freeze]
+                                        [--nft-check]
 
-For each size (default 1000, 2500 and --systems; vendors scale with the size so that the mix per
-vendor stays the same, sites stay fixed) it generates an inventory with gen_inventory.py (or
-reuses one from --cache), runs ``vendorwall plan`` once in a subprocess to write the lock file,
-then times every stage in-process, --repeat times, and reports the median wall and CPU time:
+**Whole processes** (the default table): for each size (vendors scale with the size, 25 systems per
+vendor; 20 sites) it generates an inventory with gen_inventory.py (or reuses one from --cache) and
+runs, each --repeat times, as subprocesses, reporting the median wall time, CPU time (user+sys of
+the process and its children) and maximum RSS, with the machine's load average:
 
-    load      YAML + JSON Schema + typed objects (inventory.load) and the lock file (read_lock)
-    validate  semantic checks (validate.check)
-    allocate  allocation against the lock file, plus the stale check (allocate.allocate/stale)
-    compile   segments, rules, device intents (compile.compile_model)
-    render    every device's configuration (render.render_all)
+    plan        ``vendorwall plan`` from scratch: no output directory, no cache (a CI runner)
+    plan again  the same command once more, nothing changed (outputs and cache in place)
+    validate    ``vendorwall validate`` (its cache in place: what an editor or a pre-commit hook sees)
+    validate 0  ``vendorwall validate`` with an empty cache
+    aerleon     --aerleon: Aerleon's nftables generator on the same intent (``vendorwall export``
+                turned into an Aerleon policy by aerleon_policy.py; its API in one process, no YAML)
+    aclgen      --aerleon: the same with Aerleon's command line on the YAML policy files
 
-``core`` is validate + allocate + compile + render (the 2 s target at 5000 systems); ``total``
-adds load. Per-rule costs (µs per compiled rule) at each size show a super-linear stage: a linear
-stage keeps its µs/rule flat as the inventory grows.
+Everything vendorwall does is timed: manifest, lock file, file writes, interpreter start.
 
---profile runs cProfile over the core stages of the largest size and prints the top functions.
---gc off / freeze time the stages with the cyclic garbage collector disabled / frozen after load
-(what-if for the GC fix proposed in benchmarks/README.md).
---nft-check runs ``nft -c -f`` on every rendered firewall file inside a throwaway network
-namespace (root only; the namespace is always deleted).
+**Stages** (--stages): the pipeline stage by stage in-process (load, validate, allocate, compile,
+render), --repeat times, with the collector paused as the command line pauses it (--gc on/freeze
+for what-ifs); per-rule costs show a super-linear stage. --profile runs cProfile over one whole
+in-process ``plan`` at the largest size. --nft-check runs ``nft -c -f`` on every rendered firewall
+file inside a throwaway network namespace (root only; the namespace is always deleted).
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class Run:
     counts: dict[str, int] = field(default_factory=dict)
     cli: dict[str, float] = field(default_factory=dict)
     nft: list[tuple[str, float, int]] = field(default_factory=list)
+    procs: dict[str, list[Proc]] = field(default_factory=dict)
 
     def med(self, stage: str, kind: str = "wall") -> float:
         return statistics.median((self.wall if kind == "wall" else self.cpu)[stage])
@@ -87,11 +88,11 @@ def _fail(stage: str, diags: list[Any]) -> None:
         raise SystemExit(f"{stage}: {len(diags)} diagnostic(s) on the synthetic inventory:\n{shown}")
 
 
-def run_stages(root: str, gc_mode: str = "on") -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
+def run_stages(root: str, gc_mode: str = "off") -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
     """One pass of the pipeline; -> {stage: (wall s, cpu s)}, counts.
 
-    ``gc_mode``: ``on`` (Python's default), ``off`` (collector disabled for the pass) or
-    ``freeze`` (gc.freeze() after load: the loaded inventory is never scanned again).
+    ``gc_mode``: ``off`` (collector disabled for the pass, as the command line does), ``on``
+    (Python's default) or ``freeze`` (gc.freeze() after load: the loaded inventory is never scanned again).
     """
     gc.collect()
     if gc_mode == "off":
@@ -157,32 +158,15 @@ def _run_stages(root: str, gc_mode: str) -> tuple[dict[str, tuple[float, float]]
     return times, counts
 
 
-def profile_core(root: str, gc_mode: str = "on") -> cProfile.Profile:
-    """cProfile of the core stages once (load runs first, unprofiled).
+def profile_plan(root: str, out: str) -> cProfile.Profile:
+    """cProfile of one whole in-process ``plan`` (pipeline, manifest, lock, file writes), as the CLI runs it."""
+    from vendorwall import plan
 
-    With the collector on, its pauses are charged to whatever function allocates when a
-    collection starts (e.g. ``ipaddress.hostmask``); ``--gc off`` shows the code's own costs.
-    """
-    inv, _, _ = inventory.load(root)
-    lock, _ = allocate.read_lock(root, root)
     render.environment()  # templates compiled once per process: not the pipeline's cost
-    gc.collect()
-    if gc_mode == "off":
-        gc.disable()
-    elif gc_mode == "freeze":
-        gc.freeze()
     prof = cProfile.Profile()
-    try:
-        prof.enable()
-        validate.check(inv, NOW)
-        allocs, _ = allocate.allocate(inv, lock)
-        allocate.stale(lock, allocs)
-        model, _ = vwcompile.compile_model(inv, allocs, NOW)
-        render.render_all(model)
-        prof.disable()
-    finally:
-        gc.enable()
-        gc.unfreeze()
+    prof.enable()
+    plan.plan(root, NOW, out)
+    prof.disable()
     return prof
 
 
@@ -197,10 +181,119 @@ def prepare(systems: int, vendors: int, sites: int, seed: int, base: str) -> str
     return root
 
 
+@dataclass
+class Proc:
+    """One whole process: wall and CPU seconds (user+sys, its children included), max RSS, load average."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+    load: float
+
+
+def measure(cmd: list[str], cwd: str | None = None) -> Proc:
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryFile() as err:
+        w0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - w0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)}: exit {p.returncode}\n{err.read().decode(errors='replace')[-3000:]}")
+    return Proc(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, load)
+
+
+def vw(*args: str) -> list[str]:
+    return [sys.executable, "-m", "vendorwall", *args]
+
+
 def cli(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
     w0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "vendorwall", *args], capture_output=True, text=True, check=False)
+    proc = subprocess.run(vw(*args), capture_output=True, text=True, check=False)
     return time.perf_counter() - w0, proc
+
+
+COLUMNS = ("plan", "plan again", "validate", "validate 0", "aerleon", "aclgen")
+
+
+def whole(run: Run, repeat: int, aerleon: bool, base: str) -> None:
+    """The whole-process table's cells for one size (see the module docstring)."""
+    root = run.root
+    out, cache = os.path.join(base, f"out-{run.systems}"), os.path.join(base, f"cache-{run.systems}")
+    now = ["--now", NOW.isoformat()]
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        run.procs.setdefault("plan", []).append(measure(vw("plan", root, "--out", out, "--cache-dir", cache, *now)))
+        run.procs.setdefault("plan again", []).append(
+            measure(vw("plan", root, "--out", out, "--cache-dir", cache, *now)))
+        run.procs.setdefault("validate", []).append(measure(vw("validate", root, "--cache-dir", cache, *now)))
+        run.procs.setdefault("validate 0", []).append(measure(vw("validate", root, "--no-cache", *now)))
+    if not aerleon:
+        return
+    import aerleon_policy
+
+    pol = os.path.join(base, f"aerleon-{run.systems}")
+    if not os.path.exists(os.path.join(pol, "api.json")):
+        exported = subprocess.run(vw("export", root, *now), capture_output=True, text=True, check=True).stdout
+        import json
+
+        run.counts["terms"] = aerleon_policy.write(json.loads(exported), pol)["terms"]
+    for _ in range(repeat):
+        shutil.rmtree(os.path.join(pol, "out-api"), ignore_errors=True)
+        shutil.rmtree(os.path.join(pol, "out-cli"), ignore_errors=True)
+        run.procs.setdefault("aerleon", []).append(
+            measure([sys.executable, aerleon_policy.__file__, "--generate", pol]))
+        aclgen = shutil.which("aclgen") or os.path.join(os.path.dirname(sys.executable), "aclgen")
+        run.procs.setdefault("aclgen", []).append(
+            measure([aclgen, "--base_directory", os.path.join(pol, "policies"), "--definitions_directory",
+                     os.path.join(pol, "def"), "--output_directory", os.path.join(pol, "out-cli")]))
+
+
+def report_whole(runs: list[Run], repeat: int) -> str:
+    cols = [c for c in COLUMNS if any(c in r.procs for r in runs)]
+    lines = [f"Whole processes: median of {repeat}; wall s / CPU s / max RSS MB; load = the 1-minute load average "
+             f"when each run started (min-max), on {os.cpu_count()} CPU(s)", ""]
+    lines.append(f"  {'systems':>7} " + " ".join(f"{c:>22}" for c in cols) + f" {'load':>9}")
+    for r in runs:
+        cells = []
+        for c in cols:
+            ps = r.procs.get(c)
+            if not ps:
+                cells.append(f"{'-':>22}")
+                continue
+            w, u, m = (statistics.median(getattr(p, k) for p in ps) for k in ("wall", "cpu", "rss_mb"))
+            cells.append(f"{w:>7.2f} /{u:>6.2f} /{m:>6.0f}")
+        loads = [p.load for ps in r.procs.values() for p in ps]
+        lines.append(f"  {r.systems:>7} " + " ".join(cells) + f" {min(loads):>4.1f}-{max(loads):<4.1f}")
+    if any("aerleon" in r.procs for r in runs):
+        lines += ["", "plan CPU / Aerleon CPU on the same intent (< 1: vendorwall is faster; the goal at 5,000 "
+                  "systems is <= 0.1)"]
+        for r in runs:
+            if "aerleon" in r.procs:
+                pc = statistics.median(p.cpu for p in r.procs["plan"])
+                ac = statistics.median(p.cpu for p in r.procs["aerleon"])
+                gc_ = statistics.median(p.cpu for p in r.procs["aclgen"]) if "aclgen" in r.procs else float("nan")
+                again = statistics.median(p.cpu for p in r.procs["plan again"])
+                lines.append(f"  {r.systems:>7} systems ({r.counts.get('terms', 0)} Aerleon terms): plan "
+                             f"{pc / ac:.3f} of the API, {pc / gc_:.3f} of aclgen; plan again {again / ac:.3f}")
+    if len(runs) > 1:
+        a, b = runs[0], runs[-1]
+        lines += ["", f"Growth exponent from {a.systems} to {b.systems} systems (log time ratio / log size ratio; "
+                  "1 = linear), CPU time"]
+        import math
+
+        k = math.log(b.systems / a.systems)
+        parts = []
+        for c in cols:
+            if c in a.procs and c in b.procs:
+                ta = statistics.median(p.cpu for p in a.procs[c])
+                tb = statistics.median(p.cpu for p in b.procs[c])
+                parts.append(f"{c} {math.log(tb / ta) / k:.2f}")
+        lines.append("  " + ", ".join(parts))
+    return "\n".join(lines)
 
 
 def nft_check(run: Run, out_dir: str) -> None:
@@ -224,37 +317,31 @@ def nft_check(run: Run, out_dir: str) -> None:
         subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
-def bench(systems: int, vendors: int, sites: int, seed: int, repeat: int, base: str, do_nft: bool,
-          gc_mode: str = "on") -> Run:
+def bench(systems: int, vendors: int, sites: int, seed: int, repeat: int, base: str, *, stages: bool,
+          aerleon: bool, do_nft: bool, gc_mode: str = "off") -> Run:
     root = prepare(systems, vendors, sites, seed, base)
     run = Run(systems, vendors, sites, root)
-    out_dir = os.path.join(root, "build")
-    t, proc = cli(["plan", root, "--out", out_dir, "--now", NOW.isoformat()])
-    if proc.returncode:
-        raise SystemExit(f"vendorwall plan {root}: exit {proc.returncode}\n{proc.stderr}")
-    run.cli["plan"] = t
-    t, proc = cli(["validate", root, "--now", NOW.isoformat()])
-    if proc.returncode:
-        raise SystemExit(f"vendorwall validate {root}: exit {proc.returncode}\n{proc.stderr}")
-    run.cli["validate"] = t
-    for _ in range(repeat):
-        times, run.counts = run_stages(root, gc_mode)
-        for st, (w, c) in times.items():
-            run.wall.setdefault(st, []).append(w)
-            run.cpu.setdefault(st, []).append(c)
-        run.wall.setdefault("core", []).append(sum(times[s][0] for s in CORE))
-        run.cpu.setdefault("core", []).append(sum(times[s][1] for s in CORE))
-        run.wall.setdefault("total", []).append(sum(times[s][0] for s in STAGES))
-        run.cpu.setdefault("total", []).append(sum(times[s][1] for s in STAGES))
+    whole(run, repeat, aerleon, base)
+    if stages or do_nft:
+        for _ in range(repeat if stages else 1):
+            times, counts = run_stages(root, gc_mode)
+            run.counts.update(counts)
+            for st, (w, c) in times.items():
+                run.wall.setdefault(st, []).append(w)
+                run.cpu.setdefault(st, []).append(c)
+            run.wall.setdefault("core", []).append(sum(times[s][0] for s in CORE))
+            run.cpu.setdefault("core", []).append(sum(times[s][1] for s in CORE))
+            run.wall.setdefault("total", []).append(sum(times[s][0] for s in STAGES))
+            run.cpu.setdefault("total", []).append(sum(times[s][1] for s in STAGES))
     if do_nft:
-        nft_check(run, out_dir)
+        nft_check(run, os.path.join(base, f"out-{systems}"))
     return run
 
 
 # --------------------------------------------------------------------------- report
 
 
-def report(runs: list[Run], repeat: int, gc_mode: str = "on") -> str:
+def report(runs: list[Run], repeat: int, gc_mode: str = "off") -> str:
     cols = [*STAGES, "core", "total"]
     lines = [f"vendorwall pipeline benchmark: median of {repeat} in-process run(s), --now {NOW.isoformat()}, "
              f"Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), gc {gc_mode}, "
@@ -282,10 +369,6 @@ def report(runs: list[Run], repeat: int, gc_mode: str = "on") -> str:
         lines += ["", f"Growth from {a.systems} to {b.systems} systems (rules x{k:.1f}): time ratio per stage "
                   "(≈ rules ratio = linear, ≈ its square = quadratic)"]
         lines.append("  " + "  ".join(f"{c} x{b.med(c) / max(a.med(c), 1e-9):.1f}" for c in cols))
-    lines += ["", "Cold CLI runs (one subprocess each, interpreter start and imports included)"]
-    for r in runs:
-        lines.append(f"  {r.systems:>7} systems: vendorwall plan {r.cli['plan']:.2f} s, "
-                     f"vendorwall validate {r.cli['validate']:.2f} s")
     for r in runs:
         if r.nft:
             tot = sum(t for _, t, _ in r.nft)
@@ -296,8 +379,8 @@ def report(runs: list[Run], repeat: int, gc_mode: str = "on") -> str:
     return "\n".join(lines)
 
 
-def profile(root: str, top: int, out: str | None, gc_mode: str = "on") -> str:
-    prof = profile_core(root, gc_mode)
+def profile(root: str, top: int, out: str | None, base: str) -> str:
+    prof = profile_plan(root, os.path.join(base, "out-profile"))
     if out:
         prof.dump_stats(out)
     text = []
@@ -307,43 +390,67 @@ def profile(root: str, top: int, out: str | None, gc_mode: str = "on") -> str:
         st.strip_dirs().sort_stats(key).print_stats(top)
         body = buf.getvalue()
         body = body[body.find("   ncalls"):] if "   ncalls" in body else body
-        text.append(f"cProfile of the core stages (gc {gc_mode}), top {top} by {title}:\n{body.rstrip()}")
+        text.append(f"cProfile of one in-process plan, top {top} by {title}:\n{body.rstrip()}")
     return "\n\n".join(text)
+
+
+def sizes_table(runs: list[Run]) -> str:
+    lines = ["Sizes (25 systems per vendor, 20 sites, seed 1)",
+             f"  {'systems':>7} {'vendors':>7} {'input MB':>8} {'segments':>8} {'rules':>7} {'Aerleon terms':>13}"]
+    for r in runs:
+        c = r.counts
+        lines.append(f"  {r.systems:>7} {r.vendors:>7} {c.get('input_bytes', 0) / 1e6:>8.1f} "
+                     f"{c.get('segments', 0):>8} {c.get('rules', 0):>7} {c.get('terms', 0):>13}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--systems", type=int, default=5000)
-    p.add_argument("--vendors", type=int, default=200)
+    p.add_argument("--sizes", default="1000,5000,10000,20000",
+                   help="comma-separated system counts (default 1000,5000,10000,20000; add 50000 for a GHT)")
     p.add_argument("--sites", type=int, default=20)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--sizes", help="comma-separated system counts (default: 1000,2500,SYSTEMS; vendors scale)")
     p.add_argument("--cache", help="keep the generated inventories here and reuse them (default: a temp dir)")
+    p.add_argument("--aerleon", action="store_true",
+                   help="also time Aerleon's nftables generator on the same intent (pip install aerleon)")
+    p.add_argument("--stages", action="store_true", help="also time each stage in-process")
     p.add_argument("--profile", nargs="?", const=25, type=int, metavar="N",
-                   help="cProfile the core stages at the largest size, print the top N (default 25)")
+                   help="cProfile one in-process plan at the largest size, print the top N (default 25)")
     p.add_argument("--profile-out", help="also write the cProfile stats to this file (snakeviz, pstats)")
-    p.add_argument("--gc", choices=["on", "off", "freeze"], default="on",
-                   help="garbage collector during the timed passes: on (default), off, or frozen after load")
+    p.add_argument("--gc", choices=["on", "off", "freeze"], default="off",
+                   help="collector during the --stages passes: off (default, as the command line), on, or "
+                        "frozen after load")
     p.add_argument("--nft-check", action="store_true",
                    help="nft -c -f every rendered firewall file in a throwaway network namespace (root)")
     a = p.parse_args(argv)
-    if a.sizes:
-        sizes = sorted({int(x) for x in a.sizes.split(",")})
-    else:
-        sizes = sorted({s for s in (1000, 2500) if s < a.systems} | {a.systems})
+    sizes = sorted({int(x) for x in a.sizes.split(",")})
     base = a.cache or tempfile.mkdtemp(prefix="vwbench-")
     os.makedirs(base, exist_ok=True)
     runs = []
+    print(f"vendorwall benchmark: --now {NOW.isoformat()}, Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), "
+          f"vendorwall from {os.path.dirname(vendorwall.__file__)}, load average at start "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     try:
         for n in sizes:
-            vendors = max(1, round(a.vendors * n / a.systems))
+            vendors = max(1, n // 25)
             print(f"... {n} systems, {vendors} vendors, {a.sites} sites", file=sys.stderr)
-            runs.append(bench(n, vendors, a.sites, a.seed, a.repeat, base, a.nft_check, a.gc))
-        print(report(runs, a.repeat, a.gc))
+            runs.append(bench(n, vendors, a.sites, a.seed, a.repeat, base, stages=a.stages, aerleon=a.aerleon,
+                              do_nft=a.nft_check, gc_mode=a.gc))
+            run = runs[-1]
+            if "rules" not in run.counts:
+                _, counts = run_stages(run.root)
+                run.counts.update(counts)
+        print()
+        print(sizes_table(runs))
+        print()
+        print(report_whole(runs, a.repeat))
+        if a.stages:
+            print()
+            print(report(runs, a.repeat, a.gc))
         if a.profile:
             print()
-            print(profile(runs[-1].root, a.profile, a.profile_out, a.gc))
+            print(profile(runs[-1].root, a.profile, a.profile_out, base))
     finally:
         if not a.cache:
             shutil.rmtree(base, ignore_errors=True)

@@ -50,6 +50,18 @@ def _inventory_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--now", help="the date to compile for (YYYY-MM-DD; default: today, UTC)")
 
 
+def _cache_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", help="where unchanged work is kept between runs (default: $VENDORWALL_CACHE_DIR, "
+                                       "else build/<inventory name>/.cache)")
+    p.add_argument("--no-cache", action="store_true", help="recompute everything; read and write no cache")
+
+
+def _cache(args: argparse.Namespace) -> Any:
+    from . import cache
+
+    return cache.open_cache(args.inventory, args.cache_dir, enabled=not args.no_cache)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vendorwall", description="Vendor remote-maintenance lockdown for hospital "
                                 "networks: inventory -> vendor VLANs, firewall rules, switch config.")
@@ -60,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     s = sub.add_parser("validate", help="check the inventory and its lock file; every error at once")
     _inventory_arg(s)
+    _cache_args(s)
     s = sub.add_parser("plan", help="render one configuration per device and update the lock file")
     _inventory_arg(s)
+    _cache_args(s)
     s.add_argument("--out", help="output directory (default: build/<inventory name>)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s = sub.add_parser("export", help="print the compiled intent as data")
@@ -122,9 +136,12 @@ def _shown(path: str) -> str:
 
 @command("validate")
 def cmd_validate(args: argparse.Namespace) -> int:
-    from . import pipeline
+    from . import cache, pipeline
 
-    res = pipeline.run(args.inventory, parse_now(args.now), shown_root=_shown(args.inventory))
+    with cache.use(_cache(args)) as c:
+        res = pipeline.run(args.inventory, parse_now(args.now), shown_root=_shown(args.inventory))
+        if c is not None:
+            c.prune(("parsed", "render"))
     inv = res.inventory
     lock = "lock file up to date" if res.lock.exists else "no lock file yet"
     print(f"{_shown(args.inventory)}: valid ({len(inv.vendors)} vendors, {len(inv.systems)} systems, "
@@ -140,10 +157,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 @command("plan")
 def cmd_plan(args: argparse.Namespace) -> int:
-    from . import plan
+    from . import cache, plan
 
     try:
-        summary = plan.plan(args.inventory, parse_now(args.now), args.out, shown_root=_shown(args.inventory))
+        with cache.use(_cache(args)) as c:
+            summary = plan.plan(args.inventory, parse_now(args.now), args.out, shown_root=_shown(args.inventory))
+            if c is not None and c.misses["run"] + c.hits["run"] and not c.hits["run"]:
+                c.prune(cache.KINDS)  # a full run used every entry it needs: the rest is an older generation
     except OSError as exc:
         raise UsageError(f"cannot write {exc.filename or args.out}: {exc.strerror}",
                          "--out must be a writable directory; the inventory's lock file must be writable") from None

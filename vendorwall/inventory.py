@@ -16,11 +16,11 @@ import datetime as dt
 import glob
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from typing import Any
 
-from . import schema
+from . import cache, schema
 from .errors import Diagnostic, UsageError
 from .model import (
     Access,
@@ -42,7 +42,7 @@ from .model import (
     Vendor,
     Window,
 )
-from .yamlsrc import Path, Source, dotted, load_file, undotted
+from .yamlsrc import Path, Source, dotted, load_bytes, load_file, read_file, undotted
 
 DOMAIN_DIR = "vendorwall"
 LOCK_FILE = "allocations.lock.yml"
@@ -294,6 +294,32 @@ def domain_files(root: str) -> list[str]:
     return sorted(f for f in found if os.path.basename(f) != LOCK_FILE)
 
 
+def _parse(raw: bytes, shown: str) -> tuple[Any, Source, list[Diagnostic], list[Diagnostic]]:
+    """One domain file: YAML with its line map, then the JSON Schema -> data, source, YAML and schema problems."""
+    data, src, diags = load_bytes(raw, shown)
+    if diags or data is None:
+        return data, src, diags, []
+    return data, src, diags, schema.check(data, src)
+
+
+def _parsed(path: str, shown: str) -> tuple[Any, Source, list[Diagnostic], list[Diagnostic]]:
+    """:func:`_parse`, answered from the active cache when this file's bytes were parsed before."""
+    raw, diags = read_file(path, shown)
+    if raw is None:
+        return None, Source(shown), diags, []
+    c = cache.active()
+    if c is None:
+        return _parse(raw, shown)
+    key = cache.digest("parsed", shown, raw)
+    hit = c.get("parsed", key)
+    if hit is not None:
+        data, lines, ytuples, stuples = hit
+        return data, Source(shown, lines), [Diagnostic(*t) for t in ytuples], [Diagnostic(*t) for t in stuples]
+    data, src, diags, sdiags = _parse(raw, shown)
+    c.put("parsed", key, (data, src.lines, [astuple(d) for d in diags], [astuple(d) for d in sdiags]))
+    return data, src, diags, sdiags
+
+
 def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, Source]) -> _Raw:
     raw = _Raw(None, {k: {} for k in ENTRY_KEYS})
     files = domain_files(root)
@@ -303,7 +329,7 @@ def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, 
                            "no *.yml file", "see docs/inventory.md and inventories/example", code="io"))
     for path in files:
         shown = os.path.join(shown_root, os.path.relpath(path, root))
-        data, src, diags = load_file(path, shown)
+        data, src, diags, sdiags = _parsed(path, shown)
         sources[shown] = src
         for d in diags:
             col.add(d)
@@ -316,7 +342,6 @@ def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, 
                                "vendors",
                                "nothing", "delete the file or add content", code="schema"))
             continue
-        sdiags = schema.check(data, src)
         for d in sdiags:
             col.add(d)
         # Leave out only the entries the schema errors are in: the rest of the file is checked too.

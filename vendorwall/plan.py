@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import allocate as alloc
-from . import pipeline
+from . import cache, inventory, pipeline
 from .isolate import manifest
 from .state import write_private
 
@@ -157,9 +158,58 @@ def apply(pv: Preview) -> None:
 
 
 def plan(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Summary:
+    """Render, write what changed, summarise. With an active cache, a rerun whose inputs and outputs are
+    exactly as the last run left them is answered from the cache (``run`` entry), without the pipeline."""
+    c = cache.active()
+    out_dir = out or os.path.join("build", os.path.basename(os.path.normpath(root)))
+    if c is not None:
+        hit = c.get("run", _run_key(root, now, out_dir, shown_root))
+        if isinstance(hit, dict) and _outputs_match(hit, out_dir):
+            data = dict(hit["summary"])
+            # nothing to write: what a full run would say in this state
+            data.update(lock={"added": [], "freed": [], "changed": []}, lock_written=False, files_written=[],
+                        files_removed=[])
+            return Summary(**data)
     pv = preview(root, now, out, shown_root)
     apply(pv)
+    if c is not None:
+        outputs = {p: hashlib.sha256(t.encode()).hexdigest() for p, t in pv.after.items()
+                   if t is not None and p != pv.lock_path}
+        c.put("run", _run_key(root, now, out_dir, shown_root), {
+            "summary": pv.summary.to_data(), "outputs": outputs, "listing": _listing(out_dir)})
     return pv.summary
+
+
+def _run_key(root: str, now: dt.date, out_dir: str, shown_root: str | None) -> str:
+    """Every input of a plan: the inventory's files (names and bytes, lock file included), the date,
+    the output directory and the name the inventory is shown under."""
+    parts: list[bytes | str] = [now.isoformat(), os.path.abspath(out_dir), shown_root or root]
+    for path in [os.path.join(root, "hosts.yml"), *inventory.domain_files(root), alloc.lock_path(root)]:
+        parts.append(os.path.relpath(path, root))
+        try:
+            with open(path, "rb") as fh:
+                parts.append(fh.read())
+        except OSError:
+            parts.append(b"\0missing")
+    return cache.digest("run", *parts)
+
+
+def _listing(out_dir: str) -> list[str]:
+    return sorted(e for e in os.listdir(out_dir) if e.endswith(_extensions()) or e == manifest.MANIFEST_NAME)
+
+
+def _outputs_match(hit: dict[str, Any], out_dir: str) -> bool:
+    """The files the cached run wrote are there, unchanged, and no other managed file is."""
+    try:
+        if _listing(out_dir) != hit["listing"]:
+            return False
+        for path, sha in hit["outputs"].items():
+            with open(path, "rb") as fh:
+                if hashlib.sha256(fh.read()).hexdigest() != sha:
+                    return False
+    except (OSError, KeyError, TypeError):
+        return False
+    return True
 
 
 def _write(path: str, text: str) -> None:

@@ -172,14 +172,26 @@ def load_text(text: str, display: str) -> tuple[Any, Source, list[Diagnostic]]:
     return data, builder.src, builder.diags
 
 
-def load_file(path: str, display: str | None = None) -> tuple[Any, Source, list[Diagnostic]]:
-    shown = display or path
+def read_file(path: str, display: str | None = None) -> tuple[bytes | None, list[Diagnostic]]:
+    """A file's bytes, or a diagnostic naming it as ``display``."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            return fh.read(), []
     except OSError as exc:
-        return None, Source(shown), [Diagnostic(shown, 0, "", "cannot read file", "a readable file",
-                                                exc.strerror or str(exc), "", code="io")]
+        return None, [Diagnostic(display or path, 0, "", "cannot read file", "a readable file",
+                                 exc.strerror or str(exc), "", code="io")]
+
+
+def load_file(path: str, display: str | None = None) -> tuple[Any, Source, list[Diagnostic]]:
+    shown = display or path
+    raw, diags = read_file(path, shown)
+    if raw is None:
+        return None, Source(shown), diags
+    return load_bytes(raw, shown)
+
+
+def load_bytes(raw: bytes, shown: str) -> tuple[Any, Source, list[Diagnostic]]:
+    """Decode and parse a file's bytes (shown as ``shown`` in messages)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

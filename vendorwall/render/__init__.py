@@ -8,12 +8,13 @@ registers under the key its capability file names in ``renderer:``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import cache
 from typing import Any
 
 import jinja2
 
+from .. import cache as vwcache
 from ..errors import Diagnostic
 from ..model import DeviceIntent, Model
 from ..platforms import registry
@@ -80,13 +81,27 @@ def render_as(model: Model, device: str, platform: str, vlan_parent: str = "port
 
 
 def render_all(model: Model) -> tuple[dict[str, Rendered], list[Diagnostic]]:
+    """Every device; with an active cache, a device whose render inputs did not change is not re-rendered
+    (see :class:`vendorwall.cache.Fingerprints` for what the inputs are)."""
     out: dict[str, Rendered] = {}
     diags: list[Diagnostic] = []
+    c = vwcache.active()
+    fp = vwcache.Fingerprints(model) if c is not None else None
     for name in sorted(model.devices):
-        rendered, d = render_device(model, model.devices[name])
+        intent = model.devices[name]
+        key = ""
+        if c is not None and fp is not None:
+            key = fp.device(intent, registry.get(intent.platform))
+            hit = c.get("render", key)
+            if hit is not None:
+                out[name] = Rendered(*hit)
+                continue
+        rendered, d = render_device(model, intent)
         diags.extend(d)
         if rendered is not None:
             out[name] = rendered
+            if c is not None and not d:  # only clean renders are kept: a diagnostic is always recomputed
+                c.put("render", key, astuple(rendered))
     return out, diags
 
 
