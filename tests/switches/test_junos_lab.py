@@ -28,6 +28,8 @@ from vendorwall.deploy.common import Options
 from vendorwall.deploy.errors import CommandError, ConnectError
 from vendorwall.deploy.junos_netconf import Netconf
 from vendorwall.deploy.session import Target
+from vendorwall.devices.errors import HostKeyError
+from vendorwall.devices.target import HostKeys
 from vendorwall.lab import switches
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,12 +57,14 @@ def fake_junos(tmp_path_factory: pytest.TempPathFactory):
     spec.write_text(json.dumps({"username": "vwlab", "password": "lab-only-secret", "secret": "x", "switches": [
         {"device": "sw-centre-1", "port": port, "model": "junos", "ports": PORTS}]}))
     os.chmod(spec, 0o600)
+    known = d / "known_hosts"  # fake-switches' fixed host key: the NETCONF session verifies it
+    known.write_text(f"[127.0.0.1]:{port} {switches.host_public_key()}\n")
     proc = subprocess.Popen([sys.executable, "-m", "vendorwall.lab.switches", str(spec)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready 1", proc.stderr.read() if proc.stderr else ""
-        yield {"port": port, "dir": d}
+        yield {"port": port, "dir": d, "known_hosts": str(known)}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -71,9 +75,10 @@ def fake_junos(tmp_path_factory: pytest.TempPathFactory):
 
 
 def target(env: dict, **kw) -> Target:
+    kw.setdefault("host_keys", HostKeys((env["known_hosts"],), user_files=False))
     return Target("sw-centre-1", "junos", "127.0.0.1", env["port"], username="vwlab", password="lab-only-secret",
                   backup_dir=str(env["dir"] / "backups"), connect_timeout=5, command_timeout=20,
-                  extra={"vlan_range": CENTRE}, **kw)
+                  extra={"vlan_range": CENTRE}, ssh_config=False, **kw)
 
 
 def running(env: dict) -> switch_plan.SwitchConfig:
@@ -168,5 +173,19 @@ def test_wrong_password_is_a_connect_error(fake_junos) -> None:
     t.password = "wrong"
     started = time.monotonic()
     r = junos.push(t, INTENDED, Options())
-    assert isinstance(r.error, ConnectError) and "netconf vwlab@127.0.0.1" in r.error.command
+    assert isinstance(r.error, ConnectError) and "vwlab@127.0.0.1" in r.error.command
     assert "wrong" not in str(r.error) and time.monotonic() - started < 15
+
+
+def test_netconf_refuses_an_unknown_or_changed_host_key(fake_junos, tmp_path):
+    """The NETCONF session goes through the shared device layer: a switch whose key is not on record gets
+    no password (the simulator would accept any)."""
+    with pytest.raises(HostKeyError, match="is unknown"):
+        Netconf(target(fake_junos, host_keys=HostKeys((str(tmp_path / "none"),), user_files=False))).open()
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"[127.0.0.1]:{fake_junos['port']} " + " ".join(other.with_suffix(".pub").read_text().split()[:2])
+                  + "\n")
+    with pytest.raises(HostKeyError, match="HOST KEY MISMATCH"):
+        Netconf(target(fake_junos, host_keys=HostKeys((str(kh),), user_files=False))).open()

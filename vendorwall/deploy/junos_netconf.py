@@ -15,7 +15,6 @@ its message and bad element). Warnings (severity warning) do not fail an operati
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -51,6 +50,7 @@ def rpc_errors(reply: ET.Element) -> list[str]:
 class Netconf:
     def __init__(self, target: Target):
         self.t = target
+        self.client: Any = None
         self.transport: Any = None
         self.chan: Any = None
         self.buf = ""
@@ -60,29 +60,26 @@ class Netconf:
 
     # --- connection --------------------------------------------------------------------------
     def open(self) -> Netconf:
-        import paramiko
+        from ..devices import ssh
 
         t = self.t
         where = f"netconf {t.username}@{t.host}:{t.port}"
         try:
-            sock = (t.sock_factory(t.host, t.port, t.connect_timeout) if t.sock_factory
-                    else socket.create_connection((t.host, t.port), timeout=t.connect_timeout))
-            self.transport = paramiko.Transport(sock)
-            self.transport.start_client(timeout=t.connect_timeout)
-            self._check_host_key()
-            if t.key_file:
-                self.transport.auth_publickey(t.username, paramiko.PKey.from_path(t.key_file))
-            else:
-                self.transport.auth_password(t.username, t.password or "")
+            # the shared device layer: host key verified (known_hosts, policy) before any credential is sent
+            self.client = ssh.connect(t)
+            self.transport = self.client.get_transport()
             self.chan = self.transport.open_session(timeout=t.connect_timeout)
             self.chan.settimeout(t.command_timeout)
             self.chan.invoke_subsystem("netconf")
             hello = self._read(t.connect_timeout)
             self.chan.sendall((HELLO + EOM).encode())
-        except (ConnectError, ConnectionLost) as exc:
+        except ConnectError:
+            self.close()
+            raise  # host key refused, unreachable, authentication failed: already typed
+        except ConnectionLost as exc:
             self.close()
             raise ConnectError(t.device, t.platform, where, exc.message) from None
-        except Exception as exc:  # socket, SSH negotiation, authentication, subsystem refused
+        except Exception as exc:  # subsystem refused, session closed during the hello
             self.close()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ConnectError(t.device, t.platform, where, f"{type(exc).__name__}: {first}") from None
@@ -94,21 +91,6 @@ class Netconf:
             raise ConnectError(t.device, t.platform, where, "the server's <hello> is not XML") from None
         self.log.append(f"netconf session open ({len(self.server_capabilities)} capabilities)")
         return self
-
-    def _check_host_key(self) -> None:
-        """Verify the server's host key against the known_hosts file the target names, if it names one."""
-        known = getattr(self.t, "known_hosts", None) or self.t.extra.get("known_hosts")
-        if not known:
-            return
-        import paramiko
-
-        keys = paramiko.HostKeys(known)
-        key = self.transport.get_remote_server_key()
-        name = self.t.host if self.t.port == 22 else f"[{self.t.host}]:{self.t.port}"
-        entry = keys.lookup(name)
-        if entry is None or entry.get(key.get_name()) != key:
-            raise ConnectError(self.t.device, self.t.platform, f"host key of {name}",
-                               f"not the {key.get_name()} key recorded in {known}")
 
     def _read(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -181,7 +163,9 @@ class Netconf:
             with contextlib.suppress(Exception):
                 self.chan.close()
             self.chan = None
-        if self.transport is not None:
-            with contextlib.suppress(Exception):
-                self.transport.close()
-            self.transport = None
+        if self.client is not None:
+            from ..devices import ssh
+
+            ssh.close(self.client)
+            self.client = None
+        self.transport = None
