@@ -7,14 +7,16 @@ flows are kept; the firewall's management is reachable from the management netwo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from functools import cache
 from ipaddress import IPv4Address, IPv4Network
 
 from .allocate import Allocation
 from .errors import Diagnostic
+from .isolate import elements
 from .model import DeviceIntent, Inventory, Model, Rule, Segment, System, Validity
 from .platforms import registry
 
@@ -24,7 +26,10 @@ def _host_nets(addrs: tuple[IPv4Address, ...]) -> tuple[IPv4Network, ...]:
     return tuple(IPv4Network((int(a), 32)) for a in addrs)
 
 
-def compile_model(inv: Inventory, allocs: dict[str, Allocation], now: dt.date) -> tuple[Model, list[Diagnostic]]:
+def compile_model(inv: Inventory, allocs: dict[str, Allocation], now: dt.date,
+                  isolated: Mapping[str, str] | None = None) -> tuple[Model, list[Diagnostic]]:
+    """``isolated``: vendor -> scope of the vendors isolated now (:mod:`vendorwall.isolate.isolated`); their
+    quarantine goes into every firewall's intent."""
     segments: dict[str, Segment] = {}
     for key, a in sorted(allocs.items()):
         site_name, vendor = key.split("/")[:2]
@@ -48,9 +53,51 @@ def compile_model(inv: Inventory, allocs: dict[str, Allocation], now: dt.date) -
     rules.extend(_staff_rules(inv, addr_of))
     rules.extend(_mgmt_rules(inv))
     rules.sort(key=lambda r: r.id)
-    model = Model(now, inv, tuple(segments.values()), tuple(rules))
+    iso = {v: s for v, s in sorted((isolated or {}).items()) if v in inv.vendors}
+    model = Model(now, inv, tuple(segments.values()), tuple(rules), isolated=iso)
     devices, diags = _device_intents(inv, model)
-    return Model(now, inv, model.segments, model.rules, devices), diags
+    devices, qdiags = _quarantine(inv, model, devices)
+    return Model(now, inv, model.segments, model.rules, devices, iso), diags + qdiags
+
+
+def protected(inv: Inventory) -> list[tuple[IPv4Network, str]]:
+    """Management networks and device management addresses: never quarantined, never a vendor source."""
+    out: list[tuple[IPv4Network, str]] = []
+    for site in sorted(inv.sites.values(), key=lambda s: s.name):
+        out += [(n, f"management network of site {site.name}") for n in site.management]
+    for name, dev in sorted(inv.devices.items()):
+        with contextlib.suppress(ValueError):
+            out.append((IPv4Network(f"{dev.mgmt_address}/32"), f"management address of {dev.role} {name}"))
+    return out
+
+
+def _quarantine(inv: Inventory, model: Model, intents: dict[str, DeviceIntent]) -> tuple[
+        dict[str, DeviceIntent], list[Diagnostic]]:
+    """The quarantine of the vendors isolated at compile time, on every firewall: their entry paths
+    everywhere (a vendor source may reach any site), their segments (scope segment) where they are routed."""
+    if not model.isolated:
+        return intents, []
+    facts = model.by_vendor
+    want = []
+    for vendor, scope in model.isolated.items():
+        v = inv.vendors[vendor]
+        segs = facts[vendor].segments if vendor in facts else ()
+        want += elements.wanted(vendor, [(p.name, p.prefixes, p.shared) for p in v.entry_paths],
+                                [(s.key, s.subnet) for s in segs], scope)
+    chosen, refused = elements.choose(want, protected(inv))
+    diags = [Diagnostic(inv.vendors[e.vendor].origin.file, inv.vendors[e.vendor].origin.line,
+                        inv.vendors[e.vendor].origin.path, f"isolated vendor {e.vendor}: {e.kind} {e.name} cannot be "
+                        "quarantined", "vendor sources and segments disjoint from management", f"{e.prefix}: {why}",
+                        "fix the inventory: validation refuses such sources", "isolation")
+             for e, why in refused if "management" in why]
+    fw_of = {s.key: s.firewall for s in model.segments}
+    out = dict(intents)
+    for name, intent in intents.items():
+        if intent.role != "firewall":
+            continue
+        mine = tuple(e for e in chosen if e.kind == "entry" or fw_of.get(e.name) == name)
+        out[name] = replace(intent, quarantine=mine)
+    return out, diags
 
 
 def _validity(inv: Inventory, s: System) -> Validity:

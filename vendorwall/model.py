@@ -7,6 +7,7 @@ objects, the compiler turns them into segments and rules, renderers print them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
@@ -114,6 +115,9 @@ class EntryPath:
     justification: str = ""
     retire_by: dt.date | None = None
     origin: Origin = NO_ORIGIN
+    # a bastion's egress shared by every vendor that uses the bastion (PAM bastions connect to targets from
+    # one address): never quarantined; the vendor is cut on the bastion itself (its accounts)
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -321,6 +325,32 @@ class Rule:
     origin: Origin = NO_ORIGIN
 
 
+COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 ._/:=@+-]")
+
+
+@dataclass(frozen=True)
+class QuarantineElement:
+    """One prefix an isolation quarantines: a vendor's entry path (``entry``) or segment (``segment``)."""
+
+    prefix: IPv4Network
+    vendor: str
+    kind: str  # entry | segment
+    name: str  # the entry path or the segment key
+
+    @property
+    def value(self) -> str:
+        return str(self.prefix.network_address) if self.prefix.prefixlen == 32 else str(self.prefix)
+
+    @property
+    def comment(self) -> str:
+        """``vw-isolate <vendor> <kind> <name>``: safe characters only, at most 128 bytes (nftables)."""
+        text = COMMENT_SAFE.sub("_", f"vw-isolate {self.vendor} {self.kind} {self.name}")
+        return text if len(text) <= 128 else text[:125] + "..."
+
+    def to_data(self) -> dict[str, str]:
+        return {"prefix": str(self.prefix), "vendor": self.vendor, "kind": self.kind, "name": self.name}
+
+
 @dataclass(frozen=True)
 class DeviceIntent:
     device: str
@@ -333,6 +363,9 @@ class DeviceIntent:
     vendor_sources: tuple[IPv4Network, ...] = ()
     uplink: str = ""
     access_ports: tuple[tuple[str, int, str], ...] = ()  # (interface, vlan, description)
+    # firewalls: what the vendors isolated at compile time quarantine here (their entry paths, and with
+    # scope segment the segments this firewall routes), by identity: the inventory's prefixes of now
+    quarantine: tuple[QuarantineElement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -352,6 +385,7 @@ class Model:
     segments: tuple[Segment, ...]
     rules: tuple[Rule, ...]
     devices: dict[str, DeviceIntent] = field(default_factory=dict)
+    isolated: dict[str, str] = field(default_factory=dict)  # vendor -> scope, isolated at compile time
 
     @cached_property
     def by_vendor(self) -> dict[str, VendorFacts]:

@@ -17,6 +17,8 @@ from . import compile as comp
 from . import inventory, render, validate
 from .allocate import Allocation, Lock
 from .errors import Diagnostic, VendorwallError
+from .isolate import isolated
+from .isolate.isolated import Isolation
 from .model import Inventory, Model
 
 
@@ -63,18 +65,24 @@ def gc_paused() -> Iterator[None]:
 
 
 def run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: bool = True,
-        do_render: bool = True) -> Result:
+        do_render: bool = True, isolation: Isolation | None = None) -> Result:
     with gc_paused():
-        return _run(root, now, shown_root=shown_root, check_lock=check_lock, do_render=do_render)
+        return _run(root, now, shown_root=shown_root, check_lock=check_lock, do_render=do_render,
+                    isolation=isolation)
 
 
 def _run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: bool = True,
-        do_render: bool = True) -> Result:
+         do_render: bool = True, isolation: Isolation | None = None) -> Result:
     """The whole pipeline up to rendered configurations (no device I/O).
 
     ``check_lock`` makes a stale lock file an error (validate, export); ``plan`` turns it off
-    because writing the lock is its job.
+    because writing the lock is its job. ``isolation``: the vendors isolated now; when rendering
+    without it, the inventory's isolation record (state directory) is read, and a record that cannot
+    be read stops the run (:class:`vendorwall.isolate.isolated.IsolationStateError`): every rendered
+    policy carries the quarantine of the vendors isolated at render time.
     """
+    if isolation is None and do_render:
+        isolation = isolated.read_for(root)
     inv, lock = load_and_validate(root, now, shown_root)
     allocations, diags = alloc.allocate(inv, lock)
     diags = validate.precise(inv, diags)
@@ -82,7 +90,7 @@ def _run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: 
         stale = alloc.stale(lock, allocations, shown_root if shown_root is not None else root)
         diags += [stale] if stale else []
     _barrier("allocate", diags)
-    model, diags = comp.compile_model(inv, allocations, now)
+    model, diags = comp.compile_model(inv, allocations, now, isolation.scopes() if isolation else None)
     _barrier("compile", diags)
     configs: dict[str, render.Rendered] = {}
     if do_render:

@@ -9,6 +9,10 @@ Design (measured figures in the project notes):
 - ``table inet vendorwall_state`` holds the live state other playbooks write: ``quarantine``
   (emergency isolation) and ``grants_*`` (on-demand access, elements with a timeout). A deploy
   only (re)declares it and rewrites its one chain; its sets and their elements survive.
+- The policy table's set ``isolated`` carries the quarantine of the vendors isolated at render time
+  (the controller's isolation record), by identity: their entry paths and segments as the inventory
+  says now. Its drops sit before ``ct state established``, like the state table's, so a redeploy
+  after a reboot (empty state table), a rollback or a new VPN pool never re-opens an isolated vendor.
 - Every vendor packet of an on-demand tuple is tagged in the policy table (a meta mark) before
   ``ct state established``, and the state table drops tagged packets without a live grant, so a
   grant's expiry ends live sessions too; quarantined addresses are dropped there before any
@@ -155,6 +159,15 @@ def _category(rule: Rule) -> _Category:
     return _Category("allow", "", (), "permanent")
 
 
+ISOLATED_MARK = "# isolated at render time: "
+
+
+def isolated_line(model: Model) -> str:
+    """The header line naming the vendors isolated at render time (deploy checks a planned file's against
+    the isolation record of the moment: a file rendered before an isolation is never pushed)."""
+    return ISOLATED_MARK + (", ".join(f"{v} ({s})" for v, s in sorted(model.isolated.items())) or "none")
+
+
 @register("nftables")
 def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dict[str, int], list[Diagnostic]]:
     limit = plat.limits.get("comment_max", 128)
@@ -215,15 +228,21 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         keep_rules += [NftRule(f"{_MATCH[proto]} @{name} meta mark set meta mark | {MARK_KEEP:#010x}"),
                        NftRule(f"{_REPLY_MATCH[proto]} @{name} meta mark set meta mark | {MARK_KEEP:#010x}")]
     mgmt = sorted(set(intent.mgmt), key=lambda n: (int(n.network_address), n.prefixlen))
+    isolated = tuple(f'{e.value} comment "{_comment(e.comment, limit)}"' for e in intent.quarantine)
     sets = [NftSet("mgmt", "ipv4_addr", "interval", tuple(_net(n) for n in mgmt), "management networks: never cut"),
             NftSet("vendor_src", "ipv4_addr", "interval", tuple(_net(n) for n in intent.vendor_sources),
                    "vendor entry paths (bastion, VPN pool, LAN-to-LAN subnets)"),
+            NftSet("isolated", "ipv4_addr", "interval", isolated,
+                   "quarantine of the vendors isolated at render time (vendorwall isolate)"),
             *keep_sets, *sets]
+    quarantine_rules = [NftRule(f"meta mark & {MARK_KEEP:#010x} == 0 ip {d} @isolated log group {pol.log_group} "
+                                f'prefix "vw-isolated" drop') for d in ("saddr", "daddr")]
     text = template(
         "firewall", "nftables",
         device=intent.device, site=intent.site, now=model.now.isoformat(),
         policy_table=POLICY_TABLE, state_table=STATE_TABLE,
         sets=sets, allow_rules=allow_rules, tag_rules=keep_rules + tag_rules, end_rules=end_rules,
+        quarantine_rules=quarantine_rules, isolated_line=isolated_line(model),
         segments=[(s.interface, str(s.vlan), f"{s.gateway}/{s.subnet.prefixlen}", s.key) for s in intent.segments],
         mark_request=f"{MARK_REQUEST:#010x}", mark_reply=f"{MARK_REPLY:#010x}",
         mark_any=f"{MARK_REQUEST | MARK_REPLY:#010x}", mark_keep=f"{MARK_KEEP:#010x}",
@@ -231,5 +250,5 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         grant_sets=[(f"grants_{p}", _KEY[p], _MATCH[p], _REPLY_MATCH[p]) for p in ("tcp", "udp", "any")],
     )
     summary = {"rules": len([r for r in intent.rules if r.kind != "management"]), "elements": elements,
-               "sets": len(sets) - 2 - len(keep_sets), "segments": len(intent.segments)}
+               "sets": len(sets) - 3 - len(keep_sets), "segments": len(intent.segments)}
     return text, summary, diags
