@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
+import socket
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -54,6 +56,8 @@ def read_lock(root: str, shown_root: str) -> tuple[Lock, list[Diagnostic]]:
     lock = Lock(path, shown, os.path.exists(path))
     if not lock.exists:
         return lock, []
+    if _read_lock_fast(lock):
+        return lock, []
     data, src, diags = load_file(path, shown)
     if diags:
         return lock, diags
@@ -87,6 +91,63 @@ def read_lock(root: str, shown_root: str) -> tuple[Lock, list[Diagnostic]]:
         lock.segments[str(key)] = Allocation(str(key), vlan, subnet, hosts)
         lock.lines[str(key)] = src.line(p)
     return lock, out
+
+
+_OCTET = r"(?:0|[1-9]\d{0,2})"
+_ADDR = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
+_LOCK_ENTRY = re.compile(rf"  ([a-z0-9][a-z0-9/-]*): \{{vlan: (\d+), subnet: ({_ADDR})/(\d{{1,2}}), "
+                         rf"hosts: \{{(.*)\}}\}}")
+_LOCK_HOSTS = re.compile(rf"([a-z0-9][a-z0-9-]*): \[({_ADDR}(?:, {_ADDR})*)\](?:, |$)")
+
+
+def _addr(text: str) -> IPv4Address:
+    """A dotted quad the patterns above matched (no leading zeros) -> address; OSError above 255."""
+    return IPv4Address(int.from_bytes(socket.inet_aton(text), "big"))
+
+
+def _read_lock_fast(lock: Lock) -> bool:
+    """Read a lock file exactly as :func:`render_lock` writes it (one flow mapping per line) without
+    YAML; False, with ``lock`` untouched, at the first line that differs (the YAML path then reads it
+    and reports what is wrong where)."""
+    try:
+        with open(lock.path, encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+    except (OSError, UnicodeDecodeError):
+        return False
+    i = 0
+    while i < len(lines) and (not lines[i] or lines[i].startswith("#")):
+        i += 1
+    if lines[i:i + 2] == [f"version: {LOCK_VERSION}", "segments: {}"]:
+        return all(not x for x in lines[i + 2:])
+    if lines[i:i + 2] != [f"version: {LOCK_VERSION}", "segments:"]:
+        return False
+    segments: dict[str, Allocation] = {}
+    where: dict[str, int] = {}
+    try:
+        for n in range(i + 2, len(lines)):
+            line = lines[n]
+            if not line:
+                continue
+            m = _LOCK_ENTRY.fullmatch(line)
+            if m is None:
+                return False
+            key, vlan, net, plen, body = m.groups()
+            hosts: dict[str, tuple[IPv4Address, ...]] = {}
+            pos = 0
+            for h in _LOCK_HOSTS.finditer(body):
+                if h.start() != pos or h.group(1) in hosts:
+                    return False
+                hosts[h.group(1)] = tuple(_addr(a) for a in h.group(2).split(", "))
+                pos = h.end()
+            if pos != len(body) or key in segments:
+                return False
+            segments[key] = Allocation(key, int(vlan), IPv4Network((int(_addr(net)), int(plen))), hosts)
+            where[key] = n + 1
+    except (ValueError, OSError):  # an address or prefix out of range: let the YAML path word it
+        return False
+    lock.segments.update(segments)
+    lock.lines.update(where)
+    return True
 
 
 def render_lock(allocs: dict[str, Allocation]) -> str:

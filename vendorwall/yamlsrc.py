@@ -18,14 +18,38 @@ import yaml
 from .errors import Diagnostic
 
 try:  # the C parser is ~10x faster on large inventories; fall back when libyaml is absent
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _Base
 except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _Base  # type: ignore[assignment]
+
+_RESOLVED: dict[str, str] = {}  # plain scalar text -> its implicit tag (the resolver's answer never changes)
+
+
+class _Loader(_Base):
+    """The safe loader with the implicit-tag resolver memoised per scalar text: composing an
+    inventory asks it once per scalar (hundreds of thousands of times, mostly the same words),
+    and the resolver tries regular expressions each time. Path resolvers are not used."""
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = _RESOLVED[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
 
 Path = tuple[str | int, ...]
 
 _BOOL = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
 _TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
+_MERGE = _TAG + "merge"
 
 
 def dotted(path: Path) -> str:
@@ -71,31 +95,39 @@ class _Builder:
         self._ctor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path) -> Any:
-        self.src.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
+        lines = self.src.lines
+        lines[path] = node.start_mark.line + 1
+        cls = type(node)
+        if cls is yaml.ScalarNode:
+            return self._scalar(node)  # type: ignore[arg-type]
+        if cls is yaml.MappingNode:
             out: dict[str, Any] = {}
             first: dict[str, int] = {}
             for knode, vnode in node.value:
-                if knode.tag == _TAG + "merge":
+                if knode.tag == _MERGE:
                     self._diag(knode, path, "YAML merge keys (<<) are not supported",
                                "plain keys", "<<", "write the keys out; reviewers read them in the diff")
                     continue
-                if not isinstance(knode, yaml.ScalarNode):
+                if type(knode) is not yaml.ScalarNode:
                     self._diag(knode, path, "a mapping key must be a plain string",
                                "a string key", knode.tag.replace(_TAG, ""), "")
                     continue
                 key = str(knode.value)
                 kline = knode.start_mark.line + 1
+                kpath = (*path, key)
                 if key in first:
-                    self._diag(knode, (*path, key), "duplicate key",
+                    self._diag(knode, kpath, "duplicate key",
                                "each key once per mapping", f"{key!r} again (first at line {first[key]})",
                                "remove or merge one of the two entries")
                     continue
                 first[key] = kline
-                out[key] = self.build(vnode, (*path, key))
-                self.src.lines[(*path, key)] = kline
+                if type(vnode) is yaml.ScalarNode and vnode.tag == _STR:  # the common leaf, inline
+                    out[key] = vnode.value
+                else:
+                    out[key] = self.build(vnode, kpath)
+                lines[kpath] = kline
             return out
-        if isinstance(node, yaml.SequenceNode):
+        if cls is yaml.SequenceNode:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
         return self._scalar(node)
