@@ -244,6 +244,10 @@ class Fingerprints:
                                 tuple(self._ports.get(intent.device, ())))))
         for s in intent.segments:
             h.update(self.segment(s))
+        # the isolation record: the vendors isolated at render time and their quarantine on this device
+        h.update(_dump((tuple(sorted(self.model.isolated.items())),
+                        tuple((int(e.prefix.network_address), e.prefix.prefixlen, e.vendor, e.kind, e.name)
+                              for e in intent.quarantine))))
         h.update(b"\0rules")
         for r in intent.rules:
             h.update(self.rule(r))

@@ -135,3 +135,21 @@ def test_quarantine_never_holds_management(tmp_path):
         for e in intent.quarantine:
             assert not any(e.prefix.overlaps(p) for p in prot)
     assert IPv4Network("10.250.0.21/32") in prot  # the bastion's management address
+
+
+def test_plan_with_a_warm_cache_renders_a_new_isolation(tmp_path):
+    """The plan cache (run and per-device render entries) must count the isolation record as an input:
+    a rerun after an isolation, inventory unchanged, writes the quarantine."""
+    root = write_inventory(_inv(), tmp_path / "inv")
+    out = tmp_path / "out"
+    args = ("plan", str(root), "--out", str(out), "--now", NOW.isoformat(), "--cache-dir", str(tmp_path / "cache"))
+    run_cli(*args)
+    run_cli(*args)  # warm
+    _isolate(root, "va")
+    run_cli(*args)
+    text = (out / "fw-s0.nft").read_text()
+    assert "# isolated at render time: va (access)" in text and "10.249.0.1" in _isolated_set(text)
+    # and the per-device entries too (the run entry missed: another output directory)
+    out2 = tmp_path / "out2"
+    run_cli(*args[:3], str(out2), *args[4:])
+    assert _isolated_set((out2 / "fw-s1.nft").read_text()) == {"10.249.0.1", "10.200.0.0/27"}
