@@ -216,7 +216,8 @@ def cmd_platforms(args: argparse.Namespace) -> int:
         print(registry.support_reasons(args.role))
         return EXIT_OK
     for p in registry.platforms().values():
-        print(f"{p.name}\t{p.role}\tnetmiko:{p.netmiko_device_type}\t{', '.join(sorted(p.features))}")
+        how = f"netmiko:{p.netmiko_device_type}" if p.netmiko_device_type else f"transport:{p.transport}"
+        print(f"{p.name}\t{p.role}\t{how}\t{', '.join(sorted(p.features))}")
     return EXIT_OK
 
 

@@ -100,10 +100,11 @@ def test_nftables_of_every_platform_golden_is_the_example_golden(platform_files)
 
 
 def test_multivendor_has_one_site_per_renderable_firewall_platform() -> None:
+    """Every platform but nftables (the example's own, reference platform) runs one site of the variant."""
     res = pipeline.run(str(MULTIVENDOR), NOW, shown_root="inventories/example-multivendor")
     used = {d.platform for d in res.model.devices.values() if d.role == "firewall"}
-    assert set(FIREWALL_PLATFORMS) <= used, f"platforms with no site in the multi-vendor example: " \
-                                            f"{sorted(set(FIREWALL_PLATFORMS) - used)}"
+    wanted = set(FIREWALL_PLATFORMS) - {"nftables"}
+    assert wanted <= used, f"platforms with no site in the multi-vendor example: {sorted(wanted - used)}"
 
 
 # --------------------------------------------------------------------------- meanings
