@@ -46,3 +46,29 @@ def test_lab_probes_the_fortios_meaning(tmp_path, monkeypatch) -> None:
         assert not [r.error for r in runner.deploy(state, configs=configs) if r.failed]
         report = probe.run(state, seed=3, sample=10, timeout=0.5)
         assert report.mismatches, "dropping a policy must show on real packets"
+
+
+@pytest.mark.skipif(WHY is not None, reason=WHY or "")
+def test_lab_probes_the_stormshield_meaning(tmp_path, monkeypatch) -> None:
+    """The same with Stormshield SNS (no peer generator exists for it: real packets are its oracle)."""
+    with example_lab(str(tmp_path / "lab"), "s7b2") as (state, _model):
+        configs = runner.render_as_platform(state, "stormshield")
+        assert all("(stormshield meaning)" in t for t in configs.values())
+        assert not [r.error for r in runner.deploy(state, configs=configs) if r.failed]
+        report = probe.run(state, seed=5, sample=10, timeout=0.5)
+        assert report.outcomes and not report.mismatches, report.text()
+        assert report.counts().get("on_demand_granted", {}).get("probes", 0) > 0
+
+        from vendorwall.render import meaning
+
+        real = meaning.meaning_of
+
+        def broken(platform: str, text: str):  # one pass rule carrying DICOM dropped from every firewall
+            rule = re.compile(r"^CONFIG FILTER RULE INSERT [^\n]*action=pass [^\n]*vw-svc-dicom[^\n]*\n", re.M)
+            return real(platform, rule.sub("", text, count=1))
+
+        monkeypatch.setattr(meaning, "meaning_of", broken)
+        configs = runner.render_as_platform(state, "stormshield")
+        assert not [r.error for r in runner.deploy(state, configs=configs) if r.failed]
+        report = probe.run(state, seed=5, sample=10, timeout=0.5)
+        assert report.mismatches, "dropping a rule must show on real packets"
