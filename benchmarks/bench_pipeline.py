@@ -191,11 +191,14 @@ class Proc:
     load: float
 
 
+STATE: dict[str, str] = {}  # the environment of the measured commands: a state directory of the benchmark's own
+
+
 def measure(cmd: list[str], cwd: str | None = None) -> Proc:
     load = os.getloadavg()[0]
     with tempfile.TemporaryFile() as err:
         w0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd, env={**os.environ, **STATE})
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - w0
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -237,7 +240,8 @@ def whole(run: Run, repeat: int, aerleon: bool, base: str) -> None:
 
     pol = os.path.join(base, f"aerleon-{run.systems}")
     if not os.path.exists(os.path.join(pol, "api.json")):
-        exported = subprocess.run(vw("export", root, *now), capture_output=True, text=True, check=True).stdout
+        exported = subprocess.run(vw("export", root, *now), capture_output=True, text=True, check=True,
+                                  env={**os.environ, **STATE}).stdout
         import json
 
         run.counts["terms"] = aerleon_policy.write(json.loads(exported), pol)["terms"]
@@ -414,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", help="keep the generated inventories here and reuse them (default: a temp dir)")
     p.add_argument("--aerleon", action="store_true",
                    help="also time Aerleon's nftables generator on the same intent (pip install aerleon)")
+    p.add_argument("--aerleon-max", type=int, default=20000, metavar="N",
+                   help="run Aerleon only up to N systems (default 20000: it takes minutes beyond)")
     p.add_argument("--stages", action="store_true", help="also time each stage in-process")
     p.add_argument("--profile", nargs="?", const=25, type=int, metavar="N",
                    help="cProfile one in-process plan at the largest size, print the top N (default 25)")
@@ -427,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted({int(x) for x in a.sizes.split(",")})
     base = a.cache or tempfile.mkdtemp(prefix="vwbench-")
     os.makedirs(base, exist_ok=True)
+    STATE["VENDORWALL_STATE_DIR"] = os.path.join(base, "state")
     runs = []
     print(f"vendorwall benchmark: --now {NOW.isoformat()}, Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), "
           f"vendorwall from {os.path.dirname(vendorwall.__file__)}, load average at start "
@@ -435,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             vendors = max(1, n // 25)
             print(f"... {n} systems, {vendors} vendors, {a.sites} sites", file=sys.stderr)
-            runs.append(bench(n, vendors, a.sites, a.seed, a.repeat, base, stages=a.stages, aerleon=a.aerleon,
+            runs.append(bench(n, vendors, a.sites, a.seed, a.repeat, base, stages=a.stages,
+                              aerleon=a.aerleon and n <= a.aerleon_max,
                               do_nft=a.nft_check, gc_mode=a.gc))
             run = runs[-1]
             if "rules" not in run.counts:

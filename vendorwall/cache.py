@@ -6,12 +6,14 @@ own code (:func:`code_digest`: any change to the package, templates or schemas m
 - ``parsed``: one inventory file, parsed (YAML, line map) and schema-checked; key = its bytes and
   the name it is shown under;
 - ``render``: one device's configuration; key = the device's render inputs (its compiled intent,
-  rules with their origins, its inventory record and sites, policy, date, platform): a one-vendor
-  change re-renders only the devices whose intent it changes;
+  rules with their origins, its quarantine, its inventory record and sites, policy, date, platform,
+  the vendors isolated at render time): a one-vendor change re-renders only the devices whose
+  intent it changes;
 - ``vendor``: one vendor's isolation-manifest record; key = the vendor's facts;
-- ``run``: a whole ``plan``; key = every input file's bytes, the lock file, the date and the
-  output directory; it records the digest of every file the run wrote, so a rerun with nothing
-  changed (inputs and outputs as they were) is answered without running the pipeline.
+- ``run``: a whole ``plan``; key = every input file's bytes, the lock file, the isolation record
+  (state directory), the date and the output directory; it records the digest of every file the
+  run wrote, so a rerun with nothing changed (inputs and outputs as they were) is answered without
+  running the pipeline.
 
 Values are plain data (dict, list, tuple, str, int...) stored with :mod:`pickle` (its memo of
 repeated strings makes the line maps of parsed files load ~5x faster than :mod:`marshal`), one file
@@ -20,8 +22,8 @@ read only if it and its directory belong to this user and nobody else can write 
 else, or a damaged entry, reads as a miss. Entries a run did not use are removed at its end, so
 the cache holds one generation.
 
-The directory is ``--cache-dir`` (or ``VENDORWALL_CACHE_DIR``), else ``build/<inventory
-name>/.cache`` beside the default output; ``--no-cache`` turns it off. The active cache is set for
+The directory is ``--cache-dir`` (or ``VENDORWALL_CACHE_DIR``), else ``cache/`` in the
+inventory's state directory (:mod:`vendorwall.state`); ``--no-cache`` turns it off. The active cache is set for
 the duration of a command with :func:`use`; code deeper down asks :func:`active` (None: no cache).
 """
 
@@ -152,7 +154,10 @@ def _private(path: str) -> bool:
 
 
 def default_dir(inventory: str) -> str:
-    return os.path.join("build", os.path.basename(os.path.normpath(inventory)), ".cache")
+    """``cache/`` of the inventory's state directory (:mod:`vendorwall.state`)."""
+    from .state import StateDir
+
+    return StateDir.for_inventory(inventory).cache_dir
 
 
 def open_cache(inventory: str, directory: str | None = None, enabled: bool = True) -> Cache | None:
@@ -190,7 +195,9 @@ class Fingerprints:
     A rule's fingerprint covers every field, its origin included (a diagnostic names file:line);
     a device's covers its compiled intent, the inventory records a renderer reads about it (its
     device entry, its sites, the services, the client group names, the systems with a port on it),
-    the policy, the date and the platform. Prefix tuples are shared between rules, so their text
+    its quarantine and the vendors isolated at render time, the policy, the date and the platform.
+    A renderer that reads anything else must add it here (tests/scale/test_incremental.py checks
+    incremental == clean over random edits). Prefix tuples are shared between rules, so their text
     is computed once per tuple.
     """
 
@@ -200,7 +207,7 @@ class Fingerprints:
         self._rules: dict[int, tuple[Any, bytes]] = {}
         inv = model.inventory
         self._common = _dump((model.now.isoformat(), repr(inv.policy), repr(sorted(inv.services.items())),
-                              tuple(sorted(inv.client_groups))))
+                              tuple(sorted(inv.client_groups)), tuple(sorted(getattr(model, "isolated", {}).items()))))
         self._ports: dict[str, list[str]] = {}
         for s in sorted(inv.systems.values(), key=lambda s: s.name):
             for p in s.switch_ports:

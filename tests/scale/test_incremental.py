@@ -25,6 +25,7 @@ from vendorwall_testlib import NOW, big_inventory, system, write_inventory
 
 from vendorwall import cache, plan
 from vendorwall.errors import VendorwallError
+from vendorwall.isolate import isolated, manifest
 
 BASE = big_inventory(n_sites=2, per_vendor_site=4, seed=3)
 
@@ -33,7 +34,7 @@ def _systems(inv: dict[str, Any]) -> list[tuple[str, int]]:
     return [(v, i) for v in sorted(inv["vendors"]) for i in range(len(inv["vendors"][v]["systems"]))]
 
 
-def edit(inv: dict[str, Any], kind: str, pick: int) -> None:
+def edit(inv: dict[str, Any], kind: str, pick: int, root: Path) -> None:
     """Apply one edit of ``kind`` (``pick`` chooses where), keeping the inventory valid."""
     systems = _systems(inv)
     v, i = systems[pick % len(systems)]
@@ -82,12 +83,21 @@ def edit(inv: dict[str, Any], kind: str, pick: int) -> None:
         s["access"]["window"]["end"] = ["12:00", "13:30"][pick % 2]
     elif kind == "function":  # changes lines in the vendor file only (origins shift, rules do not)
         s["function"] = "system\nwith a second line" if pick % 2 else f"system {s['name']}"
+    elif kind == "isolate":  # the isolation record (state directory): every policy carries the quarantine
+        path = isolated.path_of(str(root))
+        iso = isolated.read(path)
+        vendors = dict(iso.vendors)
+        if v in vendors:
+            del vendors[v]
+        else:
+            vendors[v] = isolated.Entry(v, "2026-11-28T03:12:44.120Z", "test", scope=["access", "segment"][pick % 2])
+        isolated.write(path, isolated.Isolation(vendors, path))
     elif kind == "port" and s.get("switch_ports"):
         s["switch_ports"][0]["interface"] = f"GigabitEthernet1/0/{41 + pick % 6}"
 
 
 KINDS = ["services", "flow_add", "flow_drop", "system_add", "system_drop", "entry_prefix", "group_prefix", "title",
-         "management", "policy", "window", "function", "port"]
+         "management", "policy", "window", "function", "port", "isolate"]
 
 
 def _files(d: Path) -> dict[str, bytes]:
@@ -95,7 +105,8 @@ def _files(d: Path) -> dict[str, bytes]:
 
 
 def _plan(root: Path, out: Path, c: cache.Cache | None) -> tuple[str, dict[str, bytes], bytes]:
-    """The summary (output directory shown as OUT), the files written, the lock file."""
+    """The summary (output directory shown as OUT), the files written (the isolation manifest of the
+    state directory included), the lock file."""
     with cache.use(c):
         try:
             summary = repr(plan.plan(str(root), NOW, str(out), shown_root="inv").to_data())
@@ -103,7 +114,11 @@ def _plan(root: Path, out: Path, c: cache.Cache | None) -> tuple[str, dict[str, 
             summary = exc.render()
     summary = summary.replace(str(out), "OUT")
     lock = (root / "vendorwall" / "allocations.lock.yml")
-    return summary, _files(out) if out.exists() else {}, lock.read_bytes() if lock.exists() else b""
+    files = _files(out) if out.exists() else {}
+    mpath = Path(manifest.default_path(str(root)))
+    if mpath.exists():
+        files["manifest"] = mpath.read_bytes()
+    return summary, files, lock.read_bytes() if lock.exists() else b""
 
 
 def _same_run(tmp: Path, inv: dict[str, Any], c: cache.Cache, step: int) -> bool:
@@ -137,7 +152,7 @@ def test_incremental_equals_clean(tmp_path_factory: pytest.TempPathFactory, edit
     inv = copy.deepcopy(BASE)
     _same_run(tmp, inv, c, 0)
     for step, (kind, pick) in enumerate(edits, 1):
-        edit(inv, kind, pick)
+        edit(inv, kind, pick, tmp / "inc" / "inv")
         _same_run(tmp, inv, c, step)
     hits = c.hits["run"]
     if _same_run(tmp, inv, c, len(edits) + 1):  # nothing changed: answered by the run entry

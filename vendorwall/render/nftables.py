@@ -28,7 +28,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
-from ..compile import expand
 from ..errors import Diagnostic
 from ..model import DeviceIntent, Model, Rule, Window
 from ..platforms.registry import Platform
@@ -70,17 +69,6 @@ def _net(n: IPv4Network) -> str:
     return str(n.network_address) if n.prefixlen == 32 else str(n)
 
 
-def _order(kv: tuple[Tuple, str]) -> tuple[int, int, int, int, int]:
-    (src, dst, port), _ = kv
-    return int(src.network_address), src.prefixlen, int(dst.network_address), dst.prefixlen, port or 0
-
-
-def _element(t: Tuple, comment: str, limit: int) -> str:
-    src, dst, port = t
-    body = f"{_net(src)} . {_net(dst)}" + (f" . {port}" if port is not None else "")
-    return f'{body} comment "{_comment(comment, limit)}"'
-
-
 def _comment(text: str, limit: int) -> str:
     text = text.replace('"', "'").replace("\n", " ")
     raw = text.encode()
@@ -111,6 +99,80 @@ def collapse(tuples: dict[Tuple, str]) -> dict[Tuple, str]:
             for t in members:
                 net = net_of(t)
                 hi = int(net.network_address) | (0xFFFFFFFF >> net.prefixlen)
+                if hi <= cover_hi:
+                    out.pop(t, None)
+                else:
+                    cover_hi = hi
+    return out
+
+
+_Key = tuple[int, int, int, int, "int | None"]  # source (first address, length), destination, port
+
+
+class _Keys:
+    """Set elements as integers: (src first address, src length, dst first address, dst length, port).
+
+    The same tuples, collapse and order as :func:`collapse` and a sort by (source, destination, port) on
+    networks, without
+    hashing ``IPv4Network`` objects (a Python-level ``__hash__``) hundreds of thousands of times; each
+    prefix's text and each rule id's comment is computed once per device.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.text: dict[tuple[int, int], str] = {}
+        self.comments: dict[str, str] = {}
+        self._nets: dict[int, tuple[tuple[IPv4Network, ...], list[tuple[int, int]]]] = {}
+
+    def nets(self, nets: tuple[IPv4Network, ...]) -> list[tuple[int, int]]:
+        hit = self._nets.get(id(nets))
+        if hit is not None and hit[0] is nets:
+            return hit[1]
+        out = []
+        for n in nets:
+            k = (int(n.network_address), n.prefixlen)
+            if k not in self.text:
+                self.text[k] = _net(n)
+            out.append(k)
+        self._nets[id(nets)] = (nets, out)  # keeps ``nets`` alive: its id is not reused
+        return out
+
+    def add(self, bucket: dict[_Key, str], rule: Rule) -> None:
+        """Every (src, dst, port) of ``rule`` (as :func:`vendorwall.compile.expand`), first rule id kept."""
+        ports: tuple[int | None, ...] = rule.ports if rule.protocol != "any" else (None,)
+        dsts = self.nets(rule.dst)
+        rid = rule.id
+        for s0, s1 in self.nets(rule.src):
+            for d0, d1 in dsts:
+                for port in ports:
+                    bucket.setdefault((s0, s1, d0, d1, port), rid)
+
+    def elements(self, bucket: dict[_Key, str]) -> tuple[str, ...]:
+        text, comments = self.text, self.comments
+        out = []
+        for k, rid in sorted(_collapse_keys(bucket).items(), key=lambda kv: (*kv[0][:4], kv[0][4] or 0)):
+            c = comments.get(rid)
+            if c is None:
+                c = comments[rid] = _comment(rid, self.limit)
+            body = f"{text[(k[0], k[1])]} . {text[(k[2], k[3])]}"
+            out.append(f'{body} comment "{c}"' if k[4] is None else f'{body} . {k[4]} comment "{c}"')
+        return tuple(out)
+
+
+def _collapse_keys(tuples: dict[_Key, str]) -> dict[_Key, str]:
+    """:func:`collapse` on integer keys."""
+    out = dict(tuples)
+    for lo_i, other in ((0, (2, 3, 4)), (2, (0, 1, 4))):
+        groups: dict[tuple[object, ...], list[_Key]] = defaultdict(list)
+        for t in out:
+            groups[(t[other[0]], t[other[1]], t[other[2]])].append(t)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            members.sort(key=lambda t: (t[lo_i], t[lo_i + 1]))
+            cover_hi = -1
+            for t in members:
+                hi = t[lo_i] | (0xFFFFFFFF >> t[lo_i + 1])  # type: ignore[operator]  # lo_i indexes ints
                 if hi <= cover_hi:
                     out.pop(t, None)
                 else:
@@ -178,16 +240,15 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
             diags.append(Diagnostic(intent.device, 0, seg.key, "interface name too long for nftables",
                                     f"at most {plat.limits['interface_name_max']} characters", seg.interface,
                                     "", "platform"))
-    buckets: dict[tuple[str, str], dict[Tuple, str]] = defaultdict(dict)
+    keys = _Keys(limit)
+    buckets: dict[tuple[str, str], dict[_Key, str]] = defaultdict(dict)
     info: dict[str, _Category] = {}
     for rule in intent.rules:
         if rule.kind == "management":
             continue  # the input chain accepts the management networks as a whole
         cat = _category(rule)
         info[cat.stem] = cat
-        bucket = buckets[(cat.stem, rule.protocol)]
-        for src, dst, _proto, port in expand(rule):
-            bucket.setdefault((src, dst, port), rule.id)
+        keys.add(buckets[(cat.stem, rule.protocol)], rule)
     sets: list[NftSet] = []
     allow_rules: list[NftRule] = []
     tag_rules: list[NftRule] = []
@@ -196,9 +257,8 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     # Order: permanent, then dated, then windows, on-demand last; protocols tcp, udp, any.
     order = {"allow": 0, "until": 1, "window": 2, "ondemand": 3}
     for stem, proto in sorted(buckets, key=lambda k: (order[k[0].split("_")[0]], k[0], k[1])):
-        tuples = collapse(buckets[(stem, proto)])
         name = f"{stem}_{proto}"
-        elems = tuple(_element(t, rid, limit) for t, rid in sorted(tuples.items(), key=_order))
+        elems = keys.elements(buckets[(stem, proto)])
         elements += len(elems)
         cat = info[stem]
         sets.append(NftSet(name, _KEY[proto], "interval", elems, cat.description))
@@ -212,18 +272,17 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
             tag_rules.append(NftRule(f"{_REPLY_MATCH[proto]} @{name} meta mark set meta mark | {MARK_REPLY:#010x}"))
     # Must-keep clinical flows: every packet (both directions) is tagged, and the state table's
     # quarantine drops skip tagged packets, so isolating a vendor's segments keeps them up.
-    keep: dict[str, dict[Tuple, str]] = defaultdict(dict)
+    keep: dict[str, dict[_Key, str]] = defaultdict(dict)
     for rule in intent.rules:
         if rule.keep:  # must-keep clinical, infrastructure and staff flows (vendor access is never kept)
-            for src, dst, _proto, port in expand(rule):
-                keep[rule.protocol].setdefault((src, dst, port), rule.id)
+            keys.add(keep[rule.protocol], rule)
     keep_sets: list[NftSet] = []
     keep_rules: list[NftRule] = []
     for proto in ("tcp", "udp", "any"):
         if not keep[proto]:
             continue
         name = f"keep_{proto}"
-        elems = tuple(_element(t, rid, limit) for t, rid in sorted(collapse(keep[proto]).items(), key=_order))
+        elems = keys.elements(keep[proto])
         keep_sets.append(NftSet(name, _KEY[proto], "interval", elems, "must-keep clinical flows: never quarantined"))
         keep_rules += [NftRule(f"{_MATCH[proto]} @{name} meta mark set meta mark | {MARK_KEEP:#010x}"),
                        NftRule(f"{_REPLY_MATCH[proto]} @{name} meta mark set meta mark | {MARK_KEEP:#010x}")]
