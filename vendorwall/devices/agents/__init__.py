@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..errors import CommandError
+from ..errors import CommandError, DeployError
 from ..ssh import Output, exec_command
 from ..target import Target
 
@@ -63,3 +66,34 @@ def run_agent(t: Target, name: str, request: dict[str, Any], *, timeout: float |
                            f"exit {out.rc}: {answer.get('error') or out.stderr.strip()[-1500:]}")
     answer["_seconds"] = round(out.seconds, 4)
     return answer
+
+
+@dataclass
+class AgentResult:
+    """One device's outcome of :func:`run_many`: its answer, or the typed error that prevented it."""
+
+    device: str
+    answer: dict[str, Any] | None = None
+    error: str = ""
+    error_kind: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.answer is not None
+
+
+def run_many(targets: list[Target], name: str, request_for: Callable[[Target], dict[str, Any]], *,
+             workers: int = 64) -> dict[str, AgentResult]:
+    """Agent ``name`` on every target at once (a thread pool), each with its own request; never raises a
+    device error (each device's error is in its result)."""
+
+    def one(t: Target) -> AgentResult:
+        try:
+            return AgentResult(t.device, run_agent(t, name, request_for(t)))
+        except DeployError as exc:
+            return AgentResult(t.device, error=str(exc), error_kind=exc.kind)
+
+    if not targets:
+        return {}
+    with ThreadPoolExecutor(max(1, min(workers, len(targets)))) as pool:
+        return {r.device: r for r in pool.map(one, targets)}
