@@ -13,8 +13,9 @@ description:
   - Runs once, on the controller, as C(vendorwall accounts enforce|review) and C(vendorwall logs collect|purge) do,
     with one SSH round trip per bastion (or firewall), all at once.
   - O(action=enforce) creates the inventory's vendor accounts on the bastions of their vendor's bastion entry
-    paths (account expiry, SSH key with C(expiry-time)), and removes the accounts vendorwall manages (GECOS tag
-    C(vendorwall/)) that left the inventory. Other accounts are never touched.
+    paths (account expiry, SSH key with C(expiry-time)), removes the accounts vendorwall created (the bastion's
+    root-only registry records them, not a GECOS tag) that left the inventory, and installs the per-vendor
+    source rules. Accounts vendorwall did not create, even with a vendor account's name, are never touched.
   - O(action=review) collects last logins, locks accounts idle longer than C(policy.idle_lock_days) and those past
     expiry, and writes the account review report per vendor.
   - O(action=logs_collect) fetches new connection records from the firewalls into the hash-chained, compressed
@@ -172,7 +173,8 @@ def run_module():
                                       now=p["now"])
             out = accounts.run(args, model, o)
             data = out.data
-            changed = (any(b.get("created") or b.get("removed") for b in data.get("bastions", {}).values())
+            changed = (any(b.get("created") or b.get("removed") or b.get("updated") or b.get("would_create")
+                           or b.get("would_update") or b.get("would_remove") for b in data.get("bastions", {}).values())
                        if p["action"] == "enforce" else bool(data.get("locked_now")))
         else:
             if module.check_mode:

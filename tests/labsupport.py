@@ -129,3 +129,18 @@ class Stream:
             t.join(2)
         for s in (self.cli, self.conn, self.srv):
             s.close()
+
+
+def account_keys(model: Any, keys_dir: str) -> dict[str, str]:
+    """One fresh ed25519 key pair per vendor account of ``model`` in ``keys_dir`` (``<id>``, ``<id>.pub``):
+    account id -> public key line."""
+    import subprocess
+
+    out = {}
+    for v in model.inventory.vendors.values():
+        for a in v.accounts:
+            path = os.path.join(keys_dir, a.id)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path], check=True)
+            with open(path + ".pub") as fh:
+                out[a.id] = fh.read()
+    return out

@@ -1,6 +1,8 @@
-"""Vendor accounts on a lab bastion (its own sshd under ``unshare --mount`` with a private /etc and /home):
-enforcement creates, updates and removes only tagged accounts; real SSH logins; an expired account cannot
-log in; the review locks idle and expired accounts; this machine's account files never change."""
+"""Vendor accounts on a lab bastion (its own sshd under ``unshare --mount`` with a private /etc, /home,
+/var/log and /var/lib/vendorwall): enforcement creates, updates and removes only the accounts the bastion's
+registry says vendorwall created (tests/access/test_accounts_ownership_lab.py: same-name accounts); real
+SSH logins; an expired account cannot log in; the review locks idle and expired accounts, from last logins
+a vendor cannot forge; this machine's account files never change."""
 
 from __future__ import annotations
 
@@ -71,7 +73,9 @@ def test_enforce_login_expiry_review(bastion_lab, example_result):
     assert out.exit == 0
     want = {w.account.id for w in accounts.wanted(model)[0]["bst-1"]}
     assert set(out.data["bastions"]["bst-1"]["accounts"]) == want and "acme.jmartin" in want
-    assert out.data["bastions"]["bst-1"]["removed"] == ["old.vendor"]
+    # old.vendor carries a vendorwall-looking GECOS tag, but vendorwall did not create it: not removed
+    assert out.data["bastions"]["bst-1"]["removed"] == []
+    assert "old.vendor:" in sh(state, "getent passwd old.vendor\n"), "a hand-made tagged account was removed"
     assert "localadm:" in sh(state, "getent passwd localadm\n"), "a non-vendorwall account was touched"
     assert subprocess.run(["getent", "passwd", "acme.jmartin"], capture_output=True).returncode == 2, \
         "the account leaked into this machine's /etc/passwd"

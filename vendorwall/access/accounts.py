@@ -3,48 +3,48 @@
 Which accounts live where: every account of a vendor goes to the bastions of the vendor's bastion entry
 paths (a VPN-only vendor's accounts live on the VPN concentrator: listed, not enforced).
 
+Everything on a bastion is done by one fixed program, the ``accounts`` agent
+(:mod:`vendorwall.devices.agents.accounts`), fed JSON on stdin: an account id, a vendor name or a key can
+only ever be a JSON string, never a piece of a shell script. Ownership rests on the bastion's root-only
+registry (``/var/lib/vendorwall/accounts.json``, 0600), which records the uid, gid, home and creation time
+of every account the agent created: vendorwall never modifies, locks or removes an account that is not
+in it, whatever its name or GECOS field says, and reports a same-name account as not its own.
+``--adopt ID`` declares an existing account vendorwall's (an operator's decision, e.g. after an upgrade).
+
 Enforcement (``vendorwall accounts enforce``, ``playbooks/accounts.yml``), one SSH round trip per bastion:
 
-- create missing accounts (``useradd``), GECOS tag ``vendorwall/<vendor>/<person>``: vendorwall only ever
-  modifies or removes accounts carrying that tag;
+- create missing accounts (``useradd``; GECOS ``vendorwall/<vendor>/<person>``, informative only);
 - set the account expiry (``usermod --expiredate``) to the inventory's ``expires``; no password (``*``);
 - write the SSH key with ``expiry-time="YYYYMMDD"`` in authorized_keys (the key dies with the account);
-- remove tagged accounts no longer in the inventory (``userdel -r``);
-- install the login stamp (``/etc/ssh/sshrc``: one file per user under /var/log/vendorwall/lastlogin) so the
-  review sees SSH logins that ``lastlog`` does not record (no tty).
+- remove the accounts it created that left the inventory (``userdel -r``);
+- install the per-vendor source rules (nftables table ``inet vendorwall_bastion``): each vendor account
+  may send only from its vendor's entry-path source addresses on that bastion (``meta skuid``).
 
-Review (``vendorwall accounts review``, ``playbooks/review.yml``): reads every tagged account (expiry,
-lock, last login: ``lastlog`` and the login stamp), locks (``usermod --lock``) those idle longer than
-``policy.idle_lock_days`` (never logged in: counted from ``created``) and those past expiry, and writes a
-report per vendor: expiring soon (30 days), idle, locked, without owner (PCI DSS 8.2.6 analogue; ANSSI
-PA-022: individual accounts, disabled when not needed).
+Review (``vendorwall accounts review``, ``playbooks/review.yml``): reads every account vendorwall owns
+(expiry, lock, last login from what only root writes: journald entries of sshd running as root, sshd's own
+log file, wtmp), locks (``usermod --lock``) those idle longer than ``policy.idle_lock_days`` (never logged
+in: counted from ``created``) and those past expiry, and writes a report per vendor: expiring soon (30
+days), idle, locked, without owner (PCI DSS 8.2.6 analogue; ANSSI PA-022: individual accounts, disabled
+when not needed), plus the same-name accounts it does not own.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import json
 import os
-import shlex
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..devices import agents
 from ..model import Account, Model
+from ..state import write_private
 from . import devices
 from .grants import Outcome
 
-TAG = "vendorwall/"
 SOON_DAYS = 30
-STAMP_DIR = "/var/log/vendorwall/lastlogin"
-SSHRC = f"""#!/bin/sh
-# installed by vendorwall accounts: last SSH login per user, read by the account review
-[ -d {STAMP_DIR} ] && date +%s > {STAMP_DIR}/"$USER" 2>/dev/null
-if read proto cookie && [ -n "$DISPLAY" ]; then
-  echo add "unix:${{DISPLAY#*:}}" "$proto" "$cookie" | xauth -q -
-fi
-"""
 
 
 @dataclass(frozen=True)
@@ -72,87 +72,40 @@ def wanted(model: Model, keys: dict[str, str] | None = None) -> tuple[dict[str, 
     return out, notes
 
 
-def _gecos(w: Wanted) -> str:
-    person = "".join(c for c in w.account.person if c.isalnum() or c in " .-'")
-    return f"{TAG}{w.vendor}/{person}"
-
-
-def _read_script() -> str:
-    return (f"""export LC_ALL=C
-getent passwd | while IFS=: read -r u _x uid _g gecos home _s; do
-  case "$gecos" in {TAG}*) ;; *) continue ;; esac
-  sh_=$(getent shadow "$u" | cut -d: -f2,8)
-  ll=$(lastlog -u "$u" 2>/dev/null | tail -n 1 | tr -s ' ' | cut -d' ' -f4-)
-  st=$(cat {STAMP_DIR}/"$u" 2>/dev/null)
-  kh=$(sha256sum "$home/.ssh/authorized_keys" 2>/dev/null | cut -c1-16)
-  echo "@@ACCOUNT $(printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s' "$u" "$gecos" "$sh_" "$ll" "$st" "$kh" | base64 -w0)"
-done
-echo "@@TODAY $(date +%s)"
-""")
-
-
-@dataclass
-class Live:
-    user: str
-    gecos: str
-    locked: bool
-    expire_day: int | None  # days since the epoch
-    last_login: float | None
-    key_hash: str
-
-    @property
-    def vendor(self) -> str:
-        return self.gecos[len(TAG):].split("/")[0]
-
-
-def parse_accounts(text: str) -> list[Live]:
-    out = []
-    for line in text.splitlines():
-        if not line.startswith("@@ACCOUNT "):
-            continue
-        f = base64.b64decode(line.split(" ", 1)[1]).decode(errors="replace").split("\t")
-        user, gecos, shadow, ll, stamp, kh = (f + [""] * 6)[:6]
-        pw, _, exp = shadow.partition(":")
-        last: float | None = None
-        if ll and "Never" not in ll:
-            try:
-                last = dt.datetime.strptime(ll.strip(), "%a %b %d %H:%M:%S %z %Y").timestamp()
-            except ValueError:
-                last = None
-        if stamp.strip().isdigit():
-            last = max(last or 0.0, float(stamp.strip()))
-        out.append(Live(user, gecos, pw.startswith("!"), int(exp) if exp.strip().isdigit() else None, last, kh))
+def sources(model: Model) -> dict[str, dict[str, list[str]]]:
+    """bastion -> vendor -> the source prefixes of the vendor's bastion entry paths there (its accounts may
+    send only from these: the bastion's per-vendor source rules)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for vname, v in sorted(model.inventory.vendors.items()):
+        for p in v.entry_paths:
+            if p.kind == "bastion" and p.bastion:
+                nets = out.setdefault(p.bastion, {}).setdefault(vname, [])
+                nets += [str(n) for n in p.prefixes if str(n) not in nets]
     return out
 
 
-def _day(d: dt.date) -> int:
-    return (d - dt.date(1970, 1, 1)).days
+def _account_request(w: Wanted) -> dict[str, Any]:
+    return {"id": w.account.id, "vendor": w.vendor, "person": w.account.person,
+            "expires": w.account.expires.isoformat(), "key": " ".join(w.key.split())}
 
 
-def enforce_script(ws: list[Wanted]) -> str:
-    lines = ["export LC_ALL=C", f"mkdir -p {STAMP_DIR} && chmod 1733 {STAMP_DIR}",
-             f"printf %s {shlex.quote(base64.b64encode(SSHRC.encode()).decode())} | base64 -d > /etc/ssh/sshrc",
-             "chmod 755 /etc/ssh/sshrc"]
-    keep = []
-    for w in ws:
-        u = shlex.quote(w.account.id)
-        keep.append(w.account.id)
-        exp = w.account.expires.isoformat()
-        lines.append(f"if ! getent passwd {u} >/dev/null; then useradd -m -s /bin/bash -c {shlex.quote(_gecos(w))} "
-                     f"-e {exp} {u} && usermod -p '*' {u} && echo '@@CREATED {w.account.id}'; fi")
-        lines.append(f"case \"$(getent passwd {u} | cut -d: -f5)\" in {TAG}*) ;; *) echo '@@FOREIGN {w.account.id}'; "
-                     "continue 2>/dev/null ;; esac")
-        lines.append(f"usermod -c {shlex.quote(_gecos(w))} -e {exp} {u}")
-        if w.key:
-            key_line = f'expiry-time="{w.account.expires.strftime("%Y%m%d")}" {w.key.strip()}'
-            lines.append(f"h=$(getent passwd {u} | cut -d: -f6); mkdir -p \"$h/.ssh\" && printf '%s\\n' "
-                         f"{shlex.quote(key_line)} > \"$h/.ssh/authorized_keys\" && chown -R {u}: \"$h/.ssh\" "
-                         "&& chmod 700 \"$h/.ssh\" && chmod 600 \"$h/.ssh/authorized_keys\"")
-    lines.append(f"keep=' {' '.join(keep)} '")
-    lines.append(f"getent passwd | awk -F: '$5 ~ /^{TAG.rstrip('/')}\\// {{print $1}}' | while read -r u; do "
-                 "case \"$keep\" in *\" $u \"*) ;; *) pkill -KILL -u \"$u\" 2>/dev/null; userdel -r \"$u\" "
-                 "2>/dev/null; echo \"@@REMOVED $u\" ;; esac; done")
-    return "\n".join(lines) + "\n" + _read_script() + "exit 0\n"
+def sshd_logs(model: Model, bastion: str, o: devices.ConnOptions) -> list[str]:
+    """Root-written sshd log files the review may read on ``bastion`` besides journald and wtmp: the host
+    variable ``vendorwall_sshd_log`` (a path or a list); the lab's sshd writes /var/log/sshd.log (sshd -E)."""
+    dev = model.inventory.devices.get(bastion)
+    raw = (getattr(dev, "vars", None) or {}).get("vendorwall_sshd_log") if dev else None
+    paths = [raw] if isinstance(raw, str) else [p for p in raw or [] if isinstance(p, str)]
+    if o.lab_dir:
+        paths.append("/var/log/sshd.log")
+    return sorted(set(paths))
+
+
+def _skew(answer: dict[str, Any] | None, t_before: float, t_after: float) -> float | None:
+    """Device clock minus controller clock (seconds), from an agent answer's ``time``, taken at the middle
+    of the round trip."""
+    if not answer or not isinstance(answer.get("time"), (int, float)):
+        return None
+    return round(float(answer["time"]) - (t_before + t_after) / 2, 3)
 
 
 def _bastions(model: Model, args: argparse.Namespace) -> list[str]:
@@ -179,46 +132,100 @@ def _keys(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
-def enforce(model: Model, names: list[str], o: devices.ConnOptions, keys: dict[str, str], check: bool) -> Outcome:
-    want, notes = wanted(model, keys)
+def _run_agent_all(model: Model, names: list[str], o: devices.ConnOptions,
+                   request_for: Any) -> tuple[dict[str, agents.AgentResult], dict[str, float | None]]:
     tgts = devices.targets(model.inventory, names, o)
-    if check:
-        answers = devices.run_all(tgts, lambda t: _read_script() + "exit 0\n", o, "vendorwall accounts read")
-    else:
-        answers = devices.run_all(tgts, lambda t: enforce_script(want.get(t.device, [])), o,
-                                  "vendorwall accounts enforce")
+    t0 = time.time()
+    res = agents.run_many(tgts, "accounts", request_for, workers=o.workers)
+    t1 = time.time()
+    return res, {b: _skew(r.answer, t0, t1) for b, r in res.items()}
+
+
+def enforce(model: Model, names: list[str], o: devices.ConnOptions, keys: dict[str, str], check: bool,
+            adopt: list[str] | None = None) -> Outcome:
+    """Create, update and remove the accounts vendorwall owns on each bastion (the bastion's registry says
+    which), install the per-vendor source rules; accounts of the same name it does not own are reported,
+    never touched. ``adopt``: existing accounts the operator declares vendorwall's first."""
+    want, notes = wanted(model, keys)
+    srcs = sources(model)
+    if adopt:
+        ids = {w.account.id: w.vendor for ws in want.values() for w in ws}
+        unknown = sorted(set(adopt) - set(ids))
+        if unknown:
+            from ..errors import UsageError
+
+            raise UsageError(f"--adopt: not an account of the inventory's bastions: {', '.join(unknown)}",
+                             "adopt only accounts the inventory defines (vendors.*.accounts[].id)")
+        agents.run_many(devices.targets(model.inventory, names, o), "accounts",
+                        lambda t: {"op": "adopt", "check": check, "accounts": [
+                            {"id": a, "vendor": ids[a]} for a in sorted(adopt)
+                            if a in {w.account.id for w in want.get(t.device, [])}]}, workers=o.workers)
+
+    def request(t: Any) -> dict[str, Any]:
+        return {"op": "enforce", "check": check, "accounts": [_account_request(w) for w in want.get(t.device, [])],
+                "sources": srcs.get(t.device, {}), "sshd_logs": sshd_logs(model, t.device, o)}
+
+    answers, skew = _run_agent_all(model, names, o, request)
     lines: list[str] = []
     data: dict[str, Any] = {"bastions": {}, "notes": notes}
     failed = []
     for b in names:
         a = answers[b]
-        if not a.ok:
+        if not a.ok or a.answer is None:
             failed.append(b)
             lines.append(f"{b}: FAILED: {a.error}")
-            data["bastions"][b] = {"result": "failed", "error": a.error}
+            data["bastions"][b] = {"result": "failed", "error": a.error, "error_kind": a.error_kind}
             continue
-        live = {x.user: x for x in parse_accounts(a.output)}
-        ids = {w.account.id for w in want.get(b, [])}
+        ans = a.answer
+        by: dict[str, list[str]] = {}
+        for r in ans.get("results", []):
+            by.setdefault(r["action"], []).append(r["id"])
+        detail = {r["id"]: r.get("detail", "") for r in ans.get("results", [])}
+        foreign = sorted({*by.get("foreign", []), *(f["id"] for f in ans.get("foreign", []))})
+        src = ans.get("sources", {})
+        entry = {"created": by.get("created", []), "updated": by.get("updated", []),
+                 "removed": by.get("removed", []), "unchanged": by.get("unchanged", []),
+                 "not_managed": foreign, "refused": by.get("refused", []), "failed": by.get("failed", []),
+                 "forgotten": by.get("forgotten", []), "accounts": sorted(x["id"] for x in ans.get("accounts", [])),
+                 "sources": src, "device_time": ans.get("time"), "clock_skew_s": skew.get(b),
+                 "agent_notes": ans.get("notes", [])}
         if check:
-            create = sorted(ids - set(live))
-            remove = sorted(set(live) - ids)
-            update = sorted(w.account.id for w in want.get(b, []) if w.account.id in live
-                            and live[w.account.id].expire_day != _day(w.account.expires))
-            data["bastions"][b] = {"would_create": create, "would_remove": remove, "would_update_expiry": update}
-            lines.append(f"{b}: would create {len(create)}, update expiry of {len(update)}, remove {len(remove)} "
-                         f"({', '.join(remove) or 'none'})")
-            continue
-        created = [ln.split()[1] for ln in a.output.splitlines() if ln.startswith("@@CREATED ")]
-        removed = [ln.split()[1] for ln in a.output.splitlines() if ln.startswith("@@REMOVED ")]
-        foreign = [ln.split()[1] for ln in a.output.splitlines() if ln.startswith("@@FOREIGN ")]
-        data["bastions"][b] = {"created": created, "removed": removed, "accounts": sorted(live),
-                               "not_managed": foreign}
-        lines.append(f"{b}: {len(live)} vendor accounts; created {', '.join(created) or 'none'}; removed "
-                     f"{', '.join(removed) or 'none'}")
-        if foreign:
-            lines.append(f"  {b}: NOT touched (exists without the vendorwall tag): {', '.join(foreign)}")
+            entry.update({"would_create": by.get("would_create", []), "would_update": by.get("would_update", []),
+                          "would_remove": by.get("would_remove", [])})
+            lines.append(f"{b}: would create {len(entry['would_create'])}, update {len(entry['would_update'])}, "
+                         f"remove {len(entry['would_remove'])} ({', '.join(entry['would_remove']) or 'none'})")
+        else:
+            lines.append(f"{b}: {len(entry['accounts'])} vendor accounts; created "
+                         f"{', '.join(entry['created']) or 'none'}; updated {', '.join(entry['updated']) or 'none'}; "
+                         f"removed {', '.join(entry['removed']) or 'none'}")
+            if src.get("error"):
+                lines.append(f"  {b}: per-vendor source rules NOT installed: {src['error']}")
+            elif "sources" in entry and src.get("applied"):
+                lines.append(f"  {b}: per-vendor source rules installed ({src.get('rules', 0)} rules)")
+        for x in foreign:
+            why = detail.get(x) or next((f["why"] for f in ans.get("foreign", []) if f["id"] == x), "")
+            lines.append(f"  {b}: {x}: exists but vendorwall did not create it ({why}): NOT touched")
+        for x in entry["refused"]:
+            lines.append(f"  {b}: {x}: refused: {detail.get(x, '')}")
+        for x in entry["failed"]:
+            lines.append(f"  {b}: {x}: FAILED: {detail.get(x, '')}")
+        lines += [f"  {b}: {n}" for n in ans.get("notes", [])]
+        if entry["failed"] or entry["refused"] or src.get("error"):
+            failed.append(b)
+        data["bastions"][b] = entry
+        lines += _skew_lines(b, skew.get(b))
     lines += [f"note: {n}" for n in notes]
     return Outcome(1 if failed else 0, lines, data)
+
+
+SKEW_WARN_S = 60.0
+
+
+def _skew_lines(device: str, skew: float | None) -> list[str]:
+    if skew is None or abs(skew) <= SKEW_WARN_S:
+        return []
+    return [f"  WARNING {device}: its clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the "
+            "controller's: expiry dates and login times on it are off by as much (fix its NTP)"]
 
 
 def break_glass(jpath: str | None) -> list[dict[str, Any]]:
@@ -242,23 +249,31 @@ def review(model: Model, names: list[str], o: devices.ConnOptions, out_dir: str,
     inv = model.inventory
     pol = inv.policy
     accounts = {a.id: (v.name, a) for v in inv.vendors.values() for a in v.accounts}
-    tgts = devices.targets(inv, names, o)
-    answers = devices.run_all(tgts, lambda t: _read_script() + "exit 0\n", o, "vendorwall accounts review")
+    want, _notes = wanted(model)
+    answers, skew = _run_agent_all(model, names, o, lambda t: {
+        "op": "read", "check": check, "ids": sorted({w.account.id for w in want.get(t.device, [])}),
+        "sshd_logs": sshd_logs(model, t.device, o)})
     now = dt.datetime.combine(today, dt.time(), dt.UTC).timestamp()
     rows: list[dict[str, Any]] = []
     to_lock: dict[str, list[str]] = {}
     failed = []
+    foreign: dict[str, list[str]] = {}
     for b in names:
         a = answers[b]
-        if not a.ok:
+        if not a.ok or a.answer is None:
             failed.append(b)
             continue
-        for x in parse_accounts(a.output):
-            vendor, acc = accounts.get(x.user, (x.vendor, None))
+        foreign[b] = sorted(f["id"] for f in a.answer.get("foreign", []))
+        for x in a.answer.get("accounts", []):
+            user = x["id"]
+            vendor, acc = accounts.get(user, (x.get("vendor", ""), None))
             created = acc.created if acc and acc.created else None
-            since = x.last_login or (dt.datetime.combine(created, dt.time(), dt.UTC).timestamp() if created else None)
+            last = x.get("last_login")
+            since = last or (dt.datetime.combine(created, dt.time(), dt.UTC).timestamp() if created
+                             else x.get("created_at") or None)
             idle_days = int((now - since) // 86400) if since else None
-            on_device = dt.date(1970, 1, 1) + dt.timedelta(days=x.expire_day) if x.expire_day is not None else None
+            exp_day = x.get("expire_day")
+            on_device = dt.date(1970, 1, 1) + dt.timedelta(days=exp_day) if isinstance(exp_day, int) else None
             # the earlier of the inventory's and the bastion's: an account expired on the device is expired
             expires = min(d for d in (acc.expires if acc else None, on_device) if d) if (acc or on_device) else None
             reasons = []
@@ -268,35 +283,44 @@ def review(model: Model, names: list[str], o: devices.ConnOptions, out_dir: str,
                 reasons.append(f"idle {idle_days} days (> {pol.idle_lock_days})")
             if acc is None:
                 reasons.append("no longer in the inventory")
-            row = {"bastion": b, "vendor": vendor, "account": x.user, "person": acc.person if acc else "",
+            locked = bool(x.get("locked"))
+            row = {"bastion": b, "vendor": vendor, "account": user, "person": acc.person if acc else "",
                    "owner": acc.owner if acc else "", "expires": expires.isoformat() if expires else "",
-                   "last_login": dt.datetime.fromtimestamp(x.last_login, dt.UTC).isoformat(timespec="seconds")
-                   if x.last_login else "never", "idle_days": idle_days, "locked_before": x.locked,
+                   "last_login": dt.datetime.fromtimestamp(last, dt.UTC).isoformat(timespec="seconds")
+                   if last else "never", "idle_days": idle_days, "locked_before": locked,
                    "lock_reasons": reasons, "expiring_soon": bool(expires and today <= expires
                                                                    <= today + dt.timedelta(days=SOON_DAYS))}
-            row["locked"] = x.locked or bool(reasons)
-            if reasons and not x.locked:
-                to_lock.setdefault(b, []).append(x.user)
+            row["locked"] = locked or bool(reasons)
+            if reasons and not locked:
+                to_lock.setdefault(b, []).append(user)
             rows.append(row)
     if to_lock and not check:
-        lock_tg = [t for t in tgts if t.device in to_lock]
-        res = devices.run_all(lock_tg, lambda t: "".join(
-            f"usermod --lock {shlex.quote(u)} && pkill -KILL -u {shlex.quote(u)}; true\n" for u in to_lock[t.device]),
-            o, "vendorwall accounts lock")
-        failed += [b for b, r in res.items() if not r.ok]
-    path = write_review(rows, out_dir, today, check, break_glass(jpath))
+        res, _skew2 = _run_agent_all(model, sorted(to_lock), o,
+                                     lambda t: {"op": "lock", "ids": sorted(to_lock[t.device]), "isolate": False})
+        for b, r in res.items():
+            bad = [x["id"] for x in (r.answer or {}).get("accounts", []) if not x.get("locked_after")]
+            if not r.ok or bad:
+                failed.append(b)
+    path = write_review(rows, out_dir, today, check, break_glass(jpath), foreign)
     n_lock = sum(len(v) for v in to_lock.values())
     lines = [f"{len(rows)} vendor accounts on {len(names) - len(failed)} bastions: "
              f"{'would lock' if check else 'locked'} {n_lock} "
              f"({', '.join(u for v in to_lock.values() for u in v) or 'none'}); report: {path}"]
-    lines += [f"FAILED {b}" for b in failed]
+    lines += [f"FAILED {b}: {answers[b].error}" if b in answers and answers[b].error else f"FAILED {b}"
+              for b in failed]
+    for b, ids in sorted(foreign.items()):
+        if ids:
+            lines.append(f"  {b}: exist but vendorwall did not create them (not reviewed, not touched): "
+                         f"{', '.join(ids)}")
+    for b in names:
+        lines += _skew_lines(b, skew.get(b))
     return Outcome(1 if failed else 0, lines, {"accounts": rows, "locked_now": to_lock, "report": path,
-                                               "failed": failed})
+                                               "failed": failed, "not_managed": foreign,
+                                               "clock_skew_s": {b: skew.get(b) for b in names}})
 
 
 def write_review(rows: list[dict[str, Any]], out_dir: str, today: dt.date, check: bool,
-                 glass: list[dict[str, Any]] | None = None) -> str:
-    os.makedirs(out_dir, exist_ok=True)
+                 glass: list[dict[str, Any]] | None = None, foreign: dict[str, list[str]] | None = None) -> str:
     out = [f"# Vendor account review, {today.isoformat()}", "",
            "Per vendor: accounts expiring within 30 days, idle, locked, without owner "
            "(ANSSI PA-022, PCI DSS 8.2.6 analogue, ISO/IEC 27001 A.5.19/A.8.2)." + (" Dry run." if check else ""), ""]
@@ -316,11 +340,14 @@ def write_review(rows: list[dict[str, Any]], out_dir: str, today: dt.date, check
     out += [f"- {g['opened_at']} grant {g['grant']}: {g['vendor']} -> {g['system']}, ticket {g['ticket']}, by "
             f"{g['requester']}; review by {g['review_by']}" for g in glass or []]
     out.append("")
+    others = sorted((b, x) for b, ids in (foreign or {}).items() for x in ids)
+    out += [f"## Accounts named like vendor accounts that vendorwall did not create ({len(others)})", "",
+            "Not reviewed, not locked, never modified or removed by vendorwall: check them by hand.", ""]
+    out += [f"- {x} on {b}" for b, x in others]
+    out.append("")
     path = os.path.join(out_dir, f"account-review-{today.isoformat()}.md")
-    with open(path, "w") as fh:
-        fh.write("\n".join(out))
-    with open(path[:-3] + ".json", "w") as fh:
-        json.dump(rows, fh, indent=1, sort_keys=True)
+    write_private(path, "\n".join(out))
+    write_private(path[:-3] + ".json", json.dumps(rows, indent=1, sort_keys=True))
     return path
 
 
@@ -329,7 +356,7 @@ def run(args: argparse.Namespace, model: Model, o: devices.ConnOptions) -> Outco
 
     names = _bastions(model, args)
     if args.accounts_command == "enforce":
-        return enforce(model, names, o, _keys(args), args.check)
+        return enforce(model, names, o, _keys(args), args.check, getattr(args, "adopt", None) or None)
     out = args.out or devices.state_dir(args.inventory).dir("reports", "account-review")
     from .grants import journal_path
 

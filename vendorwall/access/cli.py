@@ -160,6 +160,10 @@ def _register_more(subparsers: Any) -> None:
                                           "DIR/<account id>.pub")
         if name == "review":
             s.add_argument("--out", help="report directory (default build/<inventory>/account-review)")
+        else:
+            s.add_argument("--adopt", action="append", default=[], metavar="ID",
+                           help="declare an existing account of the inventory vendorwall's before enforcing "
+                                "(repeatable): vendorwall only manages accounts its bastion registry records")
     p = subparsers.add_parser("logs", help="connection logs of vendor flows: collect into the archive, purge")
     sub = p.add_subparsers(dest="logs_command", metavar="ACTION", required=True)
     for name, text in (("collect", "fetch new connection records from the firewalls into the archive"),

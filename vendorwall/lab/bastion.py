@@ -7,7 +7,9 @@ the real paths inside that mount namespace only:
   lock and backup files are all written there by ``useradd``/``usermod``/``userdel`` (which rename
   temporary files inside ``/etc``: a bind mount of single files would not survive that);
 - ``/home``: a private, empty directory (the vendor accounts' homes and authorized_keys);
-- ``/var/log``: a private directory (``lastlog``, ``wtmp``, the sshd log).
+- ``/var/log``: a private directory (``lastlog``, ``wtmp``, the sshd log);
+- ``/var/lib/vendorwall``: a private directory (the accounts agent's registry of the accounts it created;
+  the mount point is created on this machine if missing, empty, 0700).
 
 Commands run over SSH on the bastion (``vendorwall accounts``) are children of that sshd, so they see
 the private files; this machine's real account files are never touched. :func:`up` records the
@@ -35,6 +37,7 @@ from typing import Any
 from . import netns
 
 SSHD = "/usr/sbin/sshd"
+REGISTRY_MOUNT = "/var/lib/vendorwall"
 HOST_FILES = ("/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/subuid", "/etc/subgid")
 
 
@@ -113,6 +116,8 @@ def up(lab_dir: str, bastions: dict[str, list[str]], prefix: str) -> BastionStat
             shutil.rmtree(d)
         os.makedirs(os.path.join(d, "home"))
         os.makedirs(os.path.join(d, "varlog"))
+        os.makedirs(os.path.join(d, "varlib-vendorwall"), mode=0o700)
+        os.makedirs(REGISTRY_MOUNT, mode=0o700, exist_ok=True)
         for f in ("lastlog", "wtmp", "btmp"):
             open(os.path.join(d, "varlog", f), "w").close()
         netns.run(["cp", "-a", "/etc", os.path.join(d, "etc")])
@@ -129,6 +134,7 @@ def up(lab_dir: str, bastions: dict[str, list[str]], prefix: str) -> BastionStat
         netns.run(["ip", "netns", "add", ns])
         netns.ip_batch(["link set lo up", *(f"addr add {a}/32 dev lo" for a in listen if a != "127.0.0.1")], ns)
         script = ('mount --bind "$0/etc" /etc && mount --bind "$0/home" /home && mount --bind "$0/varlog" /var/log '
+                  f'&& mount --bind "$0/varlib-vendorwall" {REGISTRY_MOUNT} '
                   '&& exec "$1" -f "$0/sshd_config" -E /var/log/sshd.log')
         netns.run(["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
                    d, SSHD])
@@ -195,6 +201,14 @@ def down(lab_dir: str, prefix: str | None = None) -> int:
 def login(state: BastionState, bastion: str, user: str, key_file: str, timeout: float = 5.0) -> tuple[bool, str]:
     """A real SSH login of ``user`` with ``key_file`` from inside the bastion's namespace (loopback):
     (logged in and ran a command, detail)."""
+    rc, out = run_as(state, bastion, user, key_file, "id -un", timeout)
+    return rc == 0 and out.strip() == user, out.strip()
+
+
+def run_as(state: BastionState, bastion: str, user: str, key_file: str, command: str,
+           timeout: float = 5.0) -> tuple[int, str]:
+    """Log in as ``user`` with ``key_file`` over SSH (inside the bastion's namespace) and run ``command``:
+    (exit status, its output; -1 and the reason when the login failed)."""
     import paramiko
 
     b = state.bastions[bastion]
@@ -209,11 +223,11 @@ def login(state: BastionState, bastion: str, user: str, key_file: str, timeout: 
         client.connect("127.0.0.1", username=user, pkey=paramiko.PKey.from_path(key_file), sock=sock,
                        timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, allow_agent=False,
                        look_for_keys=False)
-        _in, out, _err = client.exec_command("id -un", timeout=timeout)
-        who = out.read().decode().strip()
-        return who == user, who
+        _in, out, err = client.exec_command(command, timeout=timeout)
+        text = out.read().decode(errors="replace") + err.read().decode(errors="replace")
+        return out.channel.recv_exit_status(), text
     except Exception as exc:
-        return False, f"{type(exc).__name__}: {exc}"
+        return -1, f"{type(exc).__name__}: {exc}"
     finally:
         client.close()
         sock.close()
