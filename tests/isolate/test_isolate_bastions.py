@@ -6,12 +6,10 @@ private mount namespace with private /etc, /home, /var/log), the host's account 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import time
 
@@ -49,46 +47,46 @@ def test_plan_names_the_bastions_of_the_vendors_accounts(tmp_path, example_resul
     assert bastions.plan(m, [VENDOR]) == bp  # deterministic
 
 
-def test_scripts_only_touch_this_vendors_tagged_accounts(tmp_path, example_result):
+def test_requests_carry_data_only(tmp_path, example_result):
     m = _manifest(tmp_path, example_result)
     bp = bastions.plan(m, [VENDOR])[0]
-    iso = bastions.script(bp, "isolate", False)
-    assert "vendorwall/acme-imaging/*) v=acme-imaging ;; *) continue ;;" in iso
-    assert 'usermod --lock --expiredate 1 "$u"' in iso and 'pkill -KILL -u "$u"' in iso
-    assert iso.startswith("{") and iso.rstrip().endswith("} </dev/null")
-    res = bastions.script(bp, "restore", False)
-    assert "usermod --unlock" in res and "usermod --lock" not in res
-    assert "acme.jmartin) e=2027-08-31 ;;" in res
-    chk = bastions.script(bp, "isolate", True)
-    assert "usermod" not in chk and "pkill" not in chk and "rm -f" not in chk
-    sh = shutil.which("sh")
-    assert sh and subprocess.run([sh, "-n"], input=iso + res + chk, text=True).returncode == 0
+    iso = bastions.request(bp, "isolate", False)
+    assert iso == {"op": "lock", "isolate": True, "check": False, "vendors": [VENDOR],
+                   "ids": sorted(a.id for a in bp.accounts)}
+    res = bastions.request(bp, "restore", False)
+    assert res["op"] == "unlock"
+    assert {"id": "acme.jmartin", "vendor": VENDOR, "expires": "2027-08-31"} in res["accounts"]
+    assert bastions.request(bp, "isolate", True)["check"] is True
+    json.dumps(iso)  # JSON data, nothing else
 
 
-def _line(*f: str) -> str:
-    return f"{bastions.MARK} " + base64.b64encode("\t".join(f).encode()).decode()
+def _acc(id_: str, action: str, rc: int, l1: bool, e1: str, p1: int, l2: bool, e2: str, left: int,
+         was_locked: bool | None = False) -> dict:
+    rec = None if was_locked is None else {"was_locked": was_locked, "expire": e1, "at": 1}
+    return {"id": id_, "vendor": VENDOR, "action": action, "rc": rc, "locked_before": l1, "expire_before": e1,
+            "processes_before": p1, "locked_after": l2, "expire_after": e2, "processes_left": left, "record": rec}
 
 
 def test_evaluate_isolate_restore_and_a_survivor(tmp_path, example_result):
     m = _manifest(tmp_path, example_result)
     bp = bastions.plan(m, [VENDOR])[0]
     ids = [a.id for a in bp.accounts]
-    out = "\n".join([f"{bastions.MARK}FOREIGN {ids[2]}", f"{bastions.MARK}T0 1.0",
-                     _line(ids[0], VENDOR, "disable", "0", "0", "20696", "3", "1", "1", "0", "was_locked=0"),
-                     _line(ids[1], VENDOR, "disable", "0", "0", "20696", "0", "1", "1", "2", "was_locked=0"),
-                     f"{bastions.MARK}T1 2.5", f"{bastions.MARK}END"])
-    r = bastions.evaluate(bp, "isolate", False, out, bastions.BastionResult("bst-1", "linux", "h", [VENDOR]))
+    ans = {"ok": True, "t0": 1.0, "t1": 2.5, "foreign": [{"id": ids[2], "uid": 1001, "why": "not created"}],
+           "accounts": [_acc(ids[0], "disable", 0, False, "20696", 3, True, "1", 0),
+                        _acc(ids[1], "disable", 0, False, "20696", 0, True, "1", 2)]}
+    r = bastions.evaluate(bp, "isolate", False, ans, bastions.BastionResult("bst-1", "linux", "h", [VENDOR]))
     assert r.status == "failed" and r.bad == [ids[1]] and r.not_managed == [ids[2]] and r.device_t1 == 2.5
     assert "usermod --lock --expiredate 1" in r.error and r.sessions_ended == 3
+    assert any("vendorwall did not create" in n and ids[2] in n for n in r.notes)
     exp = str((dt.date.fromisoformat(bp.accounts[0].expires) - dt.date(1970, 1, 1)).days)
-    out = "\n".join([_line(ids[0], VENDOR, "enable", "0", "1", "1", "0", "0", exp, "0", "was_locked=0"),
-                     _line(ids[1], VENDOR, "norecord", "0", "1", "1", "0", "1", "1", "0", ""),
-                     f"{bastions.MARK}END"])
-    r = bastions.evaluate(bp, "restore", False, out, bastions.BastionResult("bst-1", "linux", "h", [VENDOR]))
+    ans = {"ok": True, "accounts": [_acc(ids[0], "enable", 0, True, "1", 0, False, exp, 0),
+                                    _acc(ids[1], "norecord", 0, True, "1", 0, True, "1", 0, None)]}
+    r = bastions.evaluate(bp, "restore", False, ans, bastions.BastionResult("bst-1", "linux", "h", [VENDOR]))
     assert r.status == "restored", r.error
     assert any("not by a vendorwall isolation" in n for n in r.notes)
-    r = bastions.evaluate(bp, "isolate", False, "half", bastions.BastionResult("bst-1", "linux", "h", [VENDOR]))
-    assert r.failed and "did not finish" in r.error
+    r = bastions.evaluate(bp, "isolate", False, {"ok": False, "error": "boom"},
+                          bastions.BastionResult("bst-1", "linux", "h", [VENDOR]))
+    assert r.failed and "did not finish" in r.error and "boom" in r.error
 
 
 # --------------------------------------------------------------------------- lab

@@ -1,29 +1,25 @@
 """The access path during an isolation: disable the vendor's accounts on its bastions, end their sessions.
 
-Per bastion the manifest names for the vendor's accounts, **one SSH round trip** (the firewalls'
-transport, on the same thread pool, at the same time as the firewalls), one script that acts only on
-accounts tagged ``vendorwall/<vendor>/...`` in their GECOS field (the tag ``vendorwall accounts``
-writes; an untagged account, even with a vendor account's name, is never touched):
+Per bastion the manifest names for the vendor's accounts, **one SSH round trip** (on the firewalls' thread
+pool, at the same time as the firewalls): the ``accounts`` agent (:mod:`vendorwall.devices.agents.accounts`)
+fed JSON, acting only on accounts the bastion's registry says vendorwall created (an account of the same
+name that vendorwall did not create is never touched, and is named in the result):
 
-- isolate: record the account's state before (``/var/log/vendorwall/isolated/<user>``, root only,
-  written once: a rerun keeps the first record), ``usermod --lock --expiredate 1`` (sshd refuses a
-  locked or expired account), then ``pkill -KILL -u`` until no process of the account is left (its
-  SSH sessions end), and read the shadow entry back;
-- restore: for accounts that carry an isolation record, set the expiry date the manifest carries
-  (the inventory's ``expires``) and unlock, unless the account was already locked before the
+- isolate (op ``lock`` with ``isolate``): record the account's state before in the registry (written
+  once: a rerun keeps the first record), ``usermod --lock --expiredate 1`` (sshd refuses a locked or
+  expired account), then ``pkill -KILL`` until no process of the account is left (its SSH sessions
+  end), and read the shadow entry back;
+- restore (op ``unlock``): for accounts that carry an isolation record, set the expiry date the manifest
+  carries (the inventory's ``expires``) and unlock, unless the account was already locked before the
   isolation (by the account review, say): then it stays locked; accounts without a record are left
   alone (not disabled by vendorwall) and reported;
 - check: only read (accounts, lock, expiry, live processes, isolation record).
 
-The record lives under ``/var/log`` because the lab bastions have private ``/etc``, ``/home`` and
-``/var/log`` only (a record under ``/var/lib`` would land on the lab machine itself).
-
-Pure apart from :func:`run_bastion` (unit-testable with recorded output).
+Pure apart from :func:`run_bastion` (unit-testable with recorded answers).
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import shlex
 import time
@@ -32,13 +28,8 @@ from typing import Any
 
 from ..deploy.errors import DeployError
 from ..deploy.session import Target
-from . import transport
+from ..devices import agents
 from .manifest import Manifest
-
-TAG = "vendorwall/"
-RECORD_DIR = "/var/log/vendorwall/isolated"
-MARK = "@@VWB"
-KILL_ROUNDS = 20  # x 0.05 s: pkill again until the account has no process left
 
 
 @dataclass(frozen=True)
@@ -81,67 +72,16 @@ def manual_command(account: str) -> str:
     return f"usermod --lock --expiredate 1 {q} && pkill -KILL -u {q}"
 
 
-# --------------------------------------------------------------------------- the bastion script
+# --------------------------------------------------------------------------- the agent's request
 
 
-def _vendor_case(vendors: list[str]) -> str:
-    arms = " ".join(f"{shlex.quote(TAG + v + '/')}*) v={shlex.quote(v)} ;;" for v in vendors)
-    return f'case "$gecos" in {arms} *) continue ;; esac'
-
-
-def _expiry_case(accounts: list[AccountRef]) -> str:
-    arms = " ".join(f"{shlex.quote(a.id)}) e={shlex.quote(a.expires)} ;;" for a in accounts)
-    return f'e=""; case "$u" in {arms} *) ;; esac'
-
-
-def _emit(fields: list[str]) -> str:
-    fmt = "\\t".join(["%s"] * len(fields))
-    return f"echo \"{MARK} $(printf '{fmt}' {' '.join(fields)} | base64 -w0)\""
-
-
-def script(bp: BastionPlan, action: str, check: bool) -> str:
-    """The one script a bastion runs (``sh -s``), all in one ``{ ...; } </dev/null`` group."""
-    ids = " ".join(shlex.quote(a.id) for a in bp.accounts)
-    lines = ["{", "export LC_ALL=C", "umask 077", f"D={RECORD_DIR}",
-             # processes of an account, zombies excepted (a killed session is a zombie until its parent reaps it)
-             "alive() { ps -o stat= -u \"$1\" 2>/dev/null | grep -vc '^Z'; }",
-             # manifest accounts that exist without this vendor's tag: named, never touched
-             f"for u in {ids}; do g=$(getent passwd \"$u\" | cut -d: -f5); [ -n \"$g\" ] || continue; "
-             f"case \"$g\" in {TAG}*) ;; *) echo \"{MARK}FOREIGN $u\" ;; esac; done" if ids else "true",
-             f'echo "{MARK}T0 $(date +%s.%N)"',
-             "getent passwd | while IFS=: read -r u _x _uid _gid gecos _home _sh; do",
-             "  " + _vendor_case(bp.vendors),
-             '  sh_=$(getent shadow "$u"); pw=$(echo "$sh_" | cut -d: -f2); ex=$(echo "$sh_" | cut -d: -f8)',
-             '  np=$(alive "$u"); rec=""; [ -f "$D/$u" ] && rec=$(cat "$D/$u")',
-             '  act=read; rc=0']
-    if not check and action == "isolate":
-        lines += ['  if [ -z "$rec" ]; then mkdir -p "$D" && chmod 700 "$D";'
-                  ' case "$pw" in "!"*) wl=1 ;; *) wl=0 ;; esac;'
-                  ' rec="was_locked=$wl expire=$ex at=$(date +%s)"; printf "%s\\n" "$rec" > "$D/$u"; fi',
-                  '  usermod --lock --expiredate 1 "$u" >/dev/null 2>&1; rc=$?; act=disable',
-                  f'  i=0; while [ "$(alive "$u")" != 0 ] && [ $i -lt {KILL_ROUNDS} ]; do '
-                  'pkill -KILL -u "$u" 2>/dev/null; [ $i = 0 ] || sleep 0.05; i=$((i+1)); done']
-    elif not check:
-        lines += ["  " + _expiry_case(bp.accounts),
-                  '  if [ -z "$rec" ]; then act=norecord',
-                  '  elif [ -z "$e" ]; then act=notinmanifest',
-                  '  else',
-                  '    usermod --expiredate "$e" "$u" >/dev/null 2>&1; rc=$?',
-                  '    case "$rec" in *was_locked=1*) act=keptlocked ;;'
-                  ' *) act=enable; usermod --unlock "$u" >/dev/null 2>&1 || rc=$? ;; esac',
-                  '    [ "$rc" = 0 ] && rm -f "$D/$u"',
-                  "  fi"]
-    lines += ['  sh_=$(getent shadow "$u"); pw2=$(echo "$sh_" | cut -d: -f2); ex2=$(echo "$sh_" | cut -d: -f8)',
-              '  case "$pw" in "!"*) l1=1 ;; *) l1=0 ;; esac; case "$pw2" in "!"*) l2=1 ;; *) l2=0 ;; esac',
-              '  left=$(alive "$u"); [ "$left" = 0 ] || rec="$rec left:'
-              ' $(ps -o pid=,stat=,comm= -u "$u" 2>/dev/null | grep -v \' Z \' | tr \'\\n\' \';\')"',
-              "  " + _emit(['"$u"', '"$v"', '"$act"', '"$rc"', '"$l1"', '"$ex"', '"$np"', '"$l2"', '"$ex2"',
-                            '"$left"', '"$rec"']),
-              "done",
-              f'echo "{MARK}T1 $(date +%s.%N)"',
-              f'echo "{MARK}END"',
-              "} </dev/null"]
-    return "\n".join(lines) + "\n"
+def request(bp: BastionPlan, action: str, check: bool) -> dict[str, Any]:
+    """The ``accounts`` agent request of one bastion (data only: ids, vendor names, dates)."""
+    if action == "isolate":
+        return {"op": "lock", "isolate": True, "check": check, "vendors": bp.vendors,
+                "ids": sorted({a.id for a in bp.accounts})}
+    return {"op": "unlock", "check": check, "vendors": bp.vendors,
+            "accounts": [{"id": a.id, "vendor": a.vendor, "expires": a.expires} for a in bp.accounts]}
 
 
 # --------------------------------------------------------------------------- reading it back
@@ -189,22 +129,27 @@ class Parsed:
     complete: bool = False
 
 
-def parse(out: str) -> Parsed:
+def _record(rec: Any) -> str:
+    if not isinstance(rec, dict):
+        return ""
+    return f"was_locked={int(bool(rec.get('was_locked')))} expire={rec.get('expire', '')} at={int(rec.get('at') or 0)}"
+
+
+def parse(answer: dict[str, Any] | None) -> Parsed:
+    """The agent's answer as :class:`Parsed` (an answer without ``ok`` is incomplete)."""
     p = Parsed()
-    for line in out.replace("\r", "").splitlines():
-        if line.startswith(f"{MARK} "):
-            f = (base64.b64decode(line.split(" ", 1)[1]).decode(errors="replace").split("\t") + [""] * 11)[:11]
-            p.accounts.append(AccountState(f[0], f[1], f[2], int(f[3]) if f[3].strip().isdigit() else -1,
-                                           f[4] == "1", f[5].strip(), _int(f[6]), f[7] == "1", f[8].strip(),
-                                           _int(f[9]), f[10].strip()))
-        elif line.startswith(f"{MARK}FOREIGN "):
-            p.foreign.append(line.split(" ", 1)[1].strip())
-        elif line.startswith(f"{MARK}T0 "):
-            p.t0 = _float(line.split(" ", 1)[1])
-        elif line.startswith(f"{MARK}T1 "):
-            p.t1 = _float(line.split(" ", 1)[1])
-        elif line.strip() == f"{MARK}END":
-            p.complete = True
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        return p
+    for x in answer.get("accounts", []):
+        p.accounts.append(AccountState(str(x.get("id", "")), str(x.get("vendor", "")), str(x.get("action", "")),
+                                       int(x.get("rc", -1)), bool(x.get("locked_before")),
+                                       str(x.get("expire_before", "")), int(x.get("processes_before", 0)),
+                                       bool(x.get("locked_after")), str(x.get("expire_after", "")),
+                                       int(x.get("processes_left", 0)), _record(x.get("record"))))
+    p.foreign = sorted(str(f.get("id", "")) for f in answer.get("foreign", []))
+    p.t0 = _float(str(answer.get("t0", "")))
+    p.t1 = _float(str(answer.get("t1", "")))
+    p.complete = True
     p.accounts.sort(key=lambda a: (a.vendor, a.id))
     return p
 
@@ -263,13 +208,15 @@ def _stamp(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def evaluate(bp: BastionPlan, action: str, check: bool, out: str, res: BastionResult) -> BastionResult:
-    """Decide a bastion's result from what its script printed (pure)."""
-    p = parse(out)
+def evaluate(bp: BastionPlan, action: str, check: bool, answer: dict[str, Any] | None,
+             res: BastionResult) -> BastionResult:
+    """Decide a bastion's result from the agent's answer (pure)."""
+    p = parse(answer)
     res.device_t1 = p.t1
     if not p.complete:
         res.status, res.error_kind = "failed", "command"
-        res.error = f"the bastion's script did not finish: {out.strip()[-300:] or 'no output'}"
+        what = (answer or {}).get("error") if isinstance(answer, dict) else None
+        res.error = f"the bastion's accounts agent did not finish: {what or 'no answer'}"
         return res
     res.accounts = p.accounts
     found = {a.id for a in p.accounts}
@@ -277,10 +224,10 @@ def evaluate(bp: BastionPlan, action: str, check: bool, out: str, res: BastionRe
     res.missing = sorted({a.id for a in bp.accounts} - found - set(p.foreign))
     extra = sorted(found - {a.id for a in bp.accounts})
     if extra:
-        res.notes.append(f"tagged as the vendor's but not in the manifest: {', '.join(extra)} "
+        res.notes.append(f"vendorwall accounts of the vendor not in the manifest: {', '.join(extra)} "
                          f"({'disabled too' if action == 'isolate' else 'left as they are'})")
     if res.not_managed:
-        res.notes.append(f"exist WITHOUT the vendorwall tag, NOT touched (check them by hand): "
+        res.notes.append(f"exist but vendorwall did not create them, NOT touched (check them by hand): "
                          f"{', '.join(res.not_managed)}")
     if res.missing:
         res.notes.append(f"not on this bastion: {', '.join(res.missing)}")
@@ -337,9 +284,7 @@ def run_bastion(t: Target | None, bp: BastionPlan, action: str, check: bool, *,
             res.error_kind = "unsupported"
             res.error = f"platform {bp.platform}: vendorwall cannot manage accounts on it; disable them by hand"
             return res
-        label = f"vendorwall {action}{' --check' if check else ''} accounts script"
-        out = transport.run_script(t, script(bp, action, check), label=label)
-        return evaluate(bp, action, check, out.stdout, res)
+        return evaluate(bp, action, check, agents.run_agent(t, "accounts", request(bp, action, check)), res)
     except DeployError as exc:
         res.status, res.error_kind, res.error = "failed", exc.kind, str(exc)
         return res
