@@ -398,6 +398,12 @@ CASES: dict[str, Case] = {
         "an account past its expiry date",
         {ACME: [("        created: 2026-09-01\n        expires: 2027-08-31\n",
                  "        created: 2025-09-01\n        expires: 2026-08-31\n")]}),
+    "account-id-reserved": Case(
+        "a vendor account id that names a system account (root)",
+        {ACME: [("      - id: acme.jmartin\n", "      - id: root\n")]}),
+    "account-id-system-pattern": Case(
+        "a vendor account id shaped like a system account (systemd-...)",
+        {ACME: [("      - id: acme.jmartin\n", "      - id: systemd-acme\n")]}),
     "shared-account": Case(
         "a shared account",
         {ACME: _insert_after("        expires: 2027-08-31\n", "        shared: true\n")}),

@@ -9,8 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
+import importlib.util
+import os
 from collections.abc import Iterable
 from ipaddress import IPv4Network
+from typing import Any
 
 from .errors import Diagnostic
 from .model import Inventory, Origin, Policy, System, Vendor
@@ -24,6 +28,23 @@ def _d(origin: Origin, message: str, expected: str = "", found: str = "", hint: 
        code: str = "invalid", sub: str = "") -> Diagnostic:
     path = f"{origin.path}.{sub}" if sub else origin.path
     return Diagnostic(origin.file, origin.line, path, message, expected, found, hint, code)
+
+
+@functools.cache
+def _accounts_agent() -> Any:
+    """The bastion accounts agent's own module (standard library only), loaded from its file without the
+    device layer: validation refuses exactly the names the agent refuses on the bastion."""
+    path = os.path.join(os.path.dirname(__file__), "devices", "agents", "accounts.py")
+    spec = importlib.util.spec_from_file_location("vendorwall_accounts_agent", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def reserved_account(name: str) -> str:
+    """Why ``name`` cannot be a vendor account id ("" when it can): root, system users, their patterns."""
+    return str(_accounts_agent().reserved(name))
 
 
 def _ref_hint(name: str, known: Iterable[str], what: str) -> str:
@@ -314,6 +335,12 @@ def _check_vendor(inv: Inventory, v: Vendor, now: dt.date, out: list[Diagnostic]
                               "retire the tunnel or set a new date with a fresh justification", "policy",
                               "retire_by"))
     for a in v.accounts:
+        why = reserved_account(a.id)
+        if why:
+            out.append(_d(a.origin, "reserved account name", "a personal login, not a system account's name",
+                          f"{a.id!r}: {why}", "name the account after the person (e.g. acme.jmartin); vendorwall "
+                          "never creates or changes root, system accounts (uid < 1000) or administrators' names",
+                          "policy", "id"))
         if a.shared:
             out.append(_d(a.origin, "shared account", "an individual account per person", "shared: true",
                           "individual accounts only (ANSSI PA-022)", "policy", "shared"))
