@@ -312,10 +312,11 @@ def run_module():
                                       command_timeout=p["command_timeout"])
         else:
             targets = run.targets(m, conn)
-        jpath = p["journal"] or StateDir.for_inventory(m.inventory or path).journal("incident")
+        state = StateDir.for_inventory(m.inventory or path)
+        jpath = p["journal"] or state.journal("incident")
         r = run.execute(m, plan, targets, reason=p["reason"], ticket=p["ticket"], journal_path=jpath,
                         started=STARTED[0], started_mono=STARTED[1], workers=p["workers"],
-                        settings=conn,
+                        settings=conn, isolation_path=state.isolation_file,
                         lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)
     data = r.to_data()
     changed = any(x.changed for x in r.results) if not plan.check else any(
@@ -328,6 +329,10 @@ def run_module():
                        + ", ".join(x.device for x in r.failed) + " (the others are done)")
         if r.refused_mgmt:
             why.append("prefixes overlapping a management network were refused (REFUSED in the report)")
+        if r.open_flows():
+            why.append(f"{len(r.open_flows())} of {r.vendor_flows()} vendor flows NOT cut (NOT CUT in the report)")
+        if r.record_error:
+            why.append(r.record_error)
         if r.lab and r.lab.get("mismatches"):
             why.append(f"{len(r.lab['mismatches'])} lab probe mismatches")
         module.fail_json(msg=f"{p['action']}: " + "; ".join(why) + "; fix the cause shown in the report and rerun "

@@ -141,92 +141,115 @@ def test_nested_prefixes_collapse(mpath):
     p = actions.plan(manifest.load(mpath), "sonexa")
     assert [str(e.prefix) for e in p.elements] == ["10.200.4.0/27"]
     assert "already quarantined by it" in p.refused[0].reason
-    assert run.Run(p, manifest.load(mpath), "x", "", 0.0, 0.0).exit_code == 0  # not a management refusal
+    done = [run.DeviceResult(fw, "nftables", "", status="isolated") for fw in p.firewalls]
+    assert run.Run(p, manifest.load(mpath), "x", "", 0.0, 0.0, results=done).exit_code == 0  # not a management refusal
+    # without a firewall's result its flows are not cut: not isolated
+    r = run.Run(p, manifest.load(mpath), "x", "", 0.0, 0.0, results=[x for x in done if x.device != "fw-nord"])
+    assert r.exit_code == 1 and r.open_flows() and "NOT ISOLATED" in run.summary_line(r)
 
 
-def test_device_scripts(mpath):
+def test_device_request_is_data(mpath):
+    """The firewall's agent gets data (JSON), never a script assembled from manifest strings."""
     m = manifest.load(mpath)
-    iso = actions.device_script(actions.plan(m, "acme-imaging"))
-    assert iso.startswith("{\n") and iso.rstrip().endswith("}  </dev/null")
-    assert iso.count("<<'__VW_EOF'") == 1 and "VW_KEEP" not in iso
-    assert ('add element inet vendorwall_state quarantine { 10.200.1.0/27 comment "vw-isolate acme-imaging entry '
-            'acme-vpn", 10.249.0.101 comment "vw-isolate acme-imaging entry acme-bastion" }') in iso
-    seg = actions.device_script(actions.plan(m, "acme-imaging", "segment"))
-    assert actions.KEEP_GUARD in seg and seg.count("<<'__VW_EOF'") == 2  # all, or entry paths only
-    rest = actions.device_script(actions.plan(m, "acme-imaging", action="restore"))
-    assert "add element" in rest and "delete element" in rest and "comment" not in rest.split("__VW_TXN")[1]
-    chk = actions.device_script(actions.plan(m, "acme-imaging", check=True))
-    assert "add element" not in chk and "delete element" not in chk
-    assert "conntrack -L -s 10.200.1.0/27" in chk and "conntrack -L -d 10.249.0.101/32" in chk
+    req = actions.request(actions.plan(m, "acme-imaging"), persist_dir="/var/lib/vendorwall")
+    assert req == {"op": "quarantine", "action": "isolate", "vendors": [], "segments_need_keep": False,
+                   "conntrack": False, "persist_dir": "/var/lib/vendorwall",
+                   "elements": [{"prefix": "10.200.1.0/27", "vendor": "acme-imaging", "kind": "entry",
+                                 "name": "acme-vpn"},
+                                {"prefix": "10.249.0.101/32", "vendor": "acme-imaging", "kind": "entry",
+                                 "name": "acme-bastion"}]}
+    seg = actions.request(actions.plan(m, "acme-imaging", "segment"))
+    assert seg["segments_need_keep"] and {e["kind"] for e in seg["elements"]} == {"entry", "segment"}
+    rest = actions.request(actions.plan(m, "acme-imaging", action="restore"))
+    assert rest["action"] == "restore" and rest["vendors"] == ["acme-imaging"]
+    chk = actions.request(actions.plan(m, "acme-imaging", check=True))
+    assert chk["action"] == "check" and chk["conntrack"] and chk["persist_dir"] == ""
 
 
-# --------------------------------------------------------------------------- parsing and evaluation
+# --------------------------------------------------------------------------- the agent's answers and evaluation
 
-SET_EMPTY = ('{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "inet", "name": "quarantine", '
-             '"table": "vendorwall_state", "type": "ipv4_addr", "flags": ["interval"]}}]}')
-SET_ACME = ('{"nftables": [{"metainfo": {}}, {"set": {"family": "inet", "name": "quarantine", "table": '
-            '"vendorwall_state", "type": "ipv4_addr", "flags": ["interval"], "elem": [{"elem": {"val": {"prefix": '
-            '{"addr": "10.200.1.0", "len": 27}}, "comment": "vw-isolate acme-imaging entry acme-vpn"}}, {"elem": '
-            '{"val": "10.249.0.101", "comment": "vw-isolate acme-imaging entry acme-bastion"}}, {"range": '
-            '["10.9.0.0", "10.9.0.255"]}]}}]}')
+ACME = [{"prefix": "10.200.1.0/27", "comment": "vw-isolate acme-imaging entry acme-vpn"},
+        {"prefix": "10.249.0.101/32", "comment": "vw-isolate acme-imaging entry acme-bastion"},
+        {"prefix": "10.9.0.0/24", "comment": ""}]
 
 
-def _chain(keep: bool) -> str:
+def _chain(keep: bool) -> list:
     def rule(field: str) -> dict:
         m = [{"match": {"op": "==", "left": {"&": [{"meta": {"key": "mark"}}, actions.MARK_KEEP]}, "right": 0}}]
-        return {"rule": {"expr": (m if keep else []) + [
+        return {"expr": (m if keep else []) + [
             {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": field}}, "right": "@quarantine"}},
-            {"log": {"prefix": "vw-quarantine", "group": 1}}, {"drop": None}]}}
-    return json.dumps({"nftables": [{"chain": {"name": "forward", "hook": "forward", "prio": 10}},
-                                    rule("saddr"), rule("daddr")]})
+            {"log": {"prefix": "vw-quarantine", "group": 1}}, {"drop": None}]}
+    return [rule("saddr"), rule("daddr")]
 
 
-def _out(before: str, after: str, chain: str, extra: str = "") -> str:
-    return (f"__VW_SET\n{before}\n{extra}__VW_T0=1790000000.100000000\n__VW_TXN\n__VW_T1=1790000000.104000000\n"
-            f"__VW_RC=0\n__VW_AFTER\n{after}\n__VW_CHAIN\n{chain}\n__VW_END\n")
+def _answer(before: list | None, after: list | None, chain: list | None, **more) -> dict:
+    return {"ok": True, "before": {"quarantine": before, "isolated": more.pop("iso_before", [])},
+            "after": {"quarantine": after, "isolated": more.pop("iso_after", [])}, "chain": chain,
+            "chain_error": "" if chain is not None else "no chain", "t0": 1790000000.1, "t1": 1790000000.104,
+            "rc": 0, "txn_output": "", "failed": [], **more}
 
 
-def test_parse_set_forms():
-    live, err = actions.parse_set(SET_ACME)
-    assert err == "" and live is not None
-    assert [str(e.prefix) for e in live] == ["10.9.0.0/24", "10.200.1.0/27", "10.249.0.101/32"]
-    assert actions.isolated_vendors(live) == ["acme-imaging"]
-    assert actions.parse_set("Error: No such file or directory\nlist set inet vendorwall_state quarantine")[0] is None
+def test_observed_forms():
+    o = actions.observed(_answer([], ACME, _chain(False)))
+    assert [str(e.prefix) for e in o.after or []] == ["10.9.0.0/24", "10.200.1.0/27", "10.249.0.101/32"]
+    assert actions.isolated_vendors(o.after or []) == ["acme-imaging"]
+    assert actions.observed({"ok": True}).before is None  # a damaged answer: empty, no exception
+    bad = actions.observed({"before": {"quarantine": [{"prefix": "x"}, 3]}, "failed": None, "conns": ["junk"]})
+    assert bad.before == [] and bad.conns == []
 
 
 def test_evaluate_isolate_then_idempotent(mpath):
     p = actions.plan(manifest.load(mpath), "acme-imaging")
-    dev = run.DeviceResult("fw", "nftables", "")
-    res = run.evaluate(p, actions.parse(_out(SET_EMPTY, SET_ACME, _chain(False))), dev)
+    res = run.evaluate(p, actions.observed(_answer([], ACME, _chain(False))), run.DeviceResult("fw", "nftables", ""))
     assert res.status == "isolated" and res.changed and res.added == ["10.200.1.0/27", "10.249.0.101"]
     assert res.device_t1 == pytest.approx(1790000000.104)
-    dev = run.DeviceResult("fw", "nftables", "")
-    res = run.evaluate(p, actions.parse(_out(SET_ACME, SET_ACME, _chain(False))), dev)
+    res = run.evaluate(p, actions.observed(_answer(ACME, ACME, _chain(False))), run.DeviceResult("fw", "nftables", ""))
     assert res.status == "isolated" and not res.changed and len(res.already) == 2
+
+
+def test_evaluate_counts_the_render_time_quarantine_as_already_cut(mpath):
+    """A vendor whose prefixes the deployed policy already quarantines (isolated set): 'already there'."""
+    p = actions.plan(manifest.load(mpath), "acme-imaging")
+    o = actions.observed(_answer([], ACME[:2], _chain(False), iso_before=ACME[:2], iso_after=ACME[:2]))
+    res = run.evaluate(p, o, run.DeviceResult("fw", "nftables", ""))
+    assert res.status == "isolated" and res.already == ["10.200.1.0/27", "10.249.0.101"] and not res.added
+    chk = actions.plan(manifest.load(mpath), "acme-imaging", check=True)
+    res = run.evaluate(chk, actions.observed(_answer([], [], _chain(False), iso_before=ACME[:1])),
+                       run.DeviceResult("fw", "nftables", ""))
+    assert res.already == ["10.200.1.0/27"] and res.would_add == ["10.249.0.101"]
+
+
+def test_evaluate_restore_lifts_both_sets_and_old_prefixes(mpath):
+    p = actions.plan(manifest.load(mpath), "acme-imaging", action="restore")
+    old = {"prefix": "10.200.77.0/27", "comment": "vw-isolate acme-imaging entry acme-old-pool"}
+    o = actions.observed(_answer([*ACME, old], ACME[2:], _chain(False), iso_before=ACME[:1], iso_after=[]))
+    res = run.evaluate(p, o, run.DeviceResult("fw", "nftables", ""))
+    assert res.status == "restored" and res.removed == ["10.200.1.0/27", "10.200.77.0/27", "10.249.0.101"]
+    o = actions.observed(_answer(ACME, ACME[2:], _chain(False), iso_before=ACME[:1], iso_after=ACME[:1]))
+    res = run.evaluate(p, o, run.DeviceResult("fw", "nftables", ""))
+    assert res.failed and res.missing == ["10.200.1.0/27"]
 
 
 def test_evaluate_failures(mpath):
     p = actions.plan(manifest.load(mpath), "acme-imaging")
-    missing = actions.parse(_out("Error: No such file or directory", "Error: No such file or directory", "Error"))
+    missing = actions.observed(_answer(None, None, None, set_error="Error: No such file or directory"))
     res = run.evaluate(p, missing, run.DeviceResult("fw", "nftables", ""))
     assert res.failed and res.error_kind == "no quarantine set" and "deploy vendorwall" in res.error
-    no_chain = actions.parse(_out(SET_EMPTY, SET_ACME, '{"nftables": [{"chain": {"name": "forward"}}]}'))
-    res = run.evaluate(p, no_chain, run.DeviceResult("fw", "nftables", ""))
+    res = run.evaluate(p, actions.observed(_answer([], ACME, None)), run.DeviceResult("fw", "nftables", ""))
     assert res.failed and res.error_kind == "quarantine not enforced" and "NOT isolated" in res.error
-    not_added = actions.parse(_out(SET_EMPTY, SET_EMPTY, _chain(False)).replace(
-        "__VW_RC=0", "__VW_RC=1\n__VW_FAIL 10.200.1.0/27"))
+    not_added = actions.observed(_answer([], [], _chain(False), rc=1, failed=["10.200.1.0/27"]))
     res = run.evaluate(p, not_added, run.DeviceResult("fw", "nftables", ""))
     assert res.failed and res.missing == ["10.200.1.0/27", "10.249.0.101"]
 
 
 def test_evaluate_segment_scope_without_keep_support_is_partial(mpath):
     p = actions.plan(manifest.load(mpath), "acme-imaging", "segment")
-    o = actions.parse(_out(SET_EMPTY, SET_ACME, _chain(False), extra="__VW_NOKEEP\n"))
+    o = actions.observed(_answer([], ACME, _chain(False), no_keep=True))
     res = run.evaluate(p, o, run.DeviceResult("fw", "nftables", ""))
     assert res.status == "partial" and res.failed and "segments NOT quarantined" in res.error
     assert res.added == ["10.200.1.0/27", "10.249.0.101"]
-    assert actions.quarantine_active(actions.parse_chain(_chain(True))[0]) == (True, True)
-    assert actions.quarantine_active(actions.parse_chain(_chain(False))[0]) == (True, False)
+    assert actions.quarantine_active(_chain(True)) == (True, True)
+    assert actions.quarantine_active(_chain(False)) == (True, False)
 
 
 def test_conntrack_parse_and_keep_match(mpath):
@@ -244,41 +267,85 @@ def test_conntrack_parse_and_keep_match(mpath):
     assert run.keep_match(conns[1], p) == ""
 
 
-# --------------------------------------------------------------------------- the script, for real
+# --------------------------------------------------------------------------- the agent, for real
+
+SETUP = ("table inet vendorwall_state {\n set quarantine { type ipv4_addr; flags interval; }\n"
+         " chain forward { type filter hook forward priority filter + 10; policy accept;\n"
+         "  ip saddr @quarantine drop\n  ip daddr @quarantine drop\n }\n}\n")
+
+
+def _in_netns(requests: list[dict], setup: str, tmp_path) -> list[dict]:
+    """Run the agent for each request in one throwaway network namespace (``unshare --net``), after ``setup``."""
+    from vendorwall.devices import agents
+
+    req = tmp_path / "req"
+    req.mkdir(exist_ok=True)
+    (req / "setup.nft").write_text(setup)
+    (req / "agent.py").write_text(agents.source("nft_state"))
+    lines = ["nft -f setup.nft || exit 9"]
+    for i, r in enumerate(requests):
+        (req / f"{i}.json").write_text(json.dumps(r))
+        lines.append(f"echo __VW_SPLIT; python3 agent.py nft_state < {i}.json")
+    out = subprocess.run(["unshare", "--net", "sh", "-c", "\n".join(lines)], cwd=req, capture_output=True, text=True,
+                         check=True).stdout
+    return [json.loads(part) for part in out.split("__VW_SPLIT\n")[1:]]
+
+
+def _need_netns() -> None:
+    if os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare"):
+        pytest.skip("needs root, nft and unshare")
 
 
 @pytest.mark.lab
-def test_device_script_in_a_throwaway_namespace(mpath):
-    if os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare"):
-        pytest.skip("needs root, nft and unshare")
+def test_agent_in_a_throwaway_namespace(mpath, tmp_path):
+    _need_netns()
     m = manifest.load(mpath)
-    setup = ("nft -f - <<'EOF'\ntable inet vendorwall_state {\n set quarantine { type ipv4_addr; flags interval; }\n"
-             " chain forward { type filter hook forward priority filter + 10; policy accept;\n"
-             "  ip saddr @quarantine drop\n  ip daddr @quarantine drop\n }\n}\n"
-             "add element inet vendorwall_state quarantine { 10.200.1.8/29 comment \"by hand\" }\nEOF\n")
-
-    def device(*plans: actions.Plan) -> list[actions.Observed]:
-        script = setup + "".join(f"echo __VW_SPLIT\n{actions.device_script(p)}" for p in plans)
-        out = subprocess.run(["unshare", "--net", "sh", "-s"], input=script, capture_output=True, text=True,
-                             check=True).stdout
-        return [actions.parse(part) for part in out.split("__VW_SPLIT\n")[1:]]
-
-    iso, again, rest = device(actions.plan(m, "acme-imaging"), actions.plan(m, "acme-imaging"),
-                              actions.plan(m, "acme-imaging", action="restore"))
+    hand = SETUP + 'add element inet vendorwall_state quarantine { 10.200.1.8/29 comment "by hand" }\n'
+    iso_p, rest_p = actions.plan(m, "acme-imaging"), actions.plan(m, "acme-imaging", action="restore")
+    iso, again, rest = _in_netns([actions.request(iso_p), actions.request(iso_p), actions.request(rest_p)], hand,
+                                 tmp_path)
+    o = actions.observed(iso)
     # 10.200.1.0/27 overlaps the hand-made /29: the transaction fails, the fallback adds the rest
-    assert iso.rc == 1 and iso.failed_elements == ["10.200.1.0/27"]
-    r1 = run.evaluate(actions.plan(m, "acme-imaging"), iso, run.DeviceResult("d", "nftables", ""))
+    assert o.rc == 1 and o.failed_elements == ["10.200.1.0/27"]
+    r1 = run.evaluate(iso_p, o, run.DeviceResult("d", "nftables", ""))
     assert r1.failed and r1.missing == ["10.200.1.0/27"] and r1.added == ["10.249.0.101"]
-    assert again.failed_elements == ["10.200.1.0/27"]
-    r3 = run.evaluate(actions.plan(m, "acme-imaging", action="restore"), rest, run.DeviceResult("d", "nftables", ""))
+    assert actions.observed(again).failed_elements == ["10.200.1.0/27"]
+    r3 = run.evaluate(rest_p, actions.observed(rest), run.DeviceResult("d", "nftables", ""))
     assert r3.status == "restored" and r3.removed == ["10.249.0.101"]
-    assert [str(e.prefix) for e in rest.after or []] == ["10.200.1.8/29"]  # the hand-made element is left alone
-    clean = setup.replace('add element inet vendorwall_state quarantine { 10.200.1.8/29 comment "by hand" }\n', "")
-    out = subprocess.run(["unshare", "--net", "sh", "-s"], check=True, capture_output=True, text=True,
-                         input=clean + actions.device_script(actions.plan(m, "all"))).stdout
-    o = actions.parse(out)
+    assert [str(e.prefix) for e in actions.observed(rest).after or []] == ["10.200.1.8/29"]  # hand-made: left alone
+    [allv] = _in_netns([actions.request(actions.plan(m, "all"))], SETUP, tmp_path)
+    o = actions.observed(allv)
     assert o.rc == 0 and not o.failed_elements and o.t0 and o.t1 and o.t1 >= o.t0
     assert run.evaluate(actions.plan(m, "all"), o, run.DeviceResult("d", "nftables", "")).status == "isolated"
+
+
+EVIL = "x\n__VW_EOF\ntouch /tmp/vw-pwned-{tag}\n__VW_EOF"
+
+
+@pytest.mark.lab
+def test_agent_refuses_unsafe_strings_and_runs_nothing(tmp_path):
+    """Data as data: names with a newline and a heredoc terminator, shell metacharacters, an address that
+    is not one: the agent refuses the request (exit 2, a JSON error), changes nothing and runs nothing."""
+    _need_netns()
+    marker = f"/tmp/vw-pwned-{os.getpid()}"
+    reqs = [{"op": "quarantine", "action": "isolate", "vendors": [], "elements": [
+                {"prefix": "10.200.1.0/27", "vendor": "acme", "kind": "entry", "name": EVIL.format(tag=os.getpid())}]},
+            {"op": "quarantine", "action": "isolate", "vendors": [], "elements": [
+                {"prefix": "10.200.1.0/27", "vendor": f"a$(touch {marker})", "kind": "entry", "name": "p"}]},
+            {"op": "quarantine", "action": "isolate", "vendors": [], "elements": [
+                {"prefix": f"10.200.1.0/27; touch {marker}", "vendor": "acme", "kind": "entry", "name": "p"}]},
+            {"op": "grants_open", "timeout": 60, "comment": f'x" }}; flush ruleset; touch {marker} #',
+             "elements": [{"set": "grants_tcp", "src": "10.200.1.1", "dst": "10.66.0.2", "port": 22}]},
+            {"op": "persist", "dir": "/tmp/../etc"},
+            {"op": "quarantine", "action": "isolate", "vendors": [], "elements": [],
+             "persist_dir": f"/tmp/x;touch {marker}"}]
+    answers = _in_netns([*reqs, {"op": "quarantine", "action": "check", "elements": []}], SETUP, tmp_path)
+    assert [a["ok"] for a in answers[:4]] == [False] * 4
+    assert all("not allowed" in a["error"] or "not an IPv4 prefix" in a["error"] or "comment" in a["error"]
+               for a in answers[:4])
+    assert "safe characters" in answers[4]["persist_error"] and "safe characters" in answers[5]["persist_error"]
+    assert answers[-1]["before"]["quarantine"] == []  # nothing was added
+    assert not os.path.exists(marker)
 
 
 # --------------------------------------------------------------------------- journal
@@ -367,3 +434,36 @@ def test_connection_failures_are_typed_and_print_no_traceback(mpath, capfd):
     assert closed.failed and closed.error_kind == "connect"
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
+
+
+GRANTS_SETUP = ("table inet vendorwall_state {\n"
+                " set grants_tcp { type ipv4_addr . ipv4_addr . inet_service; flags interval,timeout; }\n"
+                " set grants_udp { type ipv4_addr . ipv4_addr . inet_service; flags interval,timeout; }\n"
+                " set grants_any { type ipv4_addr . ipv4_addr; flags interval,timeout; }\n}\n"
+                'add element inet vendorwall_state grants_tcp { 10.200.1.0/27 . 10.64.0.2 . 22 timeout 1h '
+                'comment "vwgrant=g0123456789ab va/sys OPS-1" }\n')
+
+
+@pytest.mark.lab
+def test_test_grants_never_replace_or_delete_an_operators_grant(tmp_path):
+    """In an interval set, adding the operator's key again resets its timeout and comment, and deleting a
+    host key inside it deletes it (what 'lab test' and 'isolate --lab-dir' did): the agent's only_missing
+    creates test grants only where no live grant holds the tuple and says which; only those are closed."""
+    _need_netns()
+    held = {"set": "grants_tcp", "src": "10.200.1.1", "dst": "10.64.0.2", "port": 22}  # inside the operator's /27
+    same = {"set": "grants_tcp", "src": "10.200.1.0/27", "dst": "10.64.0.2", "port": 22}  # the operator's own key
+    free = {"set": "grants_tcp", "src": "10.200.1.1", "dst": "10.64.0.3", "port": 22}
+    opened, listing = _in_netns([
+        {"op": "grants_open", "elements": [held, same, free], "timeout": 600, "comment": "vendorwall lab test grant",
+         "only_missing": True},
+        {"op": "grants_list"}], GRANTS_SETUP, tmp_path)
+    assert opened["ok"] and opened["created"] == [free]
+    # then close what was created, and list again (a fresh namespace: replay the open first)
+    _, closed, after = _in_netns([
+        {"op": "grants_open", "elements": [held, same, free], "timeout": 600, "comment": "vendorwall lab test grant",
+         "only_missing": True},
+        {"op": "grants_close", "elements": opened["created"]}, {"op": "grants_list"}], GRANTS_SETUP, tmp_path)
+    assert closed["ok"] and closed["rc"] == 0
+    [op] = after["sets"]["grants_tcp"]
+    assert op["elem"]["comment"] == "vwgrant=g0123456789ab va/sys OPS-1" and op["elem"]["expires"] > 3000
+    assert len(listing["sets"]["grants_tcp"]) == 2

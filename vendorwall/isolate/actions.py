@@ -1,31 +1,34 @@
-"""Pure planning for an isolation: what goes into the quarantine, the per-device script, its output.
+"""Pure planning for an isolation: what goes into the quarantine, the request to the device, its answer.
 
-No device I/O here (unit-testable with recorded output):
+No device I/O here (unit-testable with recorded answers):
 
 - :func:`plan` turns (manifest, vendor, scope) into quarantine elements, refusals (a prefix that
   overlaps a management network is never quarantined), the flows that will be cut and the
-  must-keep flows that stay up;
-- :func:`device_script` is the one shell script a device runs per isolation (one SSH round trip):
-  list the set, one ``nft -f`` transaction, list the set and the state chain again;
-- :func:`parse` reads that script's output back; :func:`verify` decides per device.
+  must-keep flows that stay up (the elements are computed by :mod:`.elements`, as the compiler's);
+- :func:`request` is the data the firewall's fixed agent ``nft_state`` receives (one SSH round trip:
+  ``vendorwall/devices/agents/nft_state.py``, JSON on stdin): the agent lists the sets, changes them in
+  one ``nft -j -f -`` transaction built from that data (never a script assembled from manifest strings),
+  lists them and the state chain again, and rewrites the boot snapshot;
+- :func:`observed` reads its answer back; ``run.evaluate`` decides per device.
 
-Elements carry a comment ``vw-isolate <vendor> <kind> <name>`` so a listing of a device says
-which vendor each element isolates. The transaction is all-or-nothing; when it fails (an element
-overlaps one somebody added by hand, an element to delete is missing) the script falls back to
-one transaction per element, so one odd element never blocks the rest.
+Elements carry a comment ``vw-isolate <vendor> <kind> <name>`` so a listing of a device says which
+vendor each element isolates. The transaction is all-or-nothing; when it fails (an element overlaps
+one somebody added by hand) the agent falls back to one transaction per element, so one odd element
+never blocks the rest. A restore lifts the planned prefixes and every element tagged with the vendor,
+in the state table's ``quarantine`` and in the policy's ``isolated`` set (the render-time quarantine).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, summarize_address_range
 from typing import Any
 
 from ..errors import Diagnostic, UsageError, VendorwallError
+from ..model import QuarantineElement
+from . import elements as elems
 from .manifest import Flow, Manifest, VendorInfo
 
 STATE_TABLE = "inet vendorwall_state"
@@ -36,37 +39,15 @@ COMMENT_MAX = 128  # nftables' limit for an element comment, in bytes
 # The mark the policy table sets on every packet of a must-keep clinical flow (both directions);
 # the state chain's quarantine drops skip marked packets. See docs/isolation.md ("keep flows").
 MARK_KEEP = 0x00400000
-KEEP_GUARD = f"meta mark & {MARK_KEEP:#010x} == 0x00000000 ip saddr @{QUARANTINE}"
-SCOPES = ("access", "segment")
+SCOPES = elems.SCOPES
 ACTIONS = ("isolate", "restore")
+AGENT = "nft_state"
+
+Element = QuarantineElement  # the prefix, the vendor, entry|segment, the entry path or segment key
 
 
 def _key(n: IPv4Network) -> tuple[int, int]:
     return int(n.network_address), n.prefixlen
-
-
-@dataclass(frozen=True)
-class Element:
-    prefix: IPv4Network
-    vendor: str
-    kind: str  # entry | segment
-    name: str  # the entry path or the segment key
-
-    @property
-    def value(self) -> str:
-        return str(self.prefix.network_address) if self.prefix.prefixlen == 32 else str(self.prefix)
-
-    @property
-    def comment(self) -> str:
-        text = f"{COMMENT_PREFIX} {self.vendor} {self.kind} {self.name}".replace('"', "'")
-        raw = text.encode()
-        return text if len(raw) <= COMMENT_MAX else raw[:COMMENT_MAX - 3].decode(errors="ignore") + "..."
-
-    def nft(self, with_comment: bool = True) -> str:
-        return f'{self.value} comment "{self.comment}"' if with_comment else self.value
-
-    def to_data(self) -> dict[str, str]:
-        return {"prefix": str(self.prefix), "vendor": self.vendor, "kind": self.kind, "name": self.name}
 
 
 @dataclass(frozen=True)
@@ -86,7 +67,8 @@ class Plan:
     keep: list[Flow]  # must-keep clinical flows of the vendors: they stay up
     stay: list[Flow]  # other clinical flows of the vendors that stay up (scope access)
     firewalls: list[str]
-    check: bool = False  # dry run: the device script only reads
+    check: bool = False  # dry run: the device only reads
+    shared: list[tuple[str, str, str]] = field(default_factory=list)  # (vendor, entry path, bastion): cut by accounts
 
     @property
     def needs_keep(self) -> bool:
@@ -122,11 +104,9 @@ def _protected(m: Manifest) -> list[tuple[IPv4Network, str]]:
     return out
 
 
-def _elements(v: VendorInfo, scope: str) -> list[Element]:
-    out = [Element(p, v.name, "entry", e.name) for e in v.entry_paths for p in e.prefixes]
-    if scope == "segment":
-        out += [Element(s.subnet, v.name, "segment", s.key) for s in v.segments]
-    return out
+def _wanted(v: VendorInfo, scope: str) -> list[Element]:
+    return elems.wanted(v.name, [(e.name, e.prefixes, e.shared) for e in v.entry_paths],
+                        [(s.key, s.subnet) for s in v.segments], scope)
 
 
 def plan(m: Manifest, vendor: str, scope: str = "access", action: str = "isolate", check: bool = False) -> Plan:
@@ -137,22 +117,8 @@ def plan(m: Manifest, vendor: str, scope: str = "access", action: str = "isolate
     vendors = select_vendors(m, vendor)
     infos = [m.vendors[v] for v in vendors]
     # restore lifts both kinds whatever the isolation's scope was
-    want = [e for v in infos for e in _elements(v, "segment" if action == "restore" else scope)]
-    protected = _protected(m)
-    refused: list[Refusal] = []
-    chosen: list[Element] = []
-    for e in sorted(want, key=lambda e: (_key(e.prefix), e.vendor, e.kind, e.name)):
-        hit = next(((n, what) for n, what in protected if n.overlaps(e.prefix)), None)
-        if hit:
-            refused.append(Refusal(e, f"overlaps the {hit[1]} {hit[0]}: management is never quarantined"))
-            continue
-        cover = next((c for c in chosen if e.prefix.subnet_of(c.prefix)), None)
-        if cover is not None:
-            if cover.prefix != e.prefix:  # an identical prefix twice is one element
-                refused.append(Refusal(e, f"inside {cover.prefix} ({cover.vendor} {cover.kind} {cover.name}), "
-                                          "already quarantined by it"))
-            continue
-        chosen.append(e)
+    want = [e for v in infos for e in _wanted(v, "segment" if action == "restore" else scope)]
+    chosen, refused = elems.choose(want, _protected(m))
     flows: dict[str, Flow] = {}
     for v in infos:
         for f in v.flows:
@@ -164,88 +130,21 @@ def plan(m: Manifest, vendor: str, scope: str = "access", action: str = "isolate
         cut += [f for f in flows.values() if f.kind == "clinical" and not f.keep]
     else:
         stay = [f for f in flows.values() if f.kind == "clinical" and not f.keep]
-    return Plan(action, vendors, scope, chosen, refused, sorted(cut, key=lambda f: f.id),
-                sorted(keep, key=lambda f: f.id), sorted(stay, key=lambda f: f.id), sorted(m.firewalls), check)
+    shared = sorted((v.name, e.name, e.bastion or "") for v in infos for e in v.entry_paths if e.shared)
+    return Plan(action, vendors, scope, chosen, [Refusal(e, why) for e, why in refused],
+                sorted(cut, key=lambda f: f.id), sorted(keep, key=lambda f: f.id), sorted(stay, key=lambda f: f.id),
+                sorted(m.firewalls), check, shared)
 
 
-# --------------------------------------------------------------------------- the device script
-
-MARK = "__VW_"
-_SET = f"{STATE_TABLE} {QUARANTINE}"
+# --------------------------------------------------------------------------- the request
 
 
-def _txn(verb: str, elements: Iterable[Element], with_comment: bool) -> str:
-    body = ", ".join(e.nft(with_comment) for e in elements)
-    return f"{verb} element {_SET} {{ {body} }}"
-
-
-def _heredoc(lines: list[str]) -> list[str]:
-    return ["nft -f - 2>&1 <<'__VW_EOF'", *lines, "__VW_EOF"]
-
-
-def _fallback(elements: list[Element], action: str) -> list[str]:
-    out = []
-    for e in elements:
-        if action == "isolate":
-            txn = _txn("add", [e], True)
-        else:
-            txn = _txn("add", [e], False) + "\n" + _txn("delete", [e], False)
-        fail = shlex.quote(f"{MARK}FAIL {e.value}")
-        cmd = f"printf '%s\\n' {shlex.quote(txn)} | nft -f - >/dev/null 2>&1 || echo {fail}"
-        out.append(cmd)
-    return out
-
-
-def device_script(p: Plan, conntrack: bool = True) -> str:
-    """The one script a firewall runs (``sh -s``): read-only for check, one transaction otherwise.
-
-    Everything sits in one ``{ ...; } </dev/null`` group: the shell parses the whole script before
-    running any of it, and no command can read the rest of the script from standard input.
-    """
-    listing = [f"echo {MARK}SET", f"nft -j list set {_SET} 2>&1"]
-    chain = [f"echo {MARK}CHAIN", f"nft -j list chain {STATE_TABLE} {STATE_CHAIN} 2>&1"]
-    lines = ["{", *listing]
-    if p.check:
-        lines += chain
-        if conntrack:
-            lines += [f"echo {MARK}CONNTRACK", "if command -v conntrack >/dev/null 2>&1; then"]
-            for n in p.prefixes:
-                lines += [f"  conntrack -L -s {n} 2>/dev/null", f"  conntrack -L -d {n} 2>/dev/null"]
-            lines += [f"else echo {MARK}NOCONNTRACK; fi"]
-        lines += [f"echo {MARK}END", "}  </dev/null"]
-        return "\n".join(lines) + "\n"
-    entry = [e for e in p.elements if e.kind == "entry"]
-    seg = [e for e in p.elements if e.kind == "segment"]
-    if p.action == "isolate":
-        if p.needs_keep:
-            probe = f"nft list chain {STATE_TABLE} {STATE_CHAIN} 2>/dev/null | grep -qF {shlex.quote(KEEP_GUARD)}"
-            lines += [f"if {probe}; then VW_KEEP=1; else VW_KEEP=0; echo {MARK}NOKEEP; fi"]
-        lines += [f'echo "{MARK}T0=$(date +%s.%N)"', f"echo {MARK}TXN"]
-        if p.needs_keep:
-            lines += ['if [ "$VW_KEEP" = 1 ]; then', *_heredoc([_txn("add", p.elements, True)])]
-            lines += ["else", *(_heredoc([_txn("add", entry, True)]) if entry else ["true"]), "fi"]
-        elif p.elements:
-            lines += _heredoc([_txn("add", p.elements, True)])
-        else:
-            lines += ["true"]
-        lines += ["rc=$?", f'echo "{MARK}T1=$(date +%s.%N)"', f'echo "{MARK}RC=$rc"']
-        fb = _fallback(entry, "isolate")
-        if seg:
-            fb += (['if [ "$VW_KEEP" = 1 ]; then', *_fallback(seg, "isolate"), "fi"] if p.needs_keep
-                   else _fallback(seg, "isolate"))
-        if fb:
-            lines += ['if [ "$rc" != 0 ]; then', *fb, "fi"]
-    else:  # restore: add then delete in one transaction deletes whether or not the element is there
-        lines += [f'echo "{MARK}T0=$(date +%s.%N)"', f"echo {MARK}TXN"]
-        if p.elements:
-            lines += _heredoc([_txn("add", p.elements, False), _txn("delete", p.elements, False)])
-        else:
-            lines += ["true"]
-        lines += ["rc=$?", f'echo "{MARK}T1=$(date +%s.%N)"', f'echo "{MARK}RC=$rc"']
-        if p.elements:
-            lines += ['if [ "$rc" != 0 ]; then', *_fallback(p.elements, "restore"), "fi"]
-    lines += [f"echo {MARK}AFTER", f"nft -j list set {_SET} 2>&1", *chain, f"echo {MARK}END", "}  </dev/null"]
-    return "\n".join(lines) + "\n"
+def request(p: Plan, conntrack: bool = True, persist_dir: str = "") -> dict[str, Any]:
+    """What the firewall's ``nft_state`` agent receives (JSON): data only, re-checked there."""
+    return {"op": "quarantine", "action": "check" if p.check else p.action,
+            "elements": [e.to_data() for e in p.elements], "vendors": list(p.vendors) if p.action == "restore" else [],
+            "segments_need_keep": p.needs_keep, "conntrack": bool(conntrack and p.check),
+            "persist_dir": "" if p.check else persist_dir}
 
 
 # --------------------------------------------------------------------------- reading it back
@@ -278,7 +177,7 @@ class Conn:
 
 @dataclass
 class Observed:
-    before: list[LiveElement] | None = None
+    before: list[LiveElement] | None = None  # the state table's quarantine (None: no set)
     after: list[LiveElement] | None = None
     set_error: str = ""
     chain: list[dict[str, Any]] | None = None  # the state chain's rules (nft JSON), None: missing
@@ -291,6 +190,61 @@ class Observed:
     no_keep: bool = False
     conns: list[Conn] | None = None  # None: not asked or conntrack not available
     conntrack_missing: bool = False
+    isolated_before: list[LiveElement] = field(default_factory=list)  # the policy's render-time quarantine
+    isolated_after: list[LiveElement] = field(default_factory=list)
+    persisted: str = ""
+    persist_error: str = ""
+
+
+def _elements(items: Any) -> list[LiveElement] | None:
+    if items is None:
+        return None
+    out = []
+    for x in items if isinstance(items, list) else []:
+        try:
+            out.append(LiveElement(IPv4Network(str(x.get("prefix"))), str(x.get("comment") or "")))
+        except (ValueError, AttributeError):
+            continue
+    return sorted(out, key=lambda e: _key(e.prefix))
+
+
+def observed(answer: dict[str, Any]) -> Observed:
+    """The agent's answer -> :class:`Observed` (a damaged answer gives empty fields, never an exception)."""
+    before: dict[str, Any] = answer["before"] if isinstance(answer.get("before"), dict) else {}
+    after: dict[str, Any] = answer["after"] if isinstance(answer.get("after"), dict) else {}
+    chain = answer.get("chain")
+    o = Observed(_elements(before.get("quarantine")), _elements(after.get("quarantine")),
+                 str(answer.get("set_error") or ""), chain if isinstance(chain, list) else None,
+                 str(answer.get("chain_error") or ""), _float(answer.get("t0")), _float(answer.get("t1")),
+                 answer.get("rc") if isinstance(answer.get("rc"), int) else None, str(answer.get("txn_output") or ""),
+                 [str(x) for x in answer.get("failed") or []], bool(answer.get("no_keep")),
+                 None, bool(answer.get("conntrack_missing")), _elements(before.get("isolated")) or [],
+                 _elements(after.get("isolated")) or [], str(answer.get("persisted") or ""),
+                 str(answer.get("persist_error") or ""))
+    if isinstance(answer.get("conns"), list):
+        o.conns = parse_conntrack("\n".join(str(x) for x in answer["conns"]))
+    return o
+
+
+def parse_set(text: str) -> tuple[list[LiveElement] | None, str]:
+    """``nft -j list set`` output (a quarantine-like address set) -> elements, or (None, error)."""
+    try:
+        data = json.loads(next((x for x in text.splitlines() if x.lstrip().startswith("{")), ""))
+    except json.JSONDecodeError:
+        return None, text.strip()[:500] or "no output"
+    for item in data.get("nftables", []):
+        s = item.get("set")
+        if not s:
+            continue
+        out: list[LiveElement] = []
+        for el in s.get("elem", []):
+            comment = ""
+            if isinstance(el, dict) and "elem" in el:
+                comment = el["elem"].get("comment", "")
+                el = el["elem"].get("val")
+            out += [LiveElement(n, comment) for n in _live(el)]
+        return sorted(out, key=lambda e: _key(e.prefix)), ""
+    return None, "no set in the listing"
 
 
 def _live(val: Any) -> list[IPv4Network]:
@@ -302,44 +256,6 @@ def _live(val: Any) -> list[IPv4Network]:
         a, b = val["range"]
         return list(summarize_address_range(IPv4Address(a), IPv4Address(b)))
     return []
-
-
-def _json(text: str) -> Any:
-    line = next((x for x in text.splitlines() if x.lstrip().startswith("{")), "")
-    return json.loads(line)
-
-
-def parse_set(text: str) -> tuple[list[LiveElement] | None, str]:
-    """``nft -j list set`` output -> elements, or (None, error) when the set is not there."""
-    try:
-        data = _json(text)
-    except json.JSONDecodeError:
-        return None, text.strip()[:500] or "no output"
-    out: list[LiveElement] = []
-    for item in data.get("nftables", []):
-        s = item.get("set")
-        if not s:
-            continue
-        for el in s.get("elem", []):
-            comment = ""
-            if isinstance(el, dict) and "elem" in el:
-                comment = el["elem"].get("comment", "")
-                el = el["elem"].get("val")
-            out += [LiveElement(n, comment) for n in _live(el)]
-        return sorted(out, key=lambda e: _key(e.prefix)), ""
-    return None, "no set in the listing"
-
-
-def parse_chain(text: str) -> tuple[list[dict[str, Any]] | None, str]:
-    try:
-        data = _json(text)
-    except json.JSONDecodeError:
-        return None, text.strip()[:500] or "no output"
-    rules = [item["rule"] for item in data.get("nftables", []) if "rule" in item]
-    hooked = any("chain" in item and item["chain"].get("hook") == "forward" for item in data.get("nftables", []))
-    if not hooked:
-        return None, "the state chain is not hooked to forward"
-    return rules, ""
 
 
 _CT = re.compile(r"^(?P<proto>\w+)\s+\d+\s+(?:\d+\s+)?(?P<state>[A-Z_]+\s+)?src=(?P<src>\S+) dst=(?P<dst>\S+)"
@@ -369,54 +285,11 @@ def _ip(text: str) -> int:
         return 0
 
 
-def _sections(out: str) -> dict[str, str]:
-    sections: dict[str, list[str]] = {}
-    cur = ""
-    for line in out.replace("\r", "").splitlines():
-        if line.startswith(MARK):
-            if "=" not in line and " " not in line:
-                cur = line[len(MARK):]
-                sections.setdefault(cur, [])
-            continue  # markers (T0=, RC=, FAIL ...) are read by parse(), not part of any section
-        sections.setdefault(cur, []).append(line)
-    return {k: "\n".join(v) for k, v in sections.items()}
-
-
-def parse(out: str) -> Observed:
-    o = Observed()
-    for line in out.splitlines():
-        if line.startswith(f"{MARK}T0="):
-            o.t0 = _float(line.split("=", 1)[1])
-        elif line.startswith(f"{MARK}T1="):
-            o.t1 = _float(line.split("=", 1)[1])
-        elif line.startswith(f"{MARK}RC="):
-            o.rc = int(line.split("=", 1)[1]) if line.split("=", 1)[1].strip().isdigit() else -1
-        elif line.startswith(f"{MARK}FAIL "):
-            o.failed_elements.append(line.split(" ", 1)[1].strip())
-        elif line.strip() == f"{MARK}NOKEEP":
-            o.no_keep = True
-        elif line.strip() == f"{MARK}NOCONNTRACK":
-            o.conntrack_missing = True
-    sec = _sections(out)
-    if "SET" in sec:
-        o.before, o.set_error = parse_set(sec["SET"])
-    if "AFTER" in sec:
-        o.after, err = parse_set(sec["AFTER"])
-        o.set_error = o.set_error or err
-    if "CHAIN" in sec:
-        o.chain, o.chain_error = parse_chain(sec["CHAIN"])
-    if "TXN" in sec:
-        o.txn_output = "\n".join(x for x in sec["TXN"].splitlines() if not x.startswith(MARK)).strip()
-    if "CONNTRACK" in sec and not o.conntrack_missing:
-        o.conns = parse_conntrack(sec["CONNTRACK"])
-    return o
-
-
-def _float(text: str) -> float | None:
+def _float(text: Any) -> float | None:
     try:
-        return float(text.strip())
-    except ValueError:
-        return None  # busybox date has no %N: no device timestamp
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 # --------------------------------------------------------------------------- verification

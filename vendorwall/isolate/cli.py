@@ -92,14 +92,15 @@ def handle(args: argparse.Namespace) -> int:
                                   command_timeout=args.command_timeout)
     else:
         targets = run.targets(m, settings(args))
-    jpath = args.journal or StateDir.for_inventory(m.inventory or path).journal("incident")
+    state = StateDir.for_inventory(m.inventory or path)
+    jpath = args.journal or state.journal("incident")
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     r = run.execute(m, plan, targets, reason=args.reason, ticket=args.ticket, journal_path=jpath,
                     started=started[0], started_mono=started[1], workers=args.workers,
-                    settings=settings(args),
+                    settings=settings(args), isolation_path=state.isolation_file,
                     lab_dir=os.path.abspath(args.lab_dir) if args.lab_dir else None,
                     progress=say if not args.json and sys.stderr.isatty() else lambda _: None)
     if args.json:
@@ -121,6 +122,14 @@ def handle(args: argparse.Namespace) -> int:
               f"  hint:     the firewalls are {'isolated' if action == 'isolate' else 'restored'} as reported above"
               f"{' (except the ones named)' if fws else ''}; reach the bastion and rerun the same command, or by "
               "hand: usermod --lock --expiredate 1 ID && pkill -KILL -u ID", file=sys.stderr)
+    open_ = r.open_flows()
+    if open_ and not fws:
+        print(f"error: {what}: {len(open_)} of {r.vendor_flows()} vendor flows NOT cut (NOT CUT above)\n"
+              "  hint:     the vendor is NOT isolated: cut what the report names by hand, and fix the cause "
+              "(a refused prefix: the manifest is inconsistent, regenerate it with vendorwall plan INVENTORY)",
+              file=sys.stderr)
+    if r.record_error:
+        print(f"error: {what}: {r.record_error}", file=sys.stderr)
     if r.refused_mgmt and not (fws or bs):
         print("error: prefixes overlapping management networks were refused (see REFUSED above)\n"
               "  hint:     the manifest is inconsistent: regenerate it (vendorwall plan INVENTORY)", file=sys.stderr)

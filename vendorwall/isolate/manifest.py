@@ -30,7 +30,8 @@ Fields (only ever added):
   ``ssh`` (the connection variables of hosts.yml, never a secret);
 - ``bastions``: name -> ``platform``, ``mgmt_address``, ``ssh``;
 - a vendor record: ``title``, ``hotline``, ``security_contact``,
-  ``entry_paths`` (``name``, ``kind`` bastion|vpn|lan_to_lan, ``prefixes``, ``bastion``, ``peer``),
+  ``entry_paths`` (``name``, ``kind`` bastion|vpn|lan_to_lan, ``prefixes``, ``bastion``, ``peer``; ``shared``:
+  true for a bastion's egress shared by several vendors, absent otherwise),
   ``segments`` (firewall -> list of ``key``, ``subnet``, ``vlan``, ``interface``, ``systems``),
   ``systems`` (names), ``accounts`` (``id``, ``person``, ``email``, ``expires``, ``bastions``: the
   bastions of the vendor's bastion entry paths), ``tunnels`` (LAN-to-LAN: ``name``, ``peer``,
@@ -149,7 +150,8 @@ def build_manifest(model: Model) -> dict[str, Any]:
         vendors[vname] = {
             "title": v.title, "hotline": v.hotline, "security_contact": v.security_contact,
             "entry_paths": [{"name": p.name, "kind": p.kind, "prefixes": _nets(p.prefixes), "bastion": p.bastion,
-                             "peer": p.peer} for p in sorted(v.entry_paths, key=lambda p: p.name)],
+                             "peer": p.peer, **({"shared": True} if p.shared else {})}
+                            for p in sorted(v.entry_paths, key=lambda p: p.name)],
             "segments": dict(sorted(segs.items())),
             "systems": sorted(s.name for s in v.systems),
             "accounts": [{"id": a.id, "person": a.person, "email": a.email, "expires": a.expires.isoformat(),
@@ -237,6 +239,7 @@ class EntryPath:
     prefixes: tuple[IPv4Network, ...]
     bastion: str | None = None
     peer: str | None = None
+    shared: bool = False  # a bastion's egress shared by several vendors: never quarantined (accounts instead)
 
 
 @dataclass(frozen=True)
@@ -449,7 +452,8 @@ def _vendor(name: str, v: dict[str, Any], nets: _Nets) -> VendorInfo:
     """A schema-valid record -> typed (only prefixes can still be wrong: host bits, /33...)."""
     w = f"vendors.{name}"
     paths = tuple(EntryPath(p["name"], p["kind"], nets(p["prefixes"], f"{w}.entry_paths[{i}].prefixes"),
-                            p["bastion"], p["peer"]) for i, p in enumerate(v["entry_paths"]))
+                            p["bastion"], p["peer"], bool(p.get("shared", False)))
+                  for i, p in enumerate(v["entry_paths"]))
     segs = []
     for fw, items in sorted(v["segments"].items()):
         for i, s in enumerate(items):

@@ -11,19 +11,21 @@ deploy nor a deploy's rollback ever touches, so it never waits for a deploy, at 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from ..deploy.errors import DeployError
 from ..deploy.session import Target
+from ..devices.agents import run_agent
 from ..devices.target import ConnSettings, HostKeys, from_vars
-from . import actions, bastions, journal, transport
+from . import actions, bastions, isolated, journal
 from .actions import Conn, Observed, Plan
 from .bastions import BastionResult
 from .manifest import Manifest
@@ -96,6 +98,9 @@ class Run:
     run_id: str = ""
     lab: dict[str, Any] | None = None  # lab probe summary
     bastions: list[BastionResult] = field(default_factory=list)  # the vendors' accounts, per bastion
+    isolation_path: str = ""  # the isolation record this run updates ("" none)
+    record_note: str = ""  # what was done to it
+    record_error: str = ""  # why it could not be updated (exit 1)
 
     @property
     def failed_firewalls(self) -> list[DeviceResult]:
@@ -114,10 +119,63 @@ class Run:
     def refused_mgmt(self) -> bool:
         return any("management" in x.reason for x in self.plan.refused)
 
+    def open_flows(self) -> list[tuple[str, str, str]]:
+        """The vendors' access flows this isolation did NOT cut: (vendor, flow id, why). A flow is cut when
+        every firewall it crosses quarantined every source prefix of its entry path (or, for a bastion's
+        shared egress, when the vendor's accounts were disabled on that bastion). Restore: always empty."""
+        p, m = self.plan, self.manifest
+        if p.action != "isolate":
+            return []
+        covered = p.elements
+        by_fw = {r.device: r for r in self.results}
+        by_bastion = {b.device: b for b in self.bastions}
+        out: list[tuple[str, str, str]] = []
+        for v in p.vendors:
+            info = m.vendors[v]
+            paths = {e.name: e for e in info.entry_paths}
+            for f in info.flows:
+                if f.kind != "vendor_access" or not f.id.startswith(f"vendor/{v}/"):
+                    continue
+                ep = paths.get(f.peer)
+                if ep is not None and ep.shared:
+                    b = by_bastion.get(ep.bastion or "")
+                    ok = b is not None and b.status == ("checked" if p.check else "disabled")
+                    if not ok:
+                        why = (f"{ep.bastion}: accounts {'NOT ' if b else 'not '}disabled ("
+                               f"{b.error_kind or b.status if b else 'no account of the vendor on it'}); the shared "
+                               "egress is never quarantined")
+                        out.append((v, f.id, why))
+                    continue
+                why = ""
+                for src in f.src:
+                    cov = next((e for e in covered if src.subnet_of(e.prefix)), None)
+                    if cov is None:
+                        ref = next((x for x in p.refused if src.subnet_of(x.element.prefix)
+                                    or x.element.prefix.subnet_of(src)), None)
+                        why = f"{src} not quarantined" + (f" ({ref.reason})" if ref else "")
+                        break
+                    for fw in f.firewalls:
+                        res = by_fw.get(fw)
+                        if res is None:
+                            why = f"{fw} not handled"
+                        elif res.status == "failed" or cov.value in res.missing:
+                            why = f"{fw} {res.error_kind or 'failed'}"
+                        if why:
+                            break
+                    if why:
+                        break
+                if why:
+                    out.append((v, f.id, why))
+        return out
+
+    def vendor_flows(self) -> int:
+        return sum(1 for v in self.plan.vendors for f in self.manifest.vendors[v].flows
+                   if f.kind == "vendor_access" and f.id.startswith(f"vendor/{v}/"))
+
     @property
     def exit_code(self) -> int:
         lab_bad = bool(self.lab and self.lab.get("mismatches"))
-        return 1 if self.failed or self.refused_mgmt or lab_bad else 0
+        return 1 if self.failed or self.refused_mgmt or lab_bad or self.open_flows() or self.record_error else 0
 
     @property
     def all_done_seconds(self) -> float:
@@ -146,8 +204,10 @@ class Run:
             "bastions": {b.device: b.to_data() for b in self.bastions},
             "failed_bastions": [b.device for b in self.failed_bastions],
             "cut_flows": [f.id for f in p.cut], "keep_flows": [f.id for f in p.keep],
+            "open_flows": [{"vendor": v, "flow": f, "why": why} for v, f, why in self.open_flows()],
             "accounts": _accounts(self.manifest, p, self.bastions), "tunnels": _tunnels(self.manifest, p),
             "lab": self.lab, "exit": self.exit_code,
+            "isolation_record": {"path": self.isolation_path, "note": self.record_note, "error": self.record_error},
             "journal": {"path": self.journal_path,
                         "hash": self.journal_entries[-1]["hash"] if self.journal_entries else None},
         }
@@ -188,7 +248,8 @@ def lab_targets(m: Manifest, lab_dir: str, *, connect_timeout: float = 5.0,
         info = state.firewalls.get(fw.name) or {}  # not in the lab: reported unreachable, like a missing device
         out.append(Target(fw.name, fw.platform, info.get("mgmt", fw.mgmt_address), key_file=state.ssh_key,
                           sock_factory=factory, connect_timeout=connect_timeout, command_timeout=command_timeout,
-                          host_keys=HostKeys((state.known_hosts,), user_files=False)))
+                          host_keys=HostKeys((state.known_hosts,), user_files=False),
+                          remote_dir=info.get("remote_dir", "/var/lib/vendorwall")))
     return out
 
 
@@ -244,7 +305,10 @@ def _default_bastion_targets(m: Manifest, names: list[str], tgts: list[Target],
 
 
 def evaluate(p: Plan, o: Observed, res: DeviceResult) -> DeviceResult:
-    """Decide a device's result from what its script printed (pure)."""
+    """Decide a device's result from the agent's answer (pure).
+
+    A prefix counts as cut when an element of the state table's ``quarantine`` or of the policy's
+    ``isolated`` set (the render-time quarantine) covers it: both are dropped before any accept."""
     res.device_t0, res.device_t1 = o.t0, o.t1
     live = o.before if p.check else o.after
     if live is None:
@@ -252,16 +316,24 @@ def evaluate(p: Plan, o: Observed, res: DeviceResult) -> DeviceResult:
         res.error = (f"no set {actions.STATE_TABLE} {actions.QUARANTINE} on the device ({o.set_error}); "
                      "deploy vendorwall to it first")
         return res
-    res.isolated_vendors = actions.isolated_vendors(live)
+    live_all = live + (o.isolated_before if p.check else o.isolated_after)
+    res.isolated_vendors = actions.isolated_vendors(live_all)
     active, keep_ok = actions.quarantine_active(o.chain)
     before = o.before or []
+    before_all = before + o.isolated_before
     if p.check:
         res.status = "checked"
         for e in p.elements:
             if p.action == "isolate":
-                (res.already if actions.covering(e.prefix, before) else res.would_add).append(e.value)
-            elif any(x.prefix == e.prefix for x in before):
+                (res.already if actions.covering(e.prefix, before_all) else res.would_add).append(e.value)
+            elif any(x.prefix == e.prefix or x.vendor in p.vendors for x in before_all):
                 res.would_remove.append(e.value)
+        if p.action == "restore":
+            mine = {e.prefix for e in p.elements}
+            res.would_remove += sorted({_value(x.prefix) for x in before_all
+                                        if x.vendor in p.vendors and x.prefix not in mine})
+            res.would_remove = [e.value for e in p.elements if any(x.prefix == e.prefix for x in before_all)] + [
+                v for v in res.would_remove if v not in {e.value for e in p.elements}]
         if not active:
             res.status, res.error_kind = "failed", "quarantine not enforced"
             res.error = f"the state chain has no quarantine drop rules ({o.chain_error or 'not found'})"
@@ -273,19 +345,27 @@ def evaluate(p: Plan, o: Observed, res: DeviceResult) -> DeviceResult:
         if o.conntrack_missing:
             res.notes.append("conntrack not available on the device: live sessions not listed")
         return res
+    if o.persist_error:
+        res.notes.append(f"boot snapshot not written: {o.persist_error}")
     if p.action == "restore":
-        res.removed = [e.value for e in p.elements if any(x.prefix == e.prefix for x in before)
-                       and not any(x.prefix == e.prefix for x in live)]
-        res.missing = [e.value for e in p.elements if any(x.prefix == e.prefix for x in live)]
+        lifted = {e.prefix for e in p.elements}
+
+        def ours(x: actions.LiveElement) -> bool:
+            return x.prefix in lifted or x.vendor in p.vendors
+
+        gone_before = {x.prefix for x in before_all if ours(x)}
+        still = {x.prefix for x in live_all if ours(x)}
+        res.removed = [_value(n) for n in sorted(gone_before - still, key=_order)]
+        res.missing = [_value(n) for n in sorted(still, key=_order)]
         for e in p.elements:
-            cov = actions.covering(e.prefix, live)
-            if cov is not None and cov.prefix != e.prefix:
+            cov = actions.covering(e.prefix, live_all)
+            if cov is not None and cov.prefix != e.prefix and not ours(cov):
                 res.notes.append(f"{e.value} is still quarantined by {cov.prefix} ({cov.comment or 'no comment'}): "
                                  "not this vendor's element, left alone")
         res.changed = bool(res.removed)
         if res.missing:
             res.status, res.error_kind = "failed", "verify"
-            res.error = f"still in the quarantine set after the restore: {', '.join(res.missing)}"
+            res.error = f"still quarantined after the restore: {', '.join(res.missing)}"
         else:
             res.status = "restored"
         return res
@@ -298,7 +378,7 @@ def evaluate(p: Plan, o: Observed, res: DeviceResult) -> DeviceResult:
         if cov_after is None:
             res.missing.append(e.value)
             continue
-        if actions.covering(e.prefix, before) is not None:
+        if actions.covering(e.prefix, before_all) is not None:
             res.already.append(e.value)
         else:
             res.added.append(e.value)
@@ -325,6 +405,14 @@ def evaluate(p: Plan, o: Observed, res: DeviceResult) -> DeviceResult:
     else:
         res.status = "isolated"
     return res
+
+
+def _value(n: IPv4Network) -> str:
+    return str(n.network_address) if n.prefixlen == 32 else str(n)
+
+
+def _order(n: IPv4Network) -> tuple[int, int]:
+    return int(n.network_address), n.prefixlen
 
 
 def _relevant(conns: list[Conn] | None, p: Plan) -> list[Conn]:
@@ -366,9 +454,8 @@ def run_device(t: Target, p: Plan, *, conntrack: bool = True) -> DeviceResult:
             res.error = (f"platform {t.platform}: vendorwall cannot isolate on it yet; cut the vendor by hand on "
                          "this device")
             return res
-        out = transport.run_script(t, actions.device_script(p, conntrack),
-                                   label=f"vendorwall {p.action}{' --check' if p.check else ''} script")
-        return evaluate(p, actions.parse(out.stdout), res)
+        answer = run_agent(t, actions.AGENT, actions.request(p, conntrack, t.remote_dir))
+        return evaluate(p, actions.observed(answer), res)
     except DeployError as exc:
         res.status, res.error_kind, res.error = "failed", exc.kind, str(exc)
         return res
@@ -392,15 +479,20 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
             started: float | None = None, started_mono: float | None = None, workers: int = 64,
             conntrack: bool = True, lab_dir: str | None = None, settings: ConnSettings | None = None,
             progress: Progress = _quiet, bastion_targets: list[Target] | None = None,
-            accounts: bool = True) -> Run:
+            accounts: bool = True, isolation_path: str = "") -> Run:
     """Firewalls and bastions at once, on one thread pool, one SSH round trip each.
 
     ``bastion_targets``: default the lab's bastion namespaces with ``lab_dir`` (a lab without any:
     bastions reported "skipped", not failed), else the manifest's bastion addresses with the
     firewalls' SSH user, key, port and timeouts. ``accounts=False``: firewalls only.
+
+    ``isolation_path``: the isolation record (:mod:`.isolated`). An isolation records its vendors there
+    while the devices are being changed, with the journal's ``started`` entry, under the record's lock
+    (every later render then carries their quarantine); a restore removes them once every firewall has
+    lifted them. A record that cannot be updated never stops the devices' change: it is reported, exit 1.
     """
     r = Run(p, m, reason, ticket, started or time.time(), started_mono or time.monotonic(),
-            journal_path=journal_path, run_id=uuid.uuid4().hex[:16])
+            journal_path=journal_path, run_id=uuid.uuid4().hex[:16], isolation_path=isolation_path)
     bplans = bastions.plan(m, p.vendors) if accounts else []
     skip = ""
     if bplans and bastion_targets is None:
@@ -415,12 +507,20 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
         futs: list[Future[Any]] = [pool.submit(run_device, t, p, conntrack=conntrack) for t in tgts]
         futs += [pool.submit(bastions.run_bastion, btg.get(b.bastion), b, p.action, p.check,
                              skip_reason=skip) for b in bplans]
-        if journal_path:  # written while the devices are being changed: not on the critical path
-            r.journal_entries.append(journal.append(journal_path, {
-                **_journal_base(r), "event": "started", "when": stamp(r.started),
-                "elements": [e.to_data() for e in p.elements],
-                "refused": [{**x.element.to_data(), "reason": x.reason} for x in p.refused],
-                "bastions_planned": {b.bastion: [a.id for a in b.accounts] for b in bplans}}))
+        # written while the devices are being changed: not on the critical path
+        record = p.action == "isolate" and not p.check and bool(isolation_path)
+        with _record_lock(isolation_path if record else ""):
+            if record:
+                _record(r, lambda iso: isolated.with_isolated(iso, [
+                    isolated.Entry(v, stamp(r.started), reason, ticket, p.scope, journal.who()["user"], r.run_id)
+                    for v in p.vendors]))
+            if journal_path:
+                r.journal_entries.append(journal.append(journal_path, {
+                    **_journal_base(r), "event": "started", "when": stamp(r.started),
+                    "elements": [e.to_data() for e in p.elements],
+                    "refused": [{**x.element.to_data(), "reason": x.reason} for x in p.refused],
+                    "bastions_planned": {b.bastion: [a.id for a in b.accounts] for b in bplans},
+                    **({"isolation_record": r.record_note} if record else {})}))
         for fut in as_completed(futs):
             res = fut.result()
             if isinstance(res, BastionResult):
@@ -436,6 +536,43 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
 
         r.lab = labcheck.probe(lab_dir, m, p)
     r.finished = time.time()
+    lift = p.action == "restore" and not p.check and bool(isolation_path)
+    if lift and r.failed_firewalls:
+        r.record_note = (f"{', '.join(p.vendors)} still recorded as isolated in {isolation_path} (not every "
+                         "firewall lifted the quarantine): deploys keep them quarantined; rerun the restore")
+    with _record_lock(isolation_path if lift and not r.failed_firewalls else ""):
+        if lift and not r.failed_firewalls:
+            _record(r, lambda iso: isolated.without(iso, p.vendors))
+        _finish_journal(r, journal_path)
+    return r
+
+
+def _record_lock(path: str) -> contextlib.ExitStack:
+    """The isolation record's lock ("" or a lock that cannot be taken: none; :func:`_record` reports)."""
+    stack = contextlib.ExitStack()
+    if path:
+        with contextlib.suppress(OSError):
+            stack.enter_context(isolated.locked(path))
+    return stack
+
+
+def _record(r: Run, change: Callable[[isolated.Isolation], isolated.Isolation]) -> None:
+    """Update the isolation record (the caller holds its lock); any failure is reported, never raised."""
+    path = r.isolation_path
+    try:
+        isolated.write(path, change(isolated.read(path)))
+        r.record_note = (f"{', '.join(r.plan.vendors)} recorded as isolated in {path} (every deploy keeps them "
+                         "quarantined)" if r.plan.action == "isolate" else
+                         f"{', '.join(r.plan.vendors)} removed from the isolation record {path}")
+    except (OSError, isolated.IsolationStateError) as exc:
+        why = exc.message if isinstance(exc, isolated.IsolationStateError) else f"{path}: {exc.strerror or exc}"
+        r.record_error = (f"the isolation record was NOT updated ({why}): a deploy would not know "
+                          f"{', '.join(r.plan.vendors)} {'is' if r.plan.action == 'isolate' else 'is no longer'} "
+                          "isolated; fix it and rerun the same command")
+
+
+def _finish_journal(r: Run, journal_path: str) -> None:
+    p = r.plan
     if journal_path:
         r.journal_entries.append(journal.append(journal_path, {
             **_journal_base(r), "event": "finished", "when": stamp(r.finished),
@@ -444,8 +581,8 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
             "failed_devices": [x.device for x in r.failed_firewalls],
             "bastions": {b.device: b.to_data() for b in r.bastions},
             "failed_bastions": [b.device for b in r.failed_bastions],
-            "everything_done_seconds": round(r.everything_done_seconds, 3), "lab": r.lab, "exit": r.exit_code}))
-    return r
+            "everything_done_seconds": round(r.everything_done_seconds, 3), "lab": r.lab, "exit": r.exit_code,
+            **({"isolation_record": r.record_error or r.record_note} if r.isolation_path and not p.check else {})}))
 
 
 # --------------------------------------------------------------------------- the report
@@ -467,6 +604,11 @@ def _accounts(m: Manifest, p: Plan, done: list[BastionResult] | None = None) -> 
             out.append({"vendor": v, "id": a.id, "person": a.person, "bastions": list(a.bastions),
                         "expires": a.expires, "automated": bool(a.bastions) and set(a.bastions) <= handled})
     return out
+
+
+def _flow_src(m: Manifest, x: tuple[str, str, str]) -> list[IPv4Network]:
+    f = next((f for f in m.vendors[x[0]].flows if f.id == x[1]), None)
+    return list(f.src) if f else []
 
 
 def _tunnels(m: Manifest, p: Plan) -> list[dict[str, Any]]:
@@ -498,15 +640,23 @@ def bastion_line(b: BastionResult, action: str, check: bool = False) -> str:
                 + ("" if b.changed else " (already disabled)"))
     else:
         back = [a.id for a in b.accounts if a.action == "enable"]
-        what = f"accounts re-enabled ({', '.join(back) or 'none'})"
+        kept = [a.id for a in b.accounts if a.action == "keptlocked"]
+        what = (f"{len(back)} accounts re-enabled ({', '.join(back)})" if back else "no account re-enabled") + (
+            f", {len(kept)} kept locked ({', '.join(kept)}: locked before the isolation)" if kept else "")
     return f"{when}  {name} {what}{change}  {b.seconds:.2f} s"
 
 
 def bastion_summary(r: Run) -> str:
     bs = r.bastions
     done = stamp(max((b.done_at for b in bs), default=r.started))
-    word = "checked" if r.plan.check else {"isolate": "accounts disabled", "restore": "accounts re-enabled"}[
+    word = "checked" if r.plan.check else {"isolate": "accounts disabled", "restore": "accounts restored"}[
         r.plan.action]
+    if r.plan.action == "restore" and not r.plan.check:
+        back = sum(a.action == "enable" for b in bs for a in b.accounts)
+        kept = sum(a.action == "keptlocked" for b in bs for a in b.accounts)
+        untouched = sum(a.action == "norecord" for b in bs for a in b.accounts)
+        word = (f"accounts restored ({back} re-enabled, {kept} kept locked: locked before the isolation, "
+                f"{untouched} not disabled by vendorwall: left as they are)")
     failed = r.failed_bastions
     skipped = [b for b in bs if b.status == "skipped"]
     if failed:
@@ -540,15 +690,30 @@ def device_line(res: DeviceResult, action: str, check: bool = False) -> str:
 
 
 def summary_line(r: Run) -> str:
+    """The headline: what was really cut, counted on the vendors' flows (a partial cut is NOT isolated)."""
     n = len(r.results)
     done = stamp(max((x.done_at for x in r.results), default=r.started))
     word = "checked" if r.plan.check else {"isolate": "isolated", "restore": "restored"}[r.plan.action]
     failed = r.failed_firewalls
-    if not failed:
-        return f"{done}  {word} on all {n} devices (+{r.all_done_seconds:.2f} s from the command's start)"
-    names = ", ".join(f"{x.device} ({x.error_kind})" for x in failed)
-    return (f"{done}  NOT {word.upper()} on {len(failed)} of {n} devices: {names}; "
-            f"{n - len(failed)} done (+{r.all_done_seconds:.2f} s). Rerun the same command to finish.")
+    open_ = r.open_flows()
+    total = r.vendor_flows()
+    if not failed and not open_:
+        flows = f"; {total} vendor flows {'would be cut' if r.plan.check else 'cut'}" if r.plan.action == "isolate" \
+            else ""
+        return f"{done}  {word} on all {n} devices (+{r.all_done_seconds:.2f} s from the command's start){flows}"
+    head = f"{done}  NOT {word.upper()}"
+    if r.plan.check:
+        head = f"{done}  check: would NOT be isolated"
+    parts = []
+    if failed:
+        names = ", ".join(f"{x.device} ({x.error_kind})" for x in failed)
+        parts.append(f"{len(failed)} of {n} devices failed: {names}; {n - len(failed)} done "
+                     f"(+{r.all_done_seconds:.2f} s)")
+    if open_:
+        vendors = sorted({v for v, _, _ in open_})
+        parts.append(f"{len(open_)} of {total} vendor flows {'would stay' if r.plan.check else 'still'} open "
+                     f"({', '.join(vendors)}; listed below)")
+    return f"{head}: {'; '.join(parts)}." + ("" if r.plan.check else " Fix the cause and rerun the same command.")
 
 
 def report(r: Run) -> str:
@@ -581,6 +746,12 @@ def report(r: Run) -> str:
                 lines.append(f"    {x.device}: live session {c.text()}: " + (f"stays up (must-keep {k})" if k
                                                                             else "would be cut"))
     lines.append(summary_line(r))
+    for v, fid, why in r.open_flows():
+        lines.append(f"    NOT CUT {v}: {fid}: {why}")
+    for v, path, bastion in p.shared:
+        lines.append(f"  {v}: entry path {path} is {bastion}'s egress, shared with other vendors: never quarantined; "
+                     f"the vendor is cut on {bastion} (its accounts {'would be ' if check else ''}disabled, "
+                     "sessions ended)")
     lines += [bastion_line(b, p.action, check) for b in r.bastions]
     for b in r.bastions:
         lines += [f"    {b.device}: {n}" for n in b.notes]
@@ -608,17 +779,27 @@ def report(r: Run) -> str:
             lines.append(f"  other clinical flows stay up too (scope access: the vendor's segments are not "
                          f"quarantined): {len(p.stay)}")
         if manual:
+            meanwhile = ("their entry paths would be quarantined above, so they would reach no system meanwhile"
+                         if check else "their entry paths are quarantined above, so they reach no system meanwhile"
+                         if not r.open_flows() else "and some of their flows are NOT cut (see NOT CUT above)")
             lines.append(f"  accounts NOT disabled by this run ({len(manual)}): do it by hand (NOT AUTOMATED YET where "
-                         "no bastion was reached: VPN concentrators, a failed or skipped bastion); their entry paths "
-                         "are quarantined above, so they reach no system meanwhile:")
+                         "no bastion was reached: VPN concentrators, a failed or skipped bastion); "
+                         f"{meanwhile}:")
             for acc in manual:
                 where = ", ".join(acc["bastions"]) or "the VPN concentrator (no bastion entry path)"
                 lines.append(f"    {acc['vendor']}: {acc['id']} ({acc['person']}) on {where}: "
                              f"{bastions.manual_command(acc['id'])}")
         if tunnels:
+            tunnel_nets = {IPv4Network(x) for t in tunnels for x in t["remote_subnets"]}
+            tunnel_open = [x for x in r.open_flows() if any(n in tunnel_nets for n in _flow_src(m, x))]
+            if check:
+                state = ("would be quarantined on every firewall (prefixes above)" if not tunnel_open else
+                         "would NOT all be quarantined (see NOT CUT above)")
+            else:
+                state = ("are quarantined on every firewall (prefixes above): no packet of the tunnel reaches a "
+                         "system now" if not tunnel_open else "are NOT quarantined everywhere (see NOT CUT above)")
             lines.append("  LAN-to-LAN tunnels: MANUAL STEP (vendorwall drives no IPsec concentrator). Their remote "
-                         "subnets are ALREADY QUARANTINED on every firewall (prefixes above): no packet of the tunnel "
-                         "reaches a system now. To finish, on the concentrator that terminates each tunnel:")
+                         f"subnets {state}. To finish, on the concentrator that terminates each tunnel:")
             for t in tunnels:
                 subnets = ", ".join(t["remote_subnets"])
                 lines.append(f"    {t['vendor']}: {t['name']}, peer {t['peer']}, remote subnets {subnets}: "
@@ -640,6 +821,10 @@ def report(r: Run) -> str:
     if r.lab is not None:
         lines.append(f"  lab probes: {r.lab['summary']}")
         lines += [f"    MISMATCH {x}" for x in r.lab.get("mismatches", [])]
+    if r.record_error:
+        lines.append(f"  ISOLATION RECORD: {r.record_error}")
+    elif r.record_note:
+        lines.append(f"  isolation record: {r.record_note}")
     if r.journal_entries:
         last = r.journal_entries[-1]
         lines.append(f"  journal: {r.journal_path} entry {last['seq']} (sha256 {last['hash'][:12]})")

@@ -47,6 +47,29 @@ def command(name: str) -> str:
     return f"{PYTHON} -c {shlex.quote(source(name))} {name}"
 
 
+def local_argv(name: str) -> list[str]:
+    """The argument vector that runs agent ``name`` on this machine (the lab runs it in a firewall's
+    network namespace as ``ip netns exec NS`` + this; tests in a throwaway one)."""
+    return [PYTHON, "-c", source(name), name]
+
+
+def run_local(name: str, request: dict[str, Any], prefix: tuple[str, ...] = (), timeout: float = 120) -> dict[str, Any]:
+    """Run agent ``name`` here (after ``prefix``, e.g. ``ip netns exec NS``); its JSON answer, or
+    ``{"ok": False, "error": ...}`` when it did not answer."""
+    import subprocess
+
+    payload = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    p = subprocess.run([*prefix, *local_argv(name)], input=payload, capture_output=True, text=True, check=False,
+                       timeout=timeout)
+    try:
+        answer = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict):
+        return {"ok": False, "error": f"exit {p.returncode}: {(p.stderr or p.stdout).strip()[-500:]}"}
+    return answer
+
+
 def run_agent(t: Target, name: str, request: dict[str, Any], *, timeout: float | None = None,
               client: Any = None) -> dict[str, Any]:
     """Run agent ``name`` on ``t`` with ``request`` on stdin; its JSON answer. Typed errors otherwise."""
