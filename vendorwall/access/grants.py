@@ -18,13 +18,14 @@ hash-chained JSON-lines format, :mod:`vendorwall.isolate.journal`).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
 import re
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Any
@@ -32,7 +33,6 @@ from typing import Any
 from ..compile import expand
 from ..isolate import journal
 from ..model import Model
-from ..render.nftables import STATE_TABLE
 from . import devices, policy
 
 JOURNAL_NAME = "access-journal.jsonl"
@@ -77,6 +77,13 @@ class Element:
         return f"{self.set_name} {self.key}"
 
 
+def element_of(x: LiveElement) -> Element:
+    """The :class:`Element` of a live element (its set and key, as nft printed them)."""
+    parts = x.key.split(" . ")
+    port = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+    return Element(x.firewall, x.set_name.removeprefix("grants_"), parts[0], parts[1] if len(parts) > 1 else "", port)
+
+
 def elements_for(model: Model, system: str) -> list[Element]:
     """Every grant element of ``system``: entry-path prefixes x its addresses x its access ports."""
     out: set[Element] = set()
@@ -89,57 +96,38 @@ def elements_for(model: Model, system: str) -> list[Element]:
     return sorted(out)
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9 ._/:=@+-]")
+
+
 def comment(gid: str, vendor: str, system: str, ticket: str, emergency: bool) -> str:
-    text = f"vwgrant={gid} {vendor}/{system} {'BREAK-GLASS ' if emergency else ''}{ticket}"
-    text = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in text)
-    raw = text.encode()
-    return raw[:COMMENT_MAX - 1].decode(errors="ignore") if len(raw) >= COMMENT_MAX else text
+    """The grant's element comment: safe characters only (the agent refuses others), under 128 bytes."""
+    text = _UNSAFE.sub("_", f"vwgrant={gid} {vendor}/{system} {'BREAK-GLASS ' if emergency else ''}{ticket}")
+    return text[:COMMENT_MAX - 1]
 
 
-# --------------------------------------------------------------------------- device scripts
+# --------------------------------------------------------------------------- the firewall's agent (data, not scripts)
+
+AGENT = "nft_state"
 
 
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+def element_data(e: Element) -> dict[str, Any]:
+    return {"set": e.set_name, "src": e.src, "dst": e.dst, "port": e.port}
 
 
-def _listing() -> str:
-    return "".join(f'echo "@@SET {s} $(nft -j list set inet {STATE_TABLE} {s} 2>&1 | base64 -w0)"\n'
-                   for s in GRANT_SETS)
+def open_request(elems: list[Element], seconds: int, text: str, only_missing: bool = False) -> dict[str, Any]:
+    """``create element`` of every tuple in one transaction, all or nothing (it fails if a live grant holds
+    one of them); ``only_missing``: create only the tuples no live element holds, and say which (test grants)."""
+    return {"op": "grants_open", "elements": [element_data(e) for e in sorted(elems)], "timeout": seconds,
+            "comment": text, "only_missing": only_missing}
 
 
-def _txn_script(txn: str, tag: str) -> str:
-    """List before, run ``txn`` (one nft transaction), list after; device clock around the change."""
-    return ("export LC_ALL=C\n" + _listing().replace("@@SET", "@@BEFORE")
-            + 'echo "@@T0 $(date +%s.%N)"\n'
-            + f'out=$(echo {_b64(txn)} | base64 -d | nft -f - 2>&1); rc=$?\n'
-            + 'echo "@@T1 $(date +%s.%N)"\n'
-            + f'echo "@@RC {tag} $rc $(printf %s "$out" | base64 -w0)"\n'
-            + _listing() + "exit 0\n")
+def close_request(elems: list[Element]) -> dict[str, Any]:
+    """Remove elements even if they expire meanwhile: refresh (or re-create) with 1 s then delete, in one
+    transaction (a plain delete of an element that just expired would fail the whole transaction)."""
+    return {"op": "grants_close", "elements": [element_data(e) for e in sorted(elems)]}
 
 
-def list_script() -> str:
-    return "export LC_ALL=C\n" + _listing() + 'echo "@@T1 $(date +%s.%N)"\nexit 0\n'
-
-
-def open_txn(elems: list[Element], seconds: int, text: str) -> str:
-    by_set: dict[str, list[str]] = defaultdict(list)
-    for e in elems:
-        by_set[e.set_name].append(f'{e.key} timeout {seconds}s comment "{text}"')
-    return "".join(f"create element inet {STATE_TABLE} {s} {{ {', '.join(v)} }}\n" for s, v in sorted(by_set.items()))
-
-
-def close_txn(keys: list[tuple[str, str]]) -> str:
-    """Remove elements even if they expire meanwhile: add (refresh to 1 s, or re-create) then delete,
-    in one transaction (a plain delete of an element that just expired would fail the whole txn)."""
-    by_set: dict[str, list[str]] = defaultdict(list)
-    for s, k in keys:
-        by_set[s].append(k)
-    lines = []
-    for s, ks in sorted(by_set.items()):
-        lines.append(f"add element inet {STATE_TABLE} {s} {{ {', '.join(k + ' timeout 1s' for k in ks)} }}")
-        lines.append(f"delete element inet {STATE_TABLE} {s} {{ {', '.join(ks)} }}")
-    return "\n".join(lines) + "\n"
+LIST_REQUEST: dict[str, Any] = {"op": "grants_list"}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -169,23 +157,29 @@ def _val(v: Any) -> str:
     return str(v)
 
 
+def live_elements(fw: str, name: str, elems: list[Any]) -> list[LiveElement]:
+    """A grant set's elements as nft's JSON prints them -> :class:`LiveElement` (damaged items skipped)."""
+    out: list[LiveElement] = []
+    for el in elems if isinstance(elems, list) else []:
+        info: dict[str, Any] = el["elem"] if isinstance(el, dict) and isinstance(el.get("elem"), dict) else {"val": el}
+        val = info.get("val")
+        parts = val["concat"] if isinstance(val, dict) and "concat" in val else [val]
+        out.append(LiveElement(fw, name, " . ".join(_val(p) for p in parts), info.get("timeout"),
+                               info.get("expires"), str(info.get("comment", ""))))
+    return out
+
+
 def parse_set(fw: str, name: str, text: str) -> tuple[list[LiveElement] | None, str]:
+    """``nft -j list set`` output -> elements, or (None, error)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         return None, text.strip().splitlines()[0] if text.strip() else "no output"
-    out: list[LiveElement] = []
     for item in data.get("nftables", []):
         s = item.get("set")
-        if not s:
-            continue
-        for el in s.get("elem", []):
-            info: dict[str, Any] = el["elem"] if isinstance(el, dict) and "elem" in el else {"val": el}
-            val = info.get("val")
-            parts = val["concat"] if isinstance(val, dict) and "concat" in val else [val]
-            out.append(LiveElement(fw, name, " . ".join(_val(p) for p in parts), info.get("timeout"),
-                                   info.get("expires"), str(info.get("comment", ""))))
-    return out, ""
+        if s:
+            return live_elements(fw, name, s.get("elem", [])), ""
+    return [], ""
 
 
 @dataclass
@@ -197,28 +191,59 @@ class Observed:
     nft_output: str = ""
     t0: float | None = None
     t1: float | None = None
+    created: list[dict[str, Any]] = field(default_factory=list)  # only_missing: the test grants it created
 
 
-def parse_output(fw: str, text: str) -> Observed:
-    o = Observed()
-    for line in text.splitlines():
-        parts = line.split(" ")
-        if parts[0] in ("@@BEFORE", "@@SET") and len(parts) >= 2:
-            raw = base64.b64decode(parts[2]).decode(errors="replace") if len(parts) > 2 else ""
-            live, err = parse_set(fw, parts[1], raw)
-            attr = "before" if parts[0] == "@@BEFORE" else "after"
-            if live is None:
-                o.errors.append(f"{parts[1]}: {err}")
-                continue
-            setattr(o, attr, (getattr(o, attr) or []) + live)
-        elif parts[0] == "@@T0":
-            o.t0 = float(parts[1])
-        elif parts[0] == "@@T1":
-            o.t1 = float(parts[1])
-        elif parts[0] == "@@RC":
-            o.rc = int(parts[2])
-            o.nft_output = base64.b64decode(parts[3]).decode(errors="replace") if len(parts) > 3 else ""
-    return o
+def _listing(fw: str, sets: Any) -> list[LiveElement] | None:
+    if not isinstance(sets, dict):
+        return None
+    return [x for name in GRANT_SETS if name in sets for x in live_elements(fw, name, sets[name])]
+
+
+def observed(fw: str, answer: dict[str, Any]) -> Observed:
+    """The agent's answer -> :class:`Observed` (never raises on a damaged answer)."""
+    errors: dict[str, Any] = answer["errors"] if isinstance(answer.get("errors"), dict) else {}
+
+    def num(v: Any) -> float | None:
+        return float(v) if isinstance(v, int | float) else None
+
+    return Observed(_listing(fw, answer.get("before")), _listing(fw, answer.get("after") or answer.get("sets")),
+                    [f"{k}: {v}" for k, v in sorted(errors.items())],
+                    answer.get("rc") if isinstance(answer.get("rc"), int) else None, str(answer.get("output") or ""),
+                    num(answer.get("t0")), num(answer.get("t1")),
+                    [c for c in answer.get("created") or [] if isinstance(c, dict)])
+
+
+@dataclass
+class Reply:
+    device: str
+    ok: bool
+    answer: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    error_kind: str = ""
+    seconds: float = 0.0
+
+
+def run_all(tgts: list[Any], request: Callable[[Any], dict[str, Any]], o: devices.ConnOptions) -> dict[str, Reply]:
+    """The agent on every target at once, one SSH round trip each; one :class:`Reply` per device (never raises)."""
+    from ..deploy.errors import DeployError
+    from ..devices.agents import run_agent
+
+    def one(t: Any) -> Reply:
+        t0 = time.monotonic()
+        try:
+            ans = run_agent(t, AGENT, request(t))
+            if not ans.get("ok"):
+                return Reply(t.device, False, ans, str(ans.get("error") or "the agent refused the request"), "agent",
+                             time.monotonic() - t0)
+            return Reply(t.device, True, ans, seconds=time.monotonic() - t0)
+        except DeployError as exc:
+            return Reply(t.device, False, error=str(exc), error_kind=exc.kind, seconds=time.monotonic() - t0)
+
+    if not tgts:
+        return {}
+    with ThreadPoolExecutor(max(1, min(o.workers, len(tgts)))) as pool:
+        return {r.device: r for r in pool.map(one, tgts)}
 
 
 # --------------------------------------------------------------------------- journal view
@@ -274,9 +299,16 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
 
     ``extra``: additional elements of the same grant (tests: a port the lab's live-session probe uses).
     """
+    from ..isolate import isolated
+
     inv = model.inventory
     today = today or dt.datetime.now(dt.UTC).date()
-    refusals = policy.check(inv, req, today)
+    try:
+        iso = isolated.read_for(inv.root)
+    except isolated.IsolationStateError as exc:  # fail closed: who is isolated is unknown
+        return _refuse(jpath, req, [policy.Refusal("isolated", "cannot tell whether the vendor is isolated",
+                                                   "a readable isolation record", exc.message, exc.hint)])
+    refusals = policy.check(inv, req, today, iso)
     elems = elements_for(model, req.system) if not refusals else []
     if not refusals and not elems:
         refusals.append(policy.Refusal("elements", f"{req.system} has no address or entry path to grant",
@@ -293,10 +325,7 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
     fws = sorted({e.firewall for e in elems})
     tgts = devices.targets(inv, fws, o)
 
-    def script(t: Any) -> str:
-        return _txn_script(open_txn([e for e in elems if e.firewall == t.device], seconds, text), "open")
-
-    answers = devices.run_all(tgts, script, o, "vendorwall access open script")
+    answers = run_all(tgts, lambda t: open_request([e for e in elems if e.firewall == t.device], seconds, text), o)
     per_fw: dict[str, dict[str, Any]] = {}
     holders: set[str] = set()
     failed: list[str] = []
@@ -307,7 +336,7 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
             per_fw[fw] = {"result": "failed", "error": a.error, "error_kind": a.error_kind}
             failed.append(fw)
             continue
-        ob = parse_output(fw, a.output)
+        ob = observed(fw, a.answer)
         mine = {x.key for x in ob.after or [] if x.grant == gid}
         want = {e.key for e in elems if e.firewall == fw}
         if ob.rc == 0 and want <= mine:
@@ -380,14 +409,14 @@ def read_live(model: Model, o: devices.ConnOptions) -> tuple[dict[str, LiveGrant
     """Live grants read from every firewall: (gid -> grant, firewall -> error)."""
     inv = model.inventory
     fws = sorted(n for n, d in inv.devices.items() if d.role == "firewall" and d.platform == "nftables")
-    answers = devices.run_all(devices.targets(inv, fws, o), lambda t: list_script(), o, "vendorwall access list")
+    answers = run_all(devices.targets(inv, fws, o), lambda t: LIST_REQUEST, o)
     grants: dict[str, LiveGrant] = {}
     errors: dict[str, str] = {}
     for fw, a in sorted(answers.items()):
         if not a.ok:
             errors[fw] = a.error
             continue
-        ob = parse_output(fw, a.output)
+        ob = observed(fw, a.answer)
         if ob.errors:
             errors[fw] = "; ".join(ob.errors)
         for el in ob.after or []:
@@ -463,16 +492,15 @@ def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, r
         if errors:
             hint = f"unreachable firewalls: {', '.join(sorted(errors))}; rerun when they answer"
         raise UsageError(f"no live grant {gid} on the firewalls", hint)
-    keys_by_fw: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    keys_by_fw: dict[str, list[Element]] = defaultdict(list)
     for e in g.elements:
-        keys_by_fw[e.firewall].append((e.set_name, e.key))
+        keys_by_fw[e.firewall].append(element_of(e))
     tgts = devices.targets(model.inventory, sorted(keys_by_fw), o)
-    answers = devices.run_all(tgts, lambda t: _txn_script(close_txn(keys_by_fw[t.device]), "close"), o,
-                              "vendorwall access close script")
+    answers = run_all(tgts, lambda t: close_request(keys_by_fw[t.device]), o)
     per_fw: dict[str, dict[str, Any]] = {}
     failed = []
     for fw, a in sorted(answers.items()):
-        ob = parse_output(fw, a.output) if a.ok else Observed()
+        ob = observed(fw, a.answer) if a.ok else Observed()
         left = [x for x in ob.after or [] if x.grant == gid]
         if a.ok and ob.rc == 0 and not left and ob.after is not None:
             per_fw[fw] = {"result": "closed", "elements": len(keys_by_fw[fw]), "device_change_at": stamp(ob.t1 or 0)}

@@ -16,7 +16,6 @@ a timeout, an allowed TCP probe checks the answering namespace's banner.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections import Counter
 from ipaddress import IPv4Network
 from typing import Any
@@ -76,21 +75,6 @@ def build(m: Manifest, p: Plan, state: Any) -> tuple[list[Any], list[tuple[str, 
     return list(probes.values()), sorted(set(grants))
 
 
-def _grants(state: Any, grants: list[tuple[str, str, str, int, str]], add: bool) -> None:
-    by_fw: dict[str, list[str]] = {}
-    for fw, src, dst, port, proto in grants:
-        el = f"{src} . {dst} . {port}"
-        by_fw.setdefault(fw, []).append(
-            f"add element inet vendorwall_state grants_{proto} {{ {el} timeout 10m }}" if add
-            else f"add element inet vendorwall_state grants_{proto} {{ {el} timeout 1s }}\n"
-                 f"delete element inet vendorwall_state grants_{proto} {{ {el} }}")
-    for fw, lines in by_fw.items():
-        ns = state.firewalls.get(fw, {}).get("netns")
-        if ns:
-            subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input="\n".join(lines) + "\n", text=True,
-                           capture_output=True, check=False)
-
-
 def probe(lab_dir: str, m: Manifest, p: Plan, *, timeout: float = 1.0) -> dict[str, Any]:
     from ..lab import probe as lab_probe
     from ..lab import runner
@@ -98,12 +82,17 @@ def probe(lab_dir: str, m: Manifest, p: Plan, *, timeout: float = 1.0) -> dict[s
     state = runner.LabState.load(lab_dir)
     if state is None:
         return {"summary": f"no lab in {lab_dir}: not probed", "probes": 0, "mismatches": []}
+    from ..lab import testgrants
+
     probes, grants = build(m, p, state)
-    _grants(state, grants, True)
+    fw_ns = {dev: fw["netns"] for dev, fw in state.firewalls.items()}
+    # test grants only where no live grant holds the tuple, and only those removed: an operator's stays
+    created = testgrants.add(fw_ns, [testgrants.Tuple(fw, proto, src, dst, port)
+                                     for fw, src, dst, port, proto in grants])
     try:
         outcomes = asyncio.run(lab_probe._run_all(probes, timeout, 256))
     finally:
-        _grants(state, grants, False)
+        testgrants.remove(fw_ns, created)
     total: Counter[str] = Counter()
     good: Counter[str] = Counter()
     mismatches = []

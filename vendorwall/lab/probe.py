@@ -12,6 +12,9 @@ address) to its destination; a seeded sample of forbidden tuples must fail:
 
 On-demand flows are probed twice: without a grant (must fail), then with a grant added to the
 firewall's ``vendorwall_state`` grant set (must connect); the test grants are removed afterwards.
+An operator's live grant is never replaced or removed (:mod:`.testgrants`): a test grant is created only
+where none holds the tuple, only those are removed, and a tuple a live grant holds is not probed
+"without a grant".
 Scheduled flows are skipped (their outcome depends on the wall clock; counted as skipped).
 A forbidden probe passes only on a timeout (the firewall dropped it): a refusal would mean the
 packet reached the destination host. TCP probes also check the answering namespace's banner.
@@ -23,7 +26,6 @@ import asyncio
 import datetime as dt
 import random
 import socket
-import subprocess
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -267,20 +269,10 @@ async def _run_all(probes: list[Probe], timeout: float, parallel: int) -> list[O
     return list(await asyncio.gather(*(_probe(p, timeout, sem) for p in probes)))
 
 
-def _grant_script(probes: list[Probe], fw: str, add: bool, minutes: int = 10) -> str:
-    lines = []
-    for p in probes:
-        if fw in p.firewalls:
-            el = f"{p.src} . {p.dst} . {p.port}"
-            lines.append(f"add element inet vendorwall_state grants_{p.proto} {{ {el} timeout {minutes}m }}" if add
-                         else f"delete element inet vendorwall_state grants_{p.proto} {{ {el} }}")
-    return "\n".join(sorted(set(lines))) + "\n" if lines else ""
+def _tuples(probes: list[Probe]) -> list[Any]:
+    from . import testgrants
 
-
-def _nft(fw_ns: str, script: str) -> None:
-    if script:
-        subprocess.run(["ip", "netns", "exec", fw_ns, "nft", "-f", "-"], input=script, text=True, check=True,
-                       capture_output=True)
+    return [testgrants.Tuple(fw, p.proto, p.src, p.dst, p.port) for p in probes for fw in p.firewalls]
 
 
 def run(state: Any, *, seed: int = 1, sample: int = 25, timeout: float = 1.0, parallel: int = 256,
@@ -290,19 +282,25 @@ def run(state: Any, *, seed: int = 1, sample: int = 25, timeout: float = 1.0, pa
     t0 = time.monotonic()
     res = pipeline.run(state.inventory, dt.date.fromisoformat(state.now), check_lock=False, do_render=False)
     topo = build(res.model, state.lab_id)
+    from . import testgrants
+
     phase1, granted, skipped = build_probes(res.model, topo, seed=seed, sample=sample)
+    fw_ns = {dev: fw["netns"] for dev, fw in state.firewalls.items()}
+    # a tuple an operator's live grant holds is not probed "without a grant" (it would connect)
+    live = testgrants.held(fw_ns)
+    kept = [p for p in phase1 if p.category != "on_demand_no_grant"
+            or not any(live.holds(t) for t in _tuples([p]))]
+    if len(kept) != len(phase1):
+        skipped["on demand without a grant: a live grant (not this test's) holds the tuple"] += len(phase1) - len(kept)
     report = Report(skipped=skipped)
-    progress(f"  phase 1: {len(phase1)} probes (allowed, forbidden sample, on-demand without grant)")
-    report.outcomes += asyncio.run(_run_all(phase1, timeout, parallel))
+    progress(f"  phase 1: {len(kept)} probes (allowed, forbidden sample, on-demand without grant)")
+    report.outcomes += asyncio.run(_run_all(kept, timeout, parallel))
     if granted:
-        fw_ns = {dev: fw["netns"] for dev, fw in state.firewalls.items()}
         progress(f"  phase 2: {len(granted)} on-demand probes with a test grant")
-        for dev, nsname in fw_ns.items():
-            _nft(nsname, _grant_script(granted, dev, True))
+        created = testgrants.add(fw_ns, _tuples(granted))  # never over an operator's grant
         try:
             report.outcomes += asyncio.run(_run_all(granted, timeout, parallel))
         finally:
-            for dev, nsname in fw_ns.items():
-                _nft(nsname, _grant_script(granted, dev, False))
+            testgrants.remove(fw_ns, created)  # only the test's own
     report.seconds = time.monotonic() - t0
     return report
