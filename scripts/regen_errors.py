@@ -326,6 +326,9 @@ CASES: dict[str, Case] = {
     "overlap-entry-paths": Case(
         "two vendors' entry paths overlap",
         {TOMORA: [("pool: 10.200.2.0/27\n", "pool: 10.200.1.16/28\n")]}),
+    "vendor-source-is-device-mgmt": Case(
+        "a vendor's bastion source equal to a bastion's management address: isolation could never cut it",
+        {HOSTS: [("bst-1: {ansible_host: 10.250.0.21,", "bst-1: {ansible_host: 10.249.0.101,")]}),
     "overlap-pool-management": Case(
         "a segment pool overlapping a management network",
         {SITES: _insert_after("      - 10.64.0.0/24\n", "      - 10.250.1.128/25\n")}),

@@ -61,6 +61,7 @@ def check(inv: Inventory, now: dt.date) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     _check_sites(inv, out)
     _check_prefixes(inv, out)
+    _check_cuttable(inv, out)
     _check_names(inv, out)
     _check_policy_services(inv, out)
     _check_groups(inv, out)
@@ -177,6 +178,36 @@ def _check_prefixes(inv: Inventory, out: list[Diagnostic]) -> None:
                           "each party needs its own addresses so the firewall can tell them apart",
                           "prefix", later[3]))
         active.append(item)
+
+
+def _check_cuttable(inv: Inventory, out: list[Diagnostic]) -> None:
+    """Every vendor entry path can be cut: none overlaps a device's management address, which isolation
+    never quarantines (management networks, client groups and infrastructure are refused by the overlap
+    sweep above). A bastion's shared egress is cut on the bastion, by the vendor's accounts: it needs some."""
+    addrs = sorted(((IPv4Network(f"{d.mgmt_address}/32"), n, d.role) for n, d in inv.devices.items()
+                    if _is_address(d.mgmt_address)), key=lambda t: (int(t[0].network_address), t[1]))
+    for v in sorted(inv.vendors.values(), key=lambda v: v.name):
+        for ep in v.entry_paths:
+            if ep.shared:
+                continue
+            for i, p in enumerate(ep.prefixes):
+                sub = {"bastion": "source", "vpn": "pool"}.get(ep.kind, f"remote_subnets[{i}]")
+                for net, name, role in addrs:
+                    if net.overlaps(p):
+                        out.append(_d(ep.origin, "vendor source overlaps a device's management address",
+                                      f"{p} disjoint from every device's management address",
+                                      f"contains {net.network_address}, the management address of {role} {name} "
+                                      f"({inv.devices[name].origin})",
+                                      "isolation never quarantines management, so this entry path could never be "
+                                      "cut: give the vendor its own source address", "prefix", sub))
+
+
+def _is_address(text: str) -> bool:
+    try:
+        IPv4Network(f"{text}/32")
+    except ValueError:
+        return False
+    return True
 
 
 def _line_of(inv: Inventory, origin: Origin, sub: str) -> str:
