@@ -96,14 +96,21 @@ def test_elements_path_x_address_x_port(example_result):
     assert len(els) == 6
 
 
-def test_open_txn_and_comment():
+def test_open_close_requests_and_comment():
+    """Grants reach the firewall's agent as data; the comment keeps safe characters only."""
     e = grants.Element("fw", "tcp", "10.0.0.0/27", "10.1.1.1", 22)
-    c = grants.comment("g0123456789ab", "v", "s", 'T"1\n' + "x" * 200, True)
-    assert len(c.encode()) < 128 and '"' not in c and "\n" not in c and "BREAK-GLASS" in c
-    txn = grants.open_txn([e], 30, c)
-    assert txn.startswith("create element inet vendorwall_state grants_tcp { 10.0.0.0/27 . 10.1.1.1 . 22 timeout 30s")
-    close = grants.close_txn([("grants_tcp", e.key)])
-    assert close.splitlines()[0].endswith("timeout 1s }") and close.splitlines()[1].startswith("delete element")
+    c = grants.comment("g0123456789ab", "v", "s", 'T"1\n; rm -rf / $(x)' + "x" * 200, True)
+    assert len(c.encode()) < 128 and "BREAK-GLASS" in c
+    assert set(c) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._/:=@+-")
+    assert grants.open_request([e], 30, c) == {
+        "op": "grants_open", "timeout": 30, "comment": c, "only_missing": False,
+        "elements": [{"set": "grants_tcp", "src": "10.0.0.0/27", "dst": "10.1.1.1", "port": 22}]}
+    assert grants.close_request([e])["elements"] == [{"set": "grants_tcp", "src": "10.0.0.0/27", "dst": "10.1.1.1",
+                                                       "port": 22}]
+    live = grants.LiveElement("fw", "grants_tcp", "10.0.0.0/27 . 10.1.1.1 . 22", 30, 20, c)
+    assert grants.element_of(live) == e
+    anyv = grants.LiveElement("fw", "grants_any", "10.0.0.0/27 . 10.1.1.1", 30, 20, c)
+    assert grants.element_of(anyv) == grants.Element("fw", "any", "10.0.0.0/27", "10.1.1.1", None)
 
 
 def test_parse_set_listing():
@@ -113,6 +120,11 @@ def test_parse_set_listing():
     live, err = grants.parse_set("fw", "grants_tcp", text)
     assert err == "" and live and live[0].key == "10.200.1.0/27 . 10.64.1.2 . 22" and live[0].grant == "gabcdefabcdef"
     assert grants.parse_set("fw", "grants_tcp", "Error: No such file or directory")[0] is None
+    o = grants.observed("fw", {"ok": True, "before": {"grants_tcp": json.loads(text)["nftables"][1]["set"]["elem"]},
+                               "after": {"grants_tcp": []}, "rc": 0, "t1": 5, "errors": {"grants_udp": "no set"}})
+    assert o.before and o.before[0].grant == "gabcdefabcdef" and o.after == [] and o.t1 == 5.0
+    assert o.errors == ["grants_udp: no set"]
+    assert grants.observed("fw", {"before": "junk", "errors": 3}).before is None
 
 
 def test_refusal_is_journaled_and_an_edited_line_is_detected(example_result, tmp_path):
@@ -138,3 +150,33 @@ def test_refusal_is_journaled_and_an_edited_line_is_detected(example_result, tmp
 def test_request_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         req().vendor = "x"  # type: ignore[misc]
+
+
+def test_an_isolated_vendor_gets_no_access_break_glass_included(example_result, tmp_path):
+    """Rule 'isolated': the isolation record names the vendor; the refusal carries the incident reference,
+    is journaled, and nothing is opened (no device contacted)."""
+    from vendorwall.access import devices
+    from vendorwall.isolate import isolated
+
+    path = isolated.path_of(example_result.inventory.root)
+    isolated.write(path, isolated.Isolation({"acme-imaging": isolated.Entry(
+        "acme-imaging", "2026-11-28T03:12:44.120Z", "ransomware at the vendor", "INC-4711", "access", "oncall",
+        "r123")}))
+    jpath = str(tmp_path / "access.jsonl")
+    for r in (req(), req(emergency=True, approver="", duration="1h")):
+        out = grants.open_grant(example_result.model, r, devices.ConnOptions(lab_dir=str(tmp_path / "nolab")), jpath,
+                                today=NOW)
+        assert out.exit == 2 and [x["rule"] for x in out.data["refusals"]] == ["isolated"]
+        text = "\n".join(out.lines)
+        assert "access refused by rule isolated" in text and "INC-4711" in text and "r123" in text
+        assert "vendorwall restore" in text
+    assert [e["event"] for e in journal.read(jpath)] == ["refused", "refused"]
+    # another vendor is not concerned
+    assert rules(example_result.inventory, req(), NOW) == []
+    assert [x.rule for x in policy.check(example_result.inventory, req(), NOW, isolated.read(path))] == ["isolated"]
+    # an unreadable record refuses too (fail closed)
+    with open(path, "w") as fh:
+        fh.write("{broken")
+    out = grants.open_grant(example_result.model, req(), devices.ConnOptions(), jpath, today=NOW)
+    assert out.exit == 2 and out.data["refusals"][0]["rule"] == "isolated"
+    assert "cannot read the isolation state" in out.data["refusals"][0]["found"]

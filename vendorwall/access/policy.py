@@ -10,7 +10,9 @@ Each rule has a stable name (written to the journal with a refusal, and tested o
   ``on_demand_max_hours``), and for break-glass within ``policy.emergency_max_hours``;
 - ``approver``: one of the system's approvers (default: the vendor's), and not the requester
   (four eyes); break-glass needs none (flagged for review within 24 h instead);
-- ``contract``: the vendor's contract is valid on the day (ISO/IEC 27001 A.5.20).
+- ``contract``: the vendor's contract is valid on the day (ISO/IEC 27001 A.5.20);
+- ``isolated``: the vendor is not isolated (``vendorwall isolate``; the isolation record of the state
+  directory, with its incident reference), break-glass included: restore it first.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from ..isolate.isolated import Isolation
 from ..model import Inventory
 
 EMERGENCY_REVIEW_HOURS = 24
@@ -91,8 +94,8 @@ def max_seconds(inv: Inventory, system: str, emergency: bool) -> int:
     return min(hours, pol.on_demand_max_hours) * 3600
 
 
-def check(inv: Inventory, req: Request, today: dt.date) -> list[Refusal]:
-    """Every rule the request breaks (empty: it may be granted)."""
+def check(inv: Inventory, req: Request, today: dt.date, isolation: Isolation | None = None) -> list[Refusal]:
+    """Every rule the request breaks (empty: it may be granted). ``isolation``: who is isolated now."""
     out: list[Refusal] = []
     if not req.ticket.strip():
         out.append(Refusal("ticket", "no ticket reference", "the change or incident ticket the access is for",
@@ -141,6 +144,15 @@ def check(inv: Inventory, req: Request, today: dt.date) -> list[Refusal]:
         elif req.approver == req.requester:
             out.append(Refusal("approver", "the approver is the requester", "two different people (four eyes)",
                                req.approver, "ask another approver of the system"))
+    entry = isolation.vendors.get(req.vendor) if isolation is not None else None
+    if entry is not None:
+        ref = ", ".join(x for x in (f"ticket {entry.ticket}" if entry.ticket else "",
+                                    f"isolate run {entry.run}" if entry.run else "") if x)
+        out.append(Refusal("isolated", f"{req.vendor} is isolated (incident: {entry.reason}"
+                           + (f"; {ref}" if ref else "") + ")",
+                           "a vendor that is not isolated", f"isolated since {entry.since} by {entry.by or '?'}",
+                           "no access, break-glass included, while the vendor is isolated; once the incident is "
+                           f"closed: vendorwall restore INVENTORY --vendor {req.vendor} --reason ..."))
     if vendor.contract_ends < today:
         out.append(Refusal("contract", f"the contract of {req.vendor} ended", f"a contract valid on {today}",
                            f"{vendor.contract_reference} ended {vendor.contract_ends.isoformat()}",
