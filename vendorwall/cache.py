@@ -205,6 +205,7 @@ class Fingerprints:
         self.model = model
         self._nets: dict[int, tuple[Any, tuple[tuple[int, int], ...]]] = {}
         self._rules: dict[int, tuple[Any, bytes]] = {}
+        self._segs: dict[int, tuple[Any, bytes]] = {}
         inv = model.inventory
         self._common = _dump((model.now.isoformat(), repr(inv.policy), repr(sorted(inv.services.items())),
                               tuple(sorted(inv.client_groups)), tuple(sorted(getattr(model, "isolated", {}).items()))))
@@ -235,6 +236,14 @@ class Fingerprints:
         return out
 
     def segment(self, s: Any) -> bytes:
+        hit = self._segs.get(id(s))
+        if hit is not None and hit[0] is s:
+            return hit[1]
+        out = self._segment(s)
+        self._segs[id(s)] = (s, out)
+        return out
+
+    def _segment(self, s: Any) -> bytes:
         return _dump((s.key, s.site, s.vendor, s.mode, s.systems, s.vlan, int(s.subnet.network_address),
                               s.subnet.prefixlen, int(s.gateway), tuple((k, tuple(int(a) for a in v))
                                                                         for k, v in s.hosts.items()),
