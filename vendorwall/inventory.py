@@ -25,6 +25,9 @@ from .errors import Diagnostic, UsageError
 from .model import (
     Access,
     Account,
+    Alerts,
+    ConnectionLogs,
+    EmailChannel,
     ClientGroup,
     Device,
     EntryPath,
@@ -38,8 +41,10 @@ from .model import (
     StaffPath,
     SwitchLink,
     SwitchPort,
+    SyslogTarget,
     System,
     Vendor,
+    WebhookChannel,
     Window,
 )
 from .yamlsrc import Path, Source, dotted, load_bytes, load_file, read_file, undotted
@@ -494,10 +499,37 @@ def _policy(raw: tuple[dict[str, Any], Loc] | None) -> Policy:
     if raw is None:
         return Policy()
     d, loc = raw
-    kw = {k: v for k, v in d.items() if k != "forbidden_services"}
+    kw = {k: v for k, v in d.items() if k not in ("forbidden_services", "connection_logs", "alerts")}
     if "forbidden_services" in d:
         kw["forbidden_services"] = tuple(d["forbidden_services"])
+    if "connection_logs" in d:
+        kw["connection_logs"] = _connection_logs(d["connection_logs"])
+    if "alerts" in d:
+        kw["alerts"] = _alerts(d["alerts"])
     return Policy(**kw, origin=loc.origin)
+
+
+def _syslog(d: dict[str, Any] | None, tls_port: int = 514) -> SyslogTarget | None:
+    if not d:
+        return None
+    tls = bool(d.get("tls", False))
+    return SyslogTarget(d["host"], int(d.get("port") or (6514 if tls else tls_port)), tls, d.get("ca_file", ""),
+                        d.get("permitted_peer", ""), d.get("protocol", "tcp"))
+
+
+def _connection_logs(d: dict[str, Any]) -> ConnectionLogs:
+    return ConnectionLogs(int(d.get("local_keep_days", 14)), bool(d.get("install_packages", False)),
+                          _syslog(d.get("syslog")))
+
+
+def _alerts(d: dict[str, Any]) -> Alerts:
+    e, w = d.get("email"), d.get("webhook")
+    email = EmailChannel(e["server"], e["from"], tuple(e["to"]), int(e.get("port", 25)), e.get("security", "starttls"),
+                         e.get("username", ""), e.get("password_env", "")) if e else None
+    hook = WebhookChannel(w.get("url", ""), w.get("url_env", ""), w.get("token_env", ""),
+                          w.get("format", "generic")) if w else None
+    return Alerts(tuple(d.get("events", ())), int(d.get("repeat_days", 7)), int(d.get("retries", 2)),
+                  float(d.get("timeout_seconds", 5)), email, hook, _syslog(d.get("syslog")))
 
 
 def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diagnostic], dict[str, Loc]]:

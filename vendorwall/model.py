@@ -33,6 +33,57 @@ NO_ORIGIN = Origin("<default>", 0)
 
 
 @dataclass(frozen=True)
+class SyslogTarget:
+    host: str
+    port: int = 514
+    tls: bool = False
+    ca_file: str = ""
+    permitted_peer: str = ""
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class ConnectionLogs:
+    """``policy.connection_logs``: the pipeline deploy installs on the nftables firewalls."""
+
+    local_keep_days: int = 14
+    install_packages: bool = False
+    syslog: SyslogTarget | None = None
+
+
+@dataclass(frozen=True)
+class EmailChannel:
+    server: str
+    sender: str
+    to: tuple[str, ...]
+    port: int = 25
+    security: str = "starttls"  # none | starttls | tls
+    username: str = ""
+    password_env: str = ""  # the password is read from this environment variable, never from the inventory
+
+
+@dataclass(frozen=True)
+class WebhookChannel:
+    url: str = ""
+    url_env: str = ""
+    token_env: str = ""
+    format: str = "generic"  # generic | mattermost | teams
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """``policy.alerts``: who is told, how (docs/alerts.md)."""
+
+    events: tuple[str, ...] = ()  # empty: every event
+    repeat_days: int = 7
+    retries: int = 2
+    timeout_seconds: float = 5.0
+    email: EmailChannel | None = None
+    webhook: WebhookChannel | None = None
+    syslog: SyslogTarget | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     account_max_lifetime_days: int = 365
     idle_lock_days: int = 90
@@ -44,6 +95,8 @@ class Policy:
     forbidden_services: tuple[str, ...] = ("telnet", "smb", "any")
     log_group: int = 1
     connection_log_group: int = 2
+    connection_logs: ConnectionLogs = field(default_factory=ConnectionLogs)
+    alerts: Alerts = field(default_factory=Alerts)
     origin: Origin = NO_ORIGIN
 
 

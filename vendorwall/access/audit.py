@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, model: Model) -> Outcome:
     arch = logs.archive_dir(args.inventory, args.archive)
     jpath = grants.journal_path(args.inventory, args.journal)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**9)
-    recs = sorted(logs.records(arch), key=lambda r: (r["ts"], r["firewall"], r["src"], r["sport"], r["dst"]))
+    recs = logs.connections(arch)  # one per connection (its opening, with bytes once closed), sorted
     sample = random.Random(seed).sample(recs, min(args.size, len(recs)))
     sample.sort(key=lambda r: r["ts"])
     windows = _grant_windows(jpath)

@@ -1,58 +1,45 @@
 """Connection logs of vendor flows: collected from the firewalls into a compressed, hash-chained archive.
 
-On each firewall a recorder writes one line per new connection to ``<device dir>/conn.log`` (default
-``/var/lib/vendorwall/conn.log``): ``conntrack -E -e NEW -o timestamp`` (flow records; with
-``nf_conntrack_acct=1`` and ``-e NEW,DESTROY`` byte counts too), or ulogd2 reading NFLOG group
-``policy.connection_log_group`` (the rendered policy logs every new vendor connection there with
-prefix ``vw-vendor-new``). In the lab, :func:`start_lab_recorder` runs conntrack inside the firewall's
-namespace.
+On each nftables firewall, deploy installs the pipeline of :mod:`vendorwall.access.logpipe` (ulogd2, and
+rsyslog when a syslog server is named): one JSON line per new vendor connection (``new.json``), per dropped
+packet (``drop.json``), per vendor-sourced flow at its close with bytes and duration (``flow.json``), in
+``<remote dir>/connlog/``, rotated locally.
 
-``vendorwall logs collect`` (``playbooks/logs_collect.yml``) fetches the bytes written since the last
-collection (one SSH round trip per firewall, all at once), keeps the vendor-sourced flows (source in a
-vendor entry path), and writes them as one gzip segment per collection under the archive directory
-(default ``build/<inventory>/connection-logs/``). ``index.jsonl`` chains the segments with the
-journal's hash chain (each entry: file, sha256 of the compressed segment, records, first/last time,
-per-firewall offsets): editing, removing or replacing a segment shows (``logs verify``). ``logs purge``
-deletes segments older than ``policy.log_retention_days`` (CNIL: 6 months to 1 year) and journals the
-purge in the same chain.
+``vendorwall logs collect`` (``playbooks/logs_collect.yml``) reads what was written since the last
+collection through the fixed agent ``connlog`` (op ``read``: one SSH round trip per firewall, all at once;
+a cursor per file survives rotation), keeps the vendor-sourced records, and writes them enriched: vendor
+and entry path (the source), system (the destination), service (protocol and port among the system's
+services), verdict, grant id (the access journal's grant whose tuple and window cover the connection's
+start), bytes and duration at close. One gzip segment per collection under the archive directory (the
+state directory's ``connection-logs/``); ``index.jsonl`` chains the segments with the journal's hash chain
+(each entry: file, sha256 of the compressed segment, records, first/last time, per-firewall cursors):
+editing, removing or replacing a segment shows (``logs verify``). ``logs purge`` deletes segments older
+than ``policy.log_retention_days`` (CNIL: 6 months to 1 year) and journals the purge in the same chain.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import gzip
 import hashlib
 import json
 import os
-import re
-import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
+from ..devices.errors import DeployError
 from ..isolate import journal
 from ..model import Model
-from . import devices
+from . import devices, logpipe
 from .grants import Outcome, stamp
 
 INDEX = "index.jsonl"
-_LINE = re.compile(r"^\[(?P<ts>\d+\.\d+)\]\s+\[NEW\]\s+(?P<proto>tcp|udp)\s+\d+\s+(?:\d+\s+)?(?:[A-Z_]+\s+)?"
-                   r"src=(?P<src>\S+) dst=(?P<dst>\S+) sport=(?P<sport>\d+) dport=(?P<dport>\d+)")
-
-
-def conn_log_path(t: Any) -> str:
-    return os.path.join(t.remote_dir, "conn.log")
-
-
-def parse_lines(fw: str, text: str) -> list[dict[str, Any]]:
-    out = []
-    for line in text.splitlines():
-        m = _LINE.match(line.strip())
-        if m:
-            out.append({"ts": float(m["ts"]), "firewall": fw, "proto": m["proto"], "src": m["src"], "dst": m["dst"],
-                        "sport": int(m["sport"]), "dport": int(m["dport"])})
-    return out
+PROTO: dict[Any, str] = {1: "icmp", 6: "tcp", 17: "udp"}
+EVENTS = {"new.json": "new", "drop.json": "drop", "flow.json": "end"}
 
 
 def vendor_sources(model: Model) -> list[tuple[IPv4Network, str, str]]:
@@ -63,76 +50,165 @@ def archive_dir(inventory: str, override: str | None) -> str:
     return override or devices.state_dir(inventory).connection_logs_dir
 
 
-def _offsets(arch: str) -> dict[str, int]:
+def _cursors(arch: str) -> dict[str, dict[str, Any]]:
     idx = os.path.join(arch, INDEX)
-    offs: dict[str, int] = {}
+    out: dict[str, dict[str, Any]] = {}
     if os.path.exists(idx):
         for e in journal.read(idx):
-            offs.update(e.get("offsets", {}))
-    return offs
+            out.update(e.get("cursors", {}))
+    return out
 
 
-def collect(model: Model, o: devices.ConnOptions, arch: str) -> Outcome:
+# --------------------------------------------------------------------------- device records -> archive records
+
+
+def parse_event(fw: str, file: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+    """One ulogd2 JSON line as an archive record (without the model's names); None if not an IPv4 flow."""
+    event = EVENTS.get(file)
+    try:
+        if event == "end":
+            start = obj["flow.start.sec"] + obj.get("flow.start.usec", 0) / 1e6
+            end = obj["flow.end.sec"] + obj.get("flow.end.usec", 0) / 1e6
+            r = {"ts": round(end, 6), "start": round(start, 6), "end": round(end, 6),
+                 "duration": round(max(0.0, end - start), 3),
+                 "proto": PROTO.get(obj.get("orig.ip.protocol"), str(obj.get("orig.ip.protocol"))),
+                 "src": obj["src_ip"], "dst": obj["dest_ip"], "sport": int(obj.get("orig.l4.sport", 0)),
+                 "dport": int(obj.get("orig.l4.dport", 0)),
+                 "bytes_out": int(obj.get("orig.raw.pktlen", 0)), "bytes_in": int(obj.get("reply.raw.pktlen", 0)),
+                 "packets": int(obj.get("orig.raw.pktcount", 0)) + int(obj.get("reply.raw.pktcount", 0)),
+                 "verdict": "accept"}
+            r["bytes"] = r["bytes_out"] + r["bytes_in"]
+        elif event in ("new", "drop"):
+            ts = obj["oob.time.sec"] + obj.get("oob.time.usec", 0) / 1e6
+            r = {"ts": round(ts, 6), "proto": PROTO.get(obj.get("ip.protocol"), str(obj.get("ip.protocol"))),
+                 "src": obj["src_ip"], "dst": obj["dest_ip"], "sport": int(obj.get("src_port", 0)),
+                 "dport": int(obj.get("dest_port", 0)), "verdict": "accept" if event == "new" else "drop",
+                 "reason": str(obj.get("oob.prefix", ""))}
+        else:
+            return None
+        IPv4Address(r["src"])
+        IPv4Address(r["dst"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {"firewall": fw, "event": event, **r}
+
+
+class Names:
+    """The model's names for addresses and ports: vendor and entry path of a source, system of a
+    destination, service of a port on that system; and the access journal's grants."""
+
+    def __init__(self, model: Model, access_journal: str | None):
+        from .audit import _grant_windows
+
+        self.model = model
+        self.sources = vendor_sources(model)
+        self.systems: dict[str, str] = {}
+        for sys_ in model.inventory.systems.values():
+            for a in sys_.addresses:
+                self.systems[str(a)] = sys_.name
+        for seg in model.segments:
+            for name, addrs in seg.hosts.items():
+                for a in addrs:
+                    self.systems.setdefault(str(a), name)
+        self.services: dict[tuple[str, str, Any], str] = {}
+        for r in model.rules:
+            if r.kind == "vendor_access":
+                for p in r.ports or (None,):
+                    self.services.setdefault((r.system, r.protocol, p), r.service)
+        self.catalogue: dict[tuple[str, Any], str] = {(s.protocol, p): s.name for s in model.inventory.services.values()
+                                                      for p in s.ports}
+        self.windows = _grant_windows(access_journal) if access_journal and os.path.exists(access_journal) else []
+
+    def vendor(self, src: str) -> tuple[str, str] | None:
+        s = IPv4Address(src)
+        return next(((v, p) for n, v, p in self.sources if s in n), None)
+
+    def enrich(self, r: dict[str, Any]) -> dict[str, Any]:
+        from .audit import classify
+
+        system = self.systems.get(r["dst"], "")
+        port = r.get("dport")
+        service = (self.services.get((system, r["proto"], port)) or self.services.get((system, "any", None))
+                   or self.catalogue.get((r["proto"], port)) or f"{r['proto']}/{port}")
+        out = {**r, "system": system, "service": service, "grant": "", "access": ""}
+        if r["verdict"] == "accept":
+            kind, why = classify({**r, "ts": r.get("start", r["ts"])}, self.windows, self.model)
+            out["access"] = kind
+            if kind in ("grant", "break-glass"):
+                out["grant"] = why.split()[0]
+        return out
+
+
+def collect(model: Model, o: devices.ConnOptions, arch: str, *, access_journal: str | None = None) -> Outcome:
+    """Read every nftables firewall's new records (agent ``connlog`` op ``read``), archive the vendor ones."""
+    from ..devices.agents import run_agent
+
     inv = model.inventory
     fws = sorted(n for n, d in inv.devices.items() if d.role == "firewall" and d.platform == "nftables")
     tgts = devices.targets(inv, fws, o)
-    if o.lab_dir:  # the lab's device directories hold the recorder's file
+    if o.lab_dir:  # the lab's device directories
         from ..lab import runner
 
         st = runner.LabState.load(o.lab_dir)
         for t in tgts:
             t.remote_dir = ((st.firewalls.get(t.device) or {}).get("remote_dir") if st else None) or t.remote_dir
-    offs = _offsets(arch)
+    cursors = _cursors(arch)
 
-    def script(t: Any) -> str:
-        f = conn_log_path(t)
-        return (f'f={f}; size=$(stat -c %s "$f" 2>/dev/null || echo 0); echo "@@SIZE $size"\n'
-                f'tail -c +{offs.get(t.device, 0) + 1} "$f" 2>/dev/null | head -c $(( size - {offs.get(t.device, 0)} ))'
-                ' | base64 -w0; echo\nexit 0\n')
+    def one(t: Any) -> tuple[str, dict[str, Any] | None, str]:
+        try:
+            return t.device, run_agent(t, "connlog", {"op": "read", "dir": logpipe.device_dir(t.remote_dir),
+                                                      "cursors": cursors.get(t.device, {})}, timeout=120), ""
+        except DeployError as exc:
+            return t.device, None, str(exc)
 
-    answers = devices.run_all(tgts, script, o, "vendorwall logs collect")
-    srcs = vendor_sources(model)
+    with ThreadPoolExecutor(max(1, min(o.workers, len(tgts) or 1))) as pool:
+        answers = list(pool.map(one, tgts))
+    names = Names(model, access_journal)
     records: list[dict[str, Any]] = []
-    new_offs: dict[str, int] = {}
-    failed = []
-    for fw, a in sorted(answers.items()):
-        if not a.ok:
-            failed.append(fw)
+    new_cursors: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    seen = 0
+    for fw, a, err in sorted(answers, key=lambda x: x[0]):
+        if a is None or not a.get("ok"):
+            failed[fw] = err or str((a or {}).get("error", "failed"))
             continue
-        lines = a.output.splitlines()
-        size = int(lines[0].split()[1]) if lines and lines[0].startswith("@@SIZE") else 0
-        body = base64.b64decode("".join(lines[1:])).decode(errors="replace") if len(lines) > 1 else ""
-        if size < offs.get(fw, 0):  # the file was rotated
-            body, size = "", size
-        complete = body.rsplit("\n", 1)[0] + "\n" if "\n" in body else ""
-        new_offs[fw] = offs.get(fw, 0) + len(complete.encode())
-        for r in parse_lines(fw, complete):
-            try:
-                s = IPv4Address(r["src"])
-            except ValueError:
-                continue
-            hit = next(((v, p) for n, v, p in srcs if s in n), None)
-            if hit:
-                r["vendor"], r["entry_path"] = hit
-                records.append(r)
+        new_cursors[fw] = {}
+        for file, f in sorted(a.get("files", {}).items()):
+            new_cursors[fw][file] = f.get("cursor", {})
+            for line in base64.b64decode(f.get("data", "")).decode(errors="replace").splitlines():
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                r = parse_event(fw, file, obj) if isinstance(obj, dict) else None
+                if r is None:
+                    continue
+                seen += 1
+                hit = names.vendor(r["src"])
+                if hit:
+                    r["vendor"], r["entry_path"] = hit
+                    records.append(names.enrich(r))
     os.makedirs(arch, exist_ok=True)
     entry: dict[str, Any] = {"event": "segment", "when": journal.utcnow(), "who": journal.who(),
-                             "records": len(records), "offsets": new_offs, "failed": failed}
+                             "records": len(records), "events_read": seen, "cursors": new_cursors,
+                             "failed": sorted(failed)}
     if records:
-        records.sort(key=lambda r: (r["ts"], r["firewall"], r["src"], r["sport"]))
-        digest = hashlib.sha256(json.dumps(records).encode()).hexdigest()[:8]
-        name = f"conn-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{digest}.jsonl.gz"
+        records.sort(key=lambda r: (r["ts"], r["firewall"], r["event"], r["src"], r["sport"]))
         data = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
         comp = gzip.compress(data, mtime=0)
+        name = f"conn-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{hashlib.sha256(comp).hexdigest()[:8]}.jsonl.gz"
         with open(os.path.join(arch, name), "wb") as fh:
             fh.write(comp)
         entry.update({"file": name, "sha256": hashlib.sha256(comp).hexdigest(), "first": stamp(records[0]["ts"]),
-                      "last": stamp(records[-1]["ts"]), "last_ts": records[-1]["ts"]})
+                      "last": stamp(records[-1]["ts"]), "first_ts": records[0]["ts"], "last_ts": records[-1]["ts"]})
     e = journal.append(os.path.join(arch, INDEX), entry)
-    lines = [f"collected {len(records)} vendor connections from {len(fws) - len(failed)} firewalls"
+    counts = {k: sum(1 for r in records if r["event"] == k) for k in ("new", "end", "drop")}
+    lines = [f"collected {len(records)} vendor records ({counts['new']} new, {counts['end']} closed with bytes, "
+             f"{counts['drop']} drops) from {len(fws) - len(failed)} of {len(fws)} firewalls"
              + (f" into {entry['file']}" if records else "") + f"; index entry {e['seq']}"]
-    lines += [f"UNREACHABLE {fw}: {answers[fw].error}" for fw in failed]
-    return Outcome(1 if failed else 0, lines, {"records": len(records), "file": entry.get("file"), "failed": failed})
+    lines += [f"UNREACHABLE {fw}: {why}" for fw, why in sorted(failed.items())]
+    return Outcome(1 if failed else 0, lines, {"records": len(records), "counts": counts, "file": entry.get("file"),
+                                               "failed": sorted(failed)})
 
 
 def verify(arch: str) -> list[str]:
@@ -168,11 +244,46 @@ def records(arch: str) -> list[dict[str, Any]]:
     return out
 
 
+def connections(arch: str) -> list[dict[str, Any]]:
+    """One row per vendor connection: its ``new`` record joined with its ``end`` record (same firewall and
+    5-tuple, start within 2 s), so bytes and duration sit beside the opening; a connection still open at
+    the last collection has no bytes yet (``closed`` false); an ``end`` without its ``new`` (a flow the
+    policy does not log as new, or a rotation lost) stands alone. Drops are not connections."""
+    recs = records(arch)
+    ends: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in recs:
+        if r.get("event") == "end":
+            ends.setdefault((r["firewall"], r["proto"], r["src"], r["sport"], r["dst"], r["dport"]), []).append(r)
+    out = []
+    used: set[int] = set()
+    for r in recs:
+        ev = r.get("event", "new")  # records archived before the pipeline had events were new connections
+        if ev != "new":
+            continue
+        key = (r["firewall"], r["proto"], r["src"], r["sport"], r["dst"], r["dport"])
+        end = next((e for e in ends.get(key, []) if id(e) not in used and abs(e["start"] - r["ts"]) < 2.0), None)
+        row = {**r, "closed": end is not None}
+        if end is not None:
+            used.add(id(end))
+            row.update({k: end[k] for k in ("end", "duration", "bytes", "bytes_in", "bytes_out", "packets")
+                        if k in end})
+        out.append(row)
+    for group in ends.values():
+        for e in group:
+            if id(e) not in used:
+                out.append({**e, "ts": e["start"], "closed": True})
+    out.sort(key=lambda r: (r["ts"], r["firewall"], r["src"], r["sport"], r["dst"]))
+    return out
+
+
 def purge(model: Model, arch: str, now: float | None = None) -> Outcome:
+    """Delete the segments whose newest record is older than ``policy.log_retention_days`` before ``now``;
+    the purge (files, their sha256, the retention) is journaled in the archive's chain."""
     days = model.inventory.policy.log_retention_days
     limit = (now or time.time()) - days * 86400
     idx = os.path.join(arch, INDEX)
-    gone = []
+    gone: list[str] = []
+    digests: dict[str, str] = {}
     if os.path.exists(idx):
         done = {f for e in journal.read(idx) if e.get("event") == "purged" for f in e.get("files", [])}
         for e in journal.read(idx):
@@ -181,26 +292,23 @@ def purge(model: Model, arch: str, now: float | None = None) -> Outcome:
                 if os.path.exists(p):
                     os.unlink(p)
                 gone.append(e["file"])
+                digests[e["file"]] = e.get("sha256", "")
     if gone:
         journal.append(idx, {"event": "purged", "when": journal.utcnow(), "who": journal.who(), "files": gone,
-                             "retention_days": days})
+                             "sha256": digests, "retention_days": days, "limit": stamp(limit)})
     return Outcome(0, [f"purged {len(gone)} segments older than {days} days"], {"purged": gone})
 
 
 def run(args: argparse.Namespace, model: Model, o: devices.ConnOptions) -> Outcome:
+    from .grants import journal_path
+
     arch = archive_dir(args.inventory, args.archive)
     if args.logs_command == "collect":
-        return collect(model, o, arch)
+        return collect(model, o, arch, access_journal=journal_path(args.inventory, None))
     if args.logs_command == "purge":
-        return purge(model, arch)
+        now = None
+        if args.now:
+            now = dt.datetime.combine(dt.date.fromisoformat(args.now), dt.time(), dt.UTC).timestamp()
+        return purge(model, arch, now)
     problems = verify(arch)
     return Outcome(1 if problems else 0, problems or [f"{arch}: intact"], {"problems": problems})
-
-
-def start_lab_recorder(netns_name: str, device_dir: str) -> subprocess.Popen[bytes]:
-    """The lab's recorder: ``conntrack -E -e NEW -o timestamp`` inside the firewall's namespace, appending
-    to ``<device dir>/conn.log``. The caller stops it by its pid (or ``vendorwall lab down`` does)."""
-    os.makedirs(device_dir, exist_ok=True)
-    with open(os.path.join(device_dir, "conn.log"), "ab") as out:
-        return subprocess.Popen(["ip", "netns", "exec", netns_name, "conntrack", "-E", "-e", "NEW", "-o",
-                                 "timestamp"], stdout=out, stderr=subprocess.DEVNULL)

@@ -23,7 +23,7 @@ from .session import Target
 
 DEPLOY_ROLES = ("firewall", "switch")
 CONNECTION_KEYS = {"host": str, "port": int, "netns": str, "username": str, "key_file": str, "remote_dir": str,
-                   "known_hosts": str}
+                   "known_hosts": str, "supervisor": str}
 
 
 class JobError(ValueError):
@@ -128,6 +128,11 @@ def targets(res: Any, names: list[str], creds: Credentials, connections: Mapping
         t.sock_factory = netns_factory(c["netns"]) if c.get("netns") else None
         t.session_log = os.path.join(paths.log_dir, f"{name}.log") if paths.log_dir else None
         t.backup_dir = paths.backup_dir
+        if dev.role == "firewall" and dev.platform == "nftables":
+            from ..access import logpipe
+
+            sup = c.get("supervisor") or str(dev.vars.get("vendorwall_connlog_supervisor", "systemd"))
+            extra["connlog"] = logpipe.install_request(model, t.remote_dir, supervisor=sup)
         t.extra = extra
         out.append(t)
     return out

@@ -10,6 +10,10 @@ If verification fails the controller loads the rollback file itself; if the cont
 session anywhere between arming and confirming, the timer on the device loads it after
 ``confirm_s`` seconds. The state table's sets (quarantine, grants) are never flushed or replaced.
 The whole push runs under the device lock (``devlock``: ``flock`` held by the session's own shell).
+
+Then, when the target carries one (``target.extra["connlog"]``, set by :func:`vendorwall.deploy.job.targets`
+from the model), the connection-log pipeline: its files go as data to the fixed agent ``connlog``
+(:mod:`vendorwall.access.logpipe`), which installs and (re)starts it; idempotent, planned in check mode.
 """
 
 from __future__ import annotations
@@ -138,6 +142,43 @@ def _claim(pending: str, timer_pid: str, then: str = "") -> str:
 
 def push(target: Target, text: str, opts: Options | None = None) -> Result:
     opts = opts or Options()
+    res = _push_policy(target, text, opts)
+    if res.error is None and target.extra.get("connlog"):
+        connlog(target, res, opts)
+    return res
+
+
+def connlog(target: Target, res: Result, opts: Options) -> None:
+    """Install (or plan, in check mode) the connection-log pipeline; its outcome joins the device's result."""
+    from ..devices.agents import run_agent
+
+    t0 = time.monotonic()
+    try:
+        ans = run_agent(target, "connlog", {**target.extra["connlog"], "check": opts.check}, timeout=180)
+    except DeployError as exc:
+        res.error = DeployError(target.device, target.platform, "connection-log pipeline",
+                                f"policy applied, pipeline not installed: {exc.message}")
+        return
+    finally:
+        res.seconds += time.monotonic() - t0
+    done = sorted(set(ans.get("changed", [])))
+    started = sorted(set(ans.get("started", []) + ans.get("restarted", [])))
+    if not ans.get("ok"):
+        res.error = DeployError(target.device, target.platform, "connection-log pipeline",
+                                f"policy applied, pipeline not installed: {ans.get('error', 'failed')}")
+        return
+    if opts.check:
+        would = ans.get("would_start", [])
+        res.log.append(f"connection log: would change {', '.join(done) or 'nothing'}"
+                       + (f", would start {', '.join(would)}" if would else ""))
+        res.changed = res.changed or bool(done or would)
+        return
+    res.log.append(f"connection log: changed {', '.join(done) or 'nothing'}; started {', '.join(started) or 'none'}; "
+                   f"running {', '.join(sorted(ans.get('running', {}))) or 'none'}")
+    res.changed = res.changed or bool(done or started)
+
+
+def _push_policy(target: Target, text: str, opts: Options) -> Result:
     t0 = time.monotonic()
     res = Result(target.device, target.platform)
     s = Session(target)

@@ -398,7 +398,8 @@ def connections(state: LabState) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for dev, fw in sorted(state.firewalls.items()):
         out[dev] = {"host": fw["mgmt"], "port": 22, "netns": state.controller, "username": "root",
-                    "key_file": state.ssh_key, "remote_dir": fw["remote_dir"], "known_hosts": state.known_hosts}
+                    "key_file": state.ssh_key, "remote_dir": fw["remote_dir"], "known_hosts": state.known_hosts,
+                    "supervisor": "process"}  # no systemd inside a lab namespace: the pipeline runs as processes
     for dev, sw in sorted(state.switches.items()):
         out[dev] = {"host": "127.0.0.1", "port": sw["port"], "netns": state.controller,
                     "username": state.switch_login.get("username", "vwlab"), "known_hosts": state.known_hosts}
