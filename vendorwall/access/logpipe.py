@@ -53,7 +53,10 @@ def ulogd_conf(model: Model, d: str) -> str:
     lines += ["stack=new1:NFLOG,base1:BASE,ip2str1:IP2STR,jnew:JSON",
               "stack=drop1:NFLOG,base2:BASE,ip2str2:IP2STR,jdrop:JSON"]
     lines += [f"stack=ct{i}:NFCT,ctstr{i}:IP2STR,jflow{i}:JSON" for i in range(1, len(chunks) + 1)]
-    lines += ["", "[new1]", f"group={pol.connection_log_group}", "", "[drop1]", f"group={pol.log_group}"]
+    # new connections: one netlink message each, at once (the kernel's default batches for up to 1 s);
+    # drops: batched (32 packets or 1 s), a flood of drops must not cost one message per packet
+    lines += ["", "[new1]", f"group={pol.connection_log_group}", "netlink_qthreshold=1", "netlink_qtimeout=1",
+              "", "[drop1]", f"group={pol.log_group}", "netlink_qthreshold=32", "netlink_qtimeout=100"]
     for i, chunk in enumerate(chunks, 1):
         lines += ["", f"[ct{i}]", f"event_mask=0x{DESTROY:08x}", "hash_enable=0", f"accept_src_filter={chunk}"]
     outs = [("jnew", "new.json"), ("jdrop", "drop.json")] + [(f"jflow{i}", "flow.json")

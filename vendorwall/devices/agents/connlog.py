@@ -210,7 +210,7 @@ def op_install(req):
     check = bool(req.get("check"))
     ship = "rsyslog.conf" in files
     out = {"ok": True, "changed": [], "started": [], "restarted": [], "stopped": [], "running": {}, "missing": [],
-           "installed": [], "check": check}
+           "installed": [], "check": check}  # type: dict
     missing = _missing(ship)
     if missing and req.get("install_packages") and not check:
         out["installed"] = _install_packages(missing, "StreamDriver" in files.get("rsyslog.conf", ""))
@@ -308,7 +308,7 @@ def op_read(req):
     d = _dir(req)
     cursors = req.get("cursors") or {}
     limit = int(req.get("max_bytes") or 64 * 1024 * 1024)
-    out = {"ok": True, "files": {}, "time": time.time()}
+    out = {"ok": True, "files": {}, "time": time.time()}  # type: dict
     for name in LOGS:
         path = os.path.join(d, name)
         cur = cursors.get(name) or {}
