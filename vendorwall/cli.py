@@ -121,6 +121,11 @@ def _register_extensions() -> None:
     for name in access_cli.COMMANDS:
         _COMMANDS[name] = access_cli.handle
 
+    from .alerts import cli as alerts_cli
+
+    _EXTENSIONS.append(("alerts", alerts_cli.register))
+    _COMMANDS["alerts"] = alerts_cli.handle
+
     from .importers import cli as import_cli
 
     _EXTENSIONS.append(("import", import_cli.register))

@@ -28,6 +28,8 @@ from vendorwall.isolate import journal
 from vendorwall.lab import netns, runner
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "alerts"))
+import servers
 import syslog_server
 
 pytestmark = pytest.mark.lab
@@ -40,8 +42,9 @@ PEER = "syslog.lab.example"
 
 
 class Lab:
-    def __init__(self, state, model, inv, base, server):
+    def __init__(self, state, model, inv, base, server, alert_servers):
         self.state, self.model, self.inv, self.base, self.server = state, model, inv, base, server
+        self.smtp, self.http, _ = alert_servers
         self.journal = os.path.join(base, "access.jsonl")
         self.arch = os.path.join(base, "archive")
 
@@ -62,12 +65,16 @@ class Lab:
         return src_ns, src, dst_ns, dst
 
 
-def _with_syslog(inv: str, host: str, ca: str) -> None:
+def _with_syslog(inv: str, host: str, ca: str, alert_servers: tuple) -> None:
     path = os.path.join(inv, "vendorwall", "policy.yml")
     with open(path) as fh:
         data = yaml.safe_load(fh)
     data["policy"]["connection_logs"] = {"local_keep_days": 3, "syslog": {"host": host, "port": 6514, "tls": True,
                                                                           "ca_file": ca, "permitted_peer": PEER}}
+    smtp, _http, _syslog = alert_servers
+    data["policy"]["alerts"] = {"email": {"server": "127.0.0.1", "port": smtp.port, "security": "none",
+                                          "from": "vendorwall@chu-exemple.example", "to": ["rssi@chu-exemple.example"]},
+                                "webhook": {"url_env": "VW_LAB_ALERT_HOOK"}}
     with open(path, "w") as fh:
         yaml.safe_dump(data, fh, sort_keys=False)
 
@@ -82,18 +89,21 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     shutil.copytree(labsupport.EXAMPLE_INVENTORY, inv)
     prefix = f"vw{LAB_ID}-"
     server = None
+    alert_servers = (servers.Smtp(), servers.Http(), None)
     try:
         state = runner.up(inv, lab_dir=os.path.join(base, "lab"), lab_id=LAB_ID, now=None)
         ctl_addr = state.firewalls[FW]["controller"]
         pki = syslog_server.make_pki(base, PEER, ctl_addr)
         server = syslog_server.start(state.controller, os.path.join(base, "syslog"), ctl_addr, 6514, pki)
-        _with_syslog(inv, ctl_addr, pki[0])
+        _with_syslog(inv, ctl_addr, pki[0], alert_servers)
         model = pipeline.run(inv, dt.date.fromisoformat(state.now), check_lock=False, do_render=False).model
         labsupport.deploy(state)
-        yield Lab(state, model, inv, base, server)
+        yield Lab(state, model, inv, base, server, alert_servers)
     finally:
         if server:
             server.stop()
+        alert_servers[0].stop()
+        alert_servers[1].stop()
         runner.down(os.path.join(base, "lab"), prefix)
         left = [n for n in netns.list_netns() if n.startswith(prefix)]
         assert not left, f"namespaces left behind: {left}"
@@ -228,3 +238,22 @@ def test_04_retention_purge_is_journaled_and_the_archive_stays_verifiable(lab):
     with open(idx, "w") as fh:
         fh.writelines(lines)
     assert any("hash does not match" in x for x in logs.verify(lab.arch))
+
+
+def test_05_a_break_glass_opening_sends_an_email_and_a_webhook(lab):
+    env = {**os.environ, "VW_LAB_ALERT_HOOK": lab.http.url("/hook/t0ken")}
+    p = subprocess.run([sys.executable, "-m", "vendorwall", "access", "open", lab.inv, "--vendor", VENDOR,
+                        "--system", SYSTEM, "--ticket", "INC-BG-1", "--requester", "oncall@chu-exemple.example",
+                        "--duration", "30m", "--emergency", "--lab-dir", lab.state.lab_dir, "--journal", lab.journal],
+                       capture_output=True, text=True, timeout=120, check=False, env=env,
+                       cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    print(p.stdout, p.stderr)
+    assert p.returncode == 0, p.stderr
+    assert "alerts: 2 sent (email 1, webhook 1)" in p.stderr
+    assert servers.wait_for(lambda: lab.smtp.messages and lab.http.posts)
+    glass = [m for m in lab.smtp.messages if "BREAK-GLASS" in m["Subject"]]
+    assert len(glass) == 1 and "INC-BG-1" in glass[0].get_payload()
+    hook = [x for x in lab.http.posts if x["kind"] == "break_glass_opened"]
+    assert len(hook) == 1 and hook[0]["data"]["ticket"] == "INC-BG-1"
+    assert "t0ken" not in p.stdout + p.stderr
+

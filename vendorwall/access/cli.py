@@ -71,6 +71,11 @@ def register(subparsers: Any) -> None:
         _conn(s)
     s = sub.add_parser("verify", help="check the access journal's hash chain")
     _inv(s)
+    s = sub.add_parser("reviewed", help="record the review of a break-glass opening (due within 24 h)")
+    _inv(s)
+    s.add_argument("--grant", required=True, help="the break-glass grant id")
+    s.add_argument("--reviewer", required=True, help="who reviewed it")
+    s.add_argument("--note", default="", help="what the review found (journal)")
     _register_more(subparsers)
 
 
@@ -120,23 +125,34 @@ def handle(args: argparse.Namespace) -> int:
         if not problems:
             print(f"{jpath}: intact ({len(journal.read(jpath))} entries)")
         return 1 if problems else 0
+    if args.access_command == "reviewed":
+        return _print(grants.record_review(jpath, args.grant, args.reviewer, args.note), args)
     model = model_of(args)
     o = _options(args)
     if args.access_command == "open":
         req = policy.Request(args.vendor, args.system, args.ticket, args.requester, args.approver, args.duration,
                              args.emergency)
-        return _print(grants.open_grant(model, req, o, jpath, today=today(args)), args)
+        return _alerted(_print(grants.open_grant(model, req, o, jpath, today=today(args)), args), args, model, jpath)
     if args.access_command == "close":
-        return _print(grants.close_grant(model, args.grant, o, jpath, reason=args.reason), args)
+        return _alerted(_print(grants.close_grant(model, args.grant, o, jpath, reason=args.reason), args), args,
+                        model, jpath)
     if args.access_command == "list":
-        return _print(grants.list_grants(model, o, jpath), args)
+        return _alerted(_print(grants.list_grants(model, o, jpath), args), args, model, jpath)
     live, errors = grants.read_live(model, o)
     expired = grants.reconcile(jpath, live, errors, detected_by="reconcile")
     out = grants.Outcome(1 if errors else 0,
                          [f"{len(live)} live grants; expired since the last look: {', '.join(expired) or 'none'}"]
                          + [f"UNREACHABLE {fw}: {e}" for fw, e in sorted(errors.items())],
                          {"live": sorted(live), "expired": expired, "unreachable": errors})
-    return _print(out, args)
+    return _alerted(_print(out, args), args, model, jpath)
+
+
+def _alerted(code: int, args: argparse.Namespace, model: Any, jpath: str | None = None) -> int:
+    """After a command journaled: its alerts (bounded time; a failure is a line on stderr, never an error)."""
+    from ..alerts.cli import after_command
+
+    print(after_command(args.inventory, model.inventory, access_journal=jpath), file=sys.stderr, flush=True)
+    return code
 
 
 # --------------------------------------------------------------------------- sheets, accounts, logs, audit
@@ -192,7 +208,9 @@ def _handle_more(args: argparse.Namespace) -> int:
     if args.command == "accounts":
         from . import accounts
 
-        return _print(accounts.run(args, model_of(args), _options(args)), args)
+        model = model_of(args)
+        code = _print(accounts.run(args, model, _options(args)), args)
+        return _alerted(code, args, model) if args.accounts_command == "review" and not args.check else code
     if args.command == "logs":
         from . import logs
 

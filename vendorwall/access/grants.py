@@ -521,3 +521,26 @@ def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, r
     lines.append(f"  journal: {jpath} entry {je['seq']} (sha256 {je['hash'][:12]})")
     return Outcome(1 if failed else 0, lines, {"result": "closed" if not failed else "failed", "grant": gid,
                                                "firewalls": per_fw})
+
+
+def record_review(jpath: str, gid: str, reviewer: str, note: str = "") -> Outcome:
+    """Journal the review of a break-glass opening (ANSSI PA-022: an emergency access is reviewed within
+    24 h); the alert for a missed review stops and the evidence pack counts it, on time or late."""
+    g = journal_grants(jpath).get(gid)
+    if g is None or not g["opened"].get("emergency"):
+        what = "no such grant" if g is None else "not a break-glass opening"
+        return Outcome(2, [f"error: {gid}: {what} in {jpath}\n  hint:     vendorwall access list INVENTORY; the "
+                           "journal's break-glass openings are in the account review report"], {"error": what})
+    if not reviewer.strip():
+        return Outcome(2, ["error: --reviewer: empty\n  hint:     the name of the person who reviewed it"],
+                       {"error": "reviewer"})
+    op = g["opened"]
+    now = journal.utcnow()
+    on_time = bool(op.get("review_by")) and now <= str(op["review_by"])
+    e = journal.append(jpath, {"event": "reviewed", "when": now, "who": journal.who(), "grant": gid,
+                               "vendor": op.get("vendor", ""), "system": op.get("system", ""), "reviewer": reviewer,
+                               "note": note, "review_by": op.get("review_by", ""), "on_time": on_time})
+    return Outcome(0, [f"{gid}: break-glass review recorded ({'on time' if on_time else 'LATE'}, due "
+                       f"{op.get('review_by', '?')}); journal entry {e['seq']}"],
+                   {"entry": e["seq"], "on_time": on_time})
+

@@ -107,6 +107,10 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(r.to_data(), indent=1, sort_keys=True))
     else:
         print(r.report(), flush=True)
+    if not args.check:  # after the devices are done and the report printed: bounded, never raises
+        from ..alerts.cli import after_isolation
+
+        print(after_isolation(m.inventory or path, jpath), file=sys.stderr, flush=True)
     what = f"{action}{' --check' if args.check else ''}"
     fws, bs = r.failed_firewalls, r.failed_bastions
     if fws:
