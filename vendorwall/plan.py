@@ -136,7 +136,7 @@ def _preview(root: str, now: dt.date, out: str | None, shown_root: str | None = 
             before[mpath] = fh.read()
     except FileNotFoundError:
         pass
-    after[mpath] = manifest.dumps(manifest.build_manifest(res.model))
+    after[mpath] = manifest.text(res.model)
     seg_sites = Counter(s.site for s in res.model.segments)
     changed = sorted(p for p, text in after.items() if before.get(p) != text)
     summary = Summary(shown_root or root, out_dir, now.isoformat(), len(res.inventory.vendors),

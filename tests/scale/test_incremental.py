@@ -179,6 +179,7 @@ def test_one_vendor_change_rerenders_only_its_devices(tmp_path: Path) -> None:
     assert c2.misses["run"] == 1
     assert c2.misses["render"] == 1 and c2.hits["render"] == 3  # fw-s1 re-rendered; fw-s0 and both switches not
     assert c2.misses["parsed"] == 1  # the one vendor file
+    assert c2.misses["vendor"] == 1 and c2.hits["vendor"] == 2  # its manifest record only
 
 
 def test_damaged_or_foreign_entries_are_misses(tmp_path: Path) -> None:

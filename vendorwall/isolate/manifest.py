@@ -57,6 +57,7 @@ from importlib import resources
 from ipaddress import IPv4Network
 from typing import Any
 
+from .. import cache as vwcache
 from ..errors import Diagnostic, UsageError, VendorwallError
 from ..model import Model, Rule
 
@@ -116,8 +117,8 @@ def ssh_settings(dev: Any, root: str) -> dict[str, Any]:
     return out
 
 
-def build_manifest(model: Model) -> dict[str, Any]:
-    """The manifest as data: the header's fields and ``vendors`` (name -> record)."""
+def build_manifest(model: Model, only: set[str] | None = None) -> dict[str, Any]:
+    """The manifest as data: the header's fields and ``vendors`` (name -> record; ``only``: these)."""
     inv = model.inventory
     firewalls: dict[str, Any] = {}
     for site in sorted(inv.sites.values(), key=lambda s: s.name):
@@ -134,6 +135,8 @@ def build_manifest(model: Model) -> dict[str, Any]:
     facts = model.by_vendor
     vendors: dict[str, Any] = {}
     for vname, v in sorted(inv.vendors.items()):
+        if only is not None and vname not in only:
+            continue
         f = facts.get(vname)
         segs: dict[str, list[dict[str, Any]]] = {}
         for seg in f.segments if f else ():
@@ -165,9 +168,44 @@ def build_manifest(model: Model) -> dict[str, Any]:
             "management": mgmt, "firewalls": firewalls, "bastions": bastions, "vendors": vendors}
 
 
+class _Encoded(str):
+    """A vendor record already encoded (from the cache)."""
+
+
+def text(model: Model) -> str:
+    """``dumps(build_manifest(model))``; with an active cache, the record of a vendor whose facts did not
+    change is taken from it (``vendor`` entries, keyed by the vendor's inventory entry and the
+    fingerprints of its segments and rules)."""
+    c = vwcache.active()
+    if c is None:
+        return dumps(build_manifest(model))
+    fp = vwcache.Fingerprints(model)
+    facts = model.by_vendor
+    keys: dict[str, str] = {}
+    for name, v in model.inventory.vendors.items():
+        f = facts.get(name)
+        parts: list[bytes | str] = ["vendor", name, repr((v.title, v.hotline, v.security_contact, v.entry_paths,
+                                                          v.accounts, sorted(s.name for s in v.systems)))]
+        if f is not None:
+            parts += [fp.segment(seg) for seg in f.segments] + [b"\0"] + [fp.rule(r) for r in (*f.access, *f.clinical)]
+        keys[name] = vwcache.digest(*parts)
+    records: dict[str, Any] = {}
+    for name, key in keys.items():
+        hit = c.get("vendor", key)
+        if isinstance(hit, str):
+            records[name] = _Encoded(hit)
+    data = build_manifest(model, only=set(keys) - set(records))
+    for name, rec in data["vendors"].items():
+        records[name] = _Encoded(_ENCODE(rec))
+        c.put("vendor", keys[name], str(records[name]))
+    data["vendors"] = records
+    return dumps(data)
+
+
 def dumps(manifest: dict[str, Any]) -> str:
     """The file's text (layout in the module docstring); ASCII, so characters are bytes."""
-    records = [(name, _ENCODE(rec)) for name, rec in sorted(manifest["vendors"].items())]
+    records = [(name, rec if isinstance(rec, _Encoded) else _ENCODE(rec))
+               for name, rec in sorted(manifest["vendors"].items())]
     index: dict[str, list[Any]] = {}
     body = [VENDORS_LINE]
     offset = len(VENDORS_LINE)
