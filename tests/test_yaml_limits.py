@@ -39,8 +39,8 @@ def test_alias_bomb_refused():
 
 
 def test_a_medium_bomb_refused_too():
-    text = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-                     + [f"{c}: &{c} [" + ", ".join([f"*{p}"] * 10) + "]" for p, c in zip("abcde", "bcdef", strict=True)])
+    levels = [f"{c}: &{c} [" + ", ".join([f"*{p}"] * 10) + "]" for p, c in zip("abcde", "bcdef", strict=True)]
+    text = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x, x]", *levels])
     _data, _src, diags = yamlsrc.load_text(text, "medium.yml")
     assert [d.message for d in diags] == ["YAML aliases expand too much"]
 
