@@ -206,9 +206,10 @@ def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]
                                                      "the controller reaches the device on this address"))
             ok = False
         parent = hvars.get("vw_vlan_parent", "")
-        if not isinstance(parent, str) or not re.fullmatch(r"[A-Za-z0-9._-]{0,35}", parent):
-            col.add(hloc.at("vw_vlan_parent").diag("invalid interface name", "a port or aggregate name such as port2",
-                                                   repr(parent), "letters, digits, '.', '_' and '-' only",
+        if not isinstance(parent, str) or not re.fullmatch(r"[A-Za-z0-9._/-]{0,35}", parent):
+            col.add(hloc.at("vw_vlan_parent").diag("invalid interface name",
+                                                   "a port or aggregate name such as port2 or ethernet1/2",
+                                                   repr(parent), "letters, digits, '.', '_', '/' and '-' only",
                                                    code="invalid"))
             ok = False
         if not ok:
