@@ -37,8 +37,9 @@ from vendorwall import export, pipeline, render  # noqa: E402
 from vendorwall.platforms import registry  # noqa: E402
 from vendorwall.render import meaning  # noqa: E402
 
-AERLEON_TARGET = {"fortios": "fortigate", "nftables": "nftables"}
-AERLEON_HEADER = {"fortigate": "from-zone any to-zone any", "nftables": "inet output"}
+AERLEON_TARGET = {"fortios": "fortigate", "nftables": "nftables", "panos": "paloalto"}
+AERLEON_HEADER = {"fortigate": "from-zone any to-zone any", "nftables": "inet output",
+                  "paloalto": "from-zone any to-zone any"}
 NOW = dt.date(2026, 11, 28)
 
 

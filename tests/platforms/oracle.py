@@ -169,3 +169,79 @@ def fortigate_tuples(text: str) -> set[Tuple]:
 
 def export_tuples(flows: list[dict[str, Any]]) -> set[Tuple]:
     return {(f["src"], f["dst"], f["protocol"], f["port"]) for f in flows}
+
+
+# --------------------------------------------------------------------------- PAN-OS XML reader
+
+HEADERS["paloalto"] = "from-zone any to-zone any"
+
+
+def _pan_containers(text: str) -> dict[str, list[Any]]:
+    """Container tag (address, address-group, service, rules...) -> its entries, in order, from either a
+    full configuration (Aerleon's) or vendorwall's <set xpath> calls (the xpath's last step names the
+    container)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(text.encode())
+    out: dict[str, list[Any]] = defaultdict(list)
+    sets = root.findall("set")
+    if sets:
+        for s in sets:
+            out[s.get("xpath", "").rsplit("/", 1)[-1]].extend(s)
+        return out
+    for tag in ("address", "address-group", "service", "rules"):
+        for c in root.iter(tag):
+            out[tag].extend(e for e in c if e.tag == "entry")
+    return out
+
+
+def paloalto_tuples(text: str) -> set[Tuple]:
+    """Allowed (src, dst, proto, port) of a PAN-OS rule base, first match; schedules and zones are not
+    read (Aerleon writes neither); a dynamic group is empty, except vendorwall's on-demand groups, read as
+    the addresses their description says grants register (what a grant opens)."""
+    c = _pan_containers(text)
+    addr: dict[str, list[IPv4Network]] = {"any": [ip_network("0.0.0.0/0")]}  # type: ignore[list-item]
+    for e in c["address"]:
+        if e.findtext("ip-netmask"):
+            addr[e.get("name")] = [ip_network(e.findtext("ip-netmask"), strict=False)]  # type: ignore[list-item]
+    groups = {e.get("name"): e for e in c["address-group"]}
+
+    def nets(name: str) -> list[IPv4Network]:
+        if name in addr:
+            return addr[name]
+        g = groups.get(name)
+        if g is None:
+            return []
+        if g.find("dynamic") is not None:
+            desc = g.findtext("description") or ""
+            return [ip_network(x) for x in desc.split("grants register", 1)[1].split()] \
+                if "grants register" in desc else []  # type: ignore[misc]
+        return [n for m in g.findall("static/member") for n in nets(m.text or "")]
+
+    svc: dict[str, list[tuple[str, int | None]]] = {"any": [("any", None)]}
+    for e in c["service"]:
+        pairs: list[tuple[str, int | None]] = []
+        for proto in ("tcp", "udp"):
+            for part in (e.findtext(f"protocol/{proto}/port") or "").split(","):
+                if part:
+                    lo, _, hi = part.partition("-")
+                    pairs += [(proto, p) for p in range(int(lo), int(hi or lo) + 1)]
+        svc[e.get("name")] = pairs
+    allowed: set[Tuple] = set()
+    denies: list[tuple[list[IPv4Network], list[IPv4Network], list[tuple[str, int | None]]]] = []
+    for r in c["rules"]:
+        src = [n for m in r.findall("source/member") for n in nets(m.text or "")]
+        dst = [n for m in r.findall("destination/member") for n in nets(m.text or "")]
+        pairs = [p for m in r.findall("service/member") for p in svc.get(m.text or "", [])]
+        if (r.findtext("action") or "deny") != "allow":
+            if not r.findtext("schedule"):
+                denies.append((src, dst, pairs))
+            continue
+        for sn in src:
+            for dn in dst:
+                for proto, port in pairs:
+                    shadow = any(any(sn.subnet_of(x) for x in ds) and any(dn.subnet_of(x) for x in dd)
+                                 and (("any", None) in dp or (proto, port) in dp) for ds, dd, dp in denies)
+                    if not shadow:
+                        allowed.add((str(sn), str(dn), proto, port))
+    return allowed

@@ -72,3 +72,15 @@ def test_lab_probes_the_stormshield_meaning(tmp_path, monkeypatch) -> None:
         assert not [r.error for r in runner.deploy(state, configs=configs) if r.failed]
         report = probe.run(state, seed=5, sample=10, timeout=0.5)
         assert report.mismatches, "dropping a rule must show on real packets"
+
+
+@pytest.mark.skipif(WHY is not None, reason=WHY or "")
+def test_lab_probes_the_panos_meaning(tmp_path) -> None:
+    """The PAN-OS meaning on real packets (its rules read with zones, schedules and on-demand groups)."""
+    with example_lab(str(tmp_path / "lab"), "p3c9") as (state, _model):
+        configs = runner.render_as_platform(state, "panos")
+        assert all("(panos meaning)" in t for t in configs.values())
+        assert not [r.error for r in runner.deploy(state, configs=configs) if r.failed]
+        report = probe.run(state, seed=7, sample=10, timeout=0.5)
+        assert report.outcomes and not report.mismatches, report.text()
+        assert report.counts().get("on_demand_granted", {}).get("probes", 0) > 0

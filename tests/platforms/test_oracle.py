@@ -105,3 +105,93 @@ def test_oracle_catches_a_wrong_port(example_result) -> None:
     a = oracle.fortigate_tuples(oracle.aerleon_generate(flows, "fw-nord"))
     mgmt = oracle.export_tuples([f for f in flows if f["kind"] == "management"])
     assert a - oracle.fortigate_tuples(broken) != mgmt
+
+
+# --------------------------------------------------------------------------- PAN-OS: Aerleon's paloalto generator
+#
+# The same oracle for PAN-OS: Aerleon's paloalto output and vendorwall's rendering are read by the
+# oracle's own PAN-OS reader (tests/platforms/oracle.py, apart from vendorwall.render.panos_xml). The
+# allowed tuples are equal except for these differences, each asserted:
+#
+# 1. MANAGEMENT: as for FortiOS, Aerleon allows the management networks to the firewall as a security
+#    rule; vendorwall renders none (a PAN-OS firewall's management is its management interface profile).
+# 2. CONDITIONS: Aerleon writes no schedule (an expired term is only dropped when the file is generated,
+#    windows and on-demand access cannot be expressed); vendorwall gates the same tuples by schedules and,
+#    for on-demand access, by the dynamic group vw-od-<system> that grants fill (User-ID registration
+#    with a timeout). Asserted: no Aerleon rule has a schedule; vendorwall's scheduled and on-demand allow
+#    rules carry exactly the intent's dated, windowed and on-demand tuples.
+# 3. LOGGING: Aerleon writes no log setting on allow rules (the firewall's default applies) and log-end
+#    on its deny; vendorwall writes log-end on every rule and log-start on vendor access.
+# 4. DEFAULT DENY SCOPE: Aerleon's last rule denies any to any; vendorwall's denies cover the vendor zones
+#    and entry paths only.
+# 5. ZONES: Aerleon's rules go from any zone to any zone; vendorwall names the vendor's zone on the
+#    system side (the tuples are the same: the address must sit behind the zone anyway).
+
+
+def _pan_rules(text: str) -> list:
+    return oracle._pan_containers(text)["rules"]
+
+
+def _compare_panos(result, dev: str) -> dict[str, int]:
+    data = export.to_data(result.model)
+    flows = oracle.firewall_flows(data, dev)
+    peer = oracle.aerleon_generate(flows, dev, "paloalto")
+    ours, diags = render.render_as(result.model, dev, "panos", vlan_parent="ethernet1/2")
+    assert ours is not None and not diags
+    a, v = oracle.paloalto_tuples(peer), oracle.paloalto_tuples(ours.text)
+    assert v == {(str(t.src), str(t.dst), t.protocol, t.port) for t in M.meaning_of("panos", ours.text)}
+    mgmt = oracle.export_tuples([f for f in flows if f["kind"] == "management"])
+    assert a - v == mgmt, sorted(a - v - mgmt)[:5]  # difference 1
+    assert not v - a, sorted(v - a)[:5]
+    # difference 2: conditions
+    assert not any(r.findtext("schedule") for r in _pan_rules(peer))
+    gated = {(str(t.src), str(t.dst), t.protocol, t.port)
+             for t in M.intent_meaning(result.model.devices[dev]) if t.condition != M.PERMANENT}
+    from vendorwall.render import panos_xml
+
+    cfg = panos_xml.parse(ours.text)
+    timed_rules = [r for r in cfg.under("/rulebase/security/rules") if r.findtext("action") == "allow" and (
+        r.findtext("schedule") or any((m.text or "").startswith("vw-od-") for m in r.findall("destination/member")))]
+    addrs, svcs = panos_xml.addresses(cfg), panos_xml.services(cfg)
+    timed = {(str(s), str(d), proto, port) for r in timed_rules for a_ in r.findall("source/member")
+             for s in addrs[a_.text] for b_ in r.findall("destination/member") for d in addrs[b_.text]
+             for x in r.findall("service/member") for proto, port in svcs[x.text]}
+    assert timed == gated
+    # difference 3: logging
+    assert all(r.find("log-end") is None and r.find("log-start") is None
+               for r in _pan_rules(peer) if r.findtext("action") == "allow")
+    assert all(r.findtext("log-end") == "yes" for r in _pan_rules(ours.text))
+    # difference 4: default deny scope
+    assert any(r.findtext("action") == "deny" and r.findtext("source/member") == "any-ipv4"
+               and r.findtext("destination/member") == "any-ipv4" for r in _pan_rules(peer))
+    for r in _pan_rules(ours.text):
+        if r.findtext("action") == "deny":
+            assert not (r.findtext("source/member") == r.findtext("destination/member") == "any")
+    # difference 5: zones
+    assert {(r.findtext("from/member"), r.findtext("to/member")) for r in _pan_rules(peer)} == {("any", "any")}
+    return {"tuples": len(v), "management": len(mgmt), "gated": len(gated)}
+
+
+def test_panos_oracle_on_the_example(example_result) -> None:
+    counts = {dev: _compare_panos(example_result, dev) for dev, i in sorted(example_result.model.devices.items())
+              if i.role == "firewall"}
+    assert sum(c["tuples"] for c in counts.values()) > 300
+    assert sum(c["gated"] for c in counts.values()) > 100
+
+
+def test_panos_oracle_on_every_access_mode(big_result) -> None:
+    for dev, i in sorted(big_result.model.devices.items()):
+        if i.role == "firewall":
+            _compare_panos(big_result, dev)
+
+
+def test_panos_oracle_catches_a_wrong_port(example_result) -> None:
+    data = export.to_data(example_result.model)
+    flows = oracle.firewall_flows(data, "fw-centre")
+    ours, _ = render.render_as(example_result.model, "fw-centre", "panos", vlan_parent="ethernet1/2")
+    assert ours is not None
+    broken = re.sub(r"<port>22</port>", "<port>2222</port>", ours.text, count=1)
+    assert broken != ours.text
+    a = oracle.paloalto_tuples(oracle.aerleon_generate(flows, "fw-centre", "paloalto"))
+    mgmt = oracle.export_tuples([f for f in flows if f["kind"] == "management"])
+    assert a - oracle.paloalto_tuples(broken) != mgmt
