@@ -126,6 +126,11 @@ def _register_extensions() -> None:
     _EXTENSIONS.append(("alerts", alerts_cli.register))
     _COMMANDS["alerts"] = alerts_cli.handle
 
+    from .evidence import cli as evidence_cli
+
+    _EXTENSIONS.append(("evidence", evidence_cli.register))
+    _COMMANDS["evidence"] = evidence_cli.handle
+
     from .importers import cli as import_cli
 
     _EXTENSIONS.append(("import", import_cli.register))
