@@ -97,7 +97,9 @@ def sheet_rows(vendors: dict[str, Any]) -> dict[str, list[list[str]]]:
         for p in v["entry_paths"]:
             paths.append([vname, p["name"], p["kind"], p.get("bastion", ""), p.get("source", ""), p.get("pool", ""),
                           p.get("peer", ""), _j(p.get("remote_subnets", [])),
-                          (p.get("justification") or "").strip(), p.get("retire_by", "")])
+                          (p.get("justification") or "").strip(), p.get("retire_by", ""), p.get("purpose", ""),
+                          _j(p.get("systems", [])), _j(p.get("services", [])), p.get("replacement", ""),
+                          "; ".join(p.get("checklist", []))])
         for acc in v.get("accounts", []):
             accounts.append([vname, acc["id"], acc["person"], acc["email"], acc["expires"], acc.get("created", ""),
                              acc.get("owner", ""), acc.get("ssh_key", "")])

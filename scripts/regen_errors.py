@@ -148,6 +148,8 @@ REMOVED_SYSTEM = """
 """
 
 ACME_OWNER = "        owner: pacs.admin@chu-exemple.example\n"
+EXISTING = ("    existing_networks:\n"
+            "      imaging-150: {subnet: 10.10.50.0/24, vlan: 150, gateway: 10.10.50.1, routed_by: core-nord}\n")
 CT1_FLOW = '          window: {days: [tue, thu], start: "08:00", end: "12:00"}\n        flows:\n          - {to: pacs-'
 BST1 = "        bst-1: {ansible_host: 10.250.0.21, vw_platform: linux}\n"
 L2L_WHY = ("        justification: Remote tube diagnostics only work through the vendor's IPsec concentrator.\n"
@@ -473,6 +475,49 @@ CASES: dict[str, Case] = {
          TOMORA: [('    hotline: "+33 1 00 00 00 02"\n', '    hotline: ""\n'),
                   ("          services: [ssh]\n", "          services: [ssh, telnet]\n"),
                   ("      ends: 2028-12-31\n", "      ends: 2026-10-31\n")]}),
+    # ------------------------------------------------------------------ brownfield: existing networks
+    "network-two-vendors": Case(
+        "devices of two vendors in one existing network",
+        {SITES: _insert_after("    vlan_range: [3000, 3099]\n", EXISTING),
+         TOMORA: [("        criticality: vital\n", "        criticality: vital\n        network: imaging-150\n"
+                   "        addresses: [10.10.50.21]\n")],
+         ACME: [("        criticality: vital\n", "        criticality: vital\n        network: imaging-150\n"
+                 "        addresses: [10.10.50.30]\n")]}),
+    "network-address-outside": Case(
+        "a system adopting an existing network with an address outside it",
+        {SITES: _insert_after("    vlan_range: [3000, 3099]\n", EXISTING),
+         TOMORA: [("        criticality: vital\n", "        criticality: vital\n        network: imaging-150\n"
+                   "        addresses: [10.10.51.21]\n")]}),
+    "network-two-segments": Case(
+        "two dedicated systems of one vendor adopting the same existing network",
+        {SITES: _insert_after("    vlan_range: [3000, 3099]\n", EXISTING),
+         TOMORA: [("        criticality: vital\n", "        criticality: vital\n        network: imaging-150\n"
+                   "        addresses: [10.10.50.21]\n"),
+                  ("        criticality: high\n", "        criticality: high\n        network: imaging-150\n"
+                   "        addresses: [10.10.50.22]\n")]}),
+    "network-address-in-existing": Case(
+        "a pinned address in an existing network the system does not adopt",
+        {SITES: _insert_after("    vlan_range: [3000, 3099]\n", EXISTING),
+         TOMORA: [("        criticality: vital\n", "        criticality: vital\n        addresses: [10.10.50.21]\n")]}),
+    "network-unknown-and-no-address": Case(
+        "a system adopting a network its site does not declare, another adopting one without its address",
+        {SITES: _insert_after("    vlan_range: [3000, 3099]\n", EXISTING),
+         TOMORA: [("        criticality: vital\n", "        criticality: vital\n        network: imaging-105\n"
+                   "        addresses: [10.10.50.21]\n"),
+                  ("        criticality: high\n", "        criticality: high\n        network: imaging-150\n")]}),
+    # ------------------------------------------------------------------ LAN-to-LAN tunnels
+    "tunnel-retirement-past": Case(
+        "a LAN-to-LAN tunnel whose retirement date has passed",
+        {TOMORA: [("        retire_by: 2027-06-30\n", "        retire_by: 2026-10-31\n")]}),
+    "tunnel-confined-via": Case(
+        "a system reached through a tunnel confined to another system, which has no such replacement",
+        {TOMORA: [(L2L_WHY, L2L_WHY + "        systems: [ct-nord-1]\n        replacement: tomora-l2l\n")]}),
+    "tunnel-interface-flow": Case(
+        "an interface tunnel used for maintenance, and an interface flow without its justification",
+        {TOMORA: [(L2L_WHY, L2L_WHY + "        purpose: interface\n"),
+                  ("          - {to: pacs-nord, services: [dicom], keep: true}\n\n",
+                   "          - {to: pacs-nord, services: [dicom], keep: true}\n"
+                   "          - {to: tomora-l2l, services: [https]}\n\n")]}),
     "collect-all-twelve": Case(
         "twelve mistakes of both kinds (six structural, six semantic) in six files, all reported in one run: "
         "the semantic checks run on every entry that loaded",

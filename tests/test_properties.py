@@ -221,9 +221,23 @@ def check_traceable(inv: dict[str, Any], data: dict[str, Any], configs: dict[str
     def peer_fws(peer: str) -> set[str]:
         return {fw_of_site[systems[peer][1]["site"]]} if peer in systems else set()
 
-    def paths_of(vendor: str, sd: dict[str, Any]) -> dict[str, list[IPv4Network]]:
-        allowed = sd["access"].get("via") or [p["name"] for p in inv["vendors"][vendor]["entry_paths"]]
-        return {p["name"]: _path_prefixes(p) for p in inv["vendors"][vendor]["entry_paths"] if p["name"] in allowed}
+    def paths_of(vendor: str, sd: dict[str, Any], svc: str) -> dict[str, list[IPv4Network]]:
+        """The entry paths a vendor reaches a system through for one service: access.via, by default every
+        bastion and VPN and the maintenance tunnels confined to the system; a tunnel only for its own
+        systems and services (docs/inventory.md, LAN-to-LAN tunnels)."""
+        eps = inv["vendors"][vendor]["entry_paths"]
+        me = sd["name"]
+
+        def tunnel_ok(p: dict[str, Any], default: bool) -> bool:
+            if p["kind"] != "lan_to_lan":
+                return True
+            return p.get("purpose", "maintenance") == "maintenance" and (
+                me in p.get("systems", []) or (not default and not p.get("systems"))) and (
+                not p.get("services") or svc in p["services"])
+
+        via = sd["access"].get("via")
+        return {p["name"]: _path_prefixes(p) for p in eps
+                if (via is None or p["name"] in via) and tunnel_ok(p, via is None)}
 
     flows = data["flows"]
     tuples = set()
@@ -233,7 +247,7 @@ def check_traceable(inv: dict[str, Any], data: dict[str, Any], configs: dict[str
         if f["kind"] == "vendor_access":
             vendor, sd = systems[f["system"]]
             assert f["vendor"] == vendor
-            paths = paths_of(vendor, sd)
+            paths = paths_of(vendor, sd, f["service"])
             assert f["via"] in paths, f"{f['id']}: path {f['via']} not in access.via"
             assert any(src.subnet_of(p) for p in paths[f["via"]]), f"{f['id']}: {src} outside {f['via']}"
             assert dst in addr[f["system"]], f"{f['id']}: {dst} is not {f['system']}"
@@ -270,7 +284,7 @@ def check_traceable(inv: dict[str, Any], data: dict[str, Any], configs: dict[str
     for name, (vendor, sd) in systems.items():
         for svc in sd["access"]["services"]:
             proto, ports = _ports(inv, svc)
-            for prefixes in paths_of(vendor, sd).values():
+            for prefixes in paths_of(vendor, sd, svc).values():
                 for p in prefixes:
                     for a in addr[name]:
                         for port in ports:

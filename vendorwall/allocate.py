@@ -35,6 +35,8 @@ class Allocation:
     vlan: int
     subnet: IPv4Network
     hosts: dict[str, tuple[IPv4Address, ...]]
+    adopted: str = ""  # the existing network (site's existing_networks) this segment adopts: declared, not allocated
+    gateway: IPv4Address | None = None  # adopted: the gateway its devices use today (else the subnet's first host)
 
 
 @dataclass
@@ -85,10 +87,12 @@ def read_lock(root: str, shown_root: str) -> tuple[Lock, list[Diagnostic]]:
             vlan = int(entry["vlan"])
             subnet = IPv4Network(entry["subnet"])
             hosts = {str(k): tuple(IPv4Address(a) for a in v) for k, v in (entry.get("hosts") or {}).items()}
+            gateway = IPv4Address(entry["gateway"]) if entry.get("gateway") else None
+            adopted = str(entry.get("adopted") or "")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             bad(p, "malformed lock entry", "{vlan: N, subnet: PREFIX, hosts: {SYSTEM: [ADDRESS]}}", str(exc))
             continue
-        lock.segments[str(key)] = Allocation(str(key), vlan, subnet, hosts)
+        lock.segments[str(key)] = Allocation(str(key), vlan, subnet, hosts, adopted, gateway)
         lock.lines[str(key)] = src.line(p)
     return lock, out
 
@@ -155,7 +159,8 @@ def render_lock(allocs: dict[str, Allocation]) -> str:
     for key in sorted(allocs):
         a = allocs[key]
         hosts = ", ".join(f"{s}: [{', '.join(map(str, addrs))}]" for s, addrs in sorted(a.hosts.items()))
-        lines.append(f"  {key}: {{vlan: {a.vlan}, subnet: {a.subnet}, hosts: {{{hosts}}}}}")
+        adopted = f", adopted: {a.adopted}, gateway: {a.gateway}" if a.adopted else ""  # declared, not allocated
+        lines.append(f"  {key}: {{vlan: {a.vlan}, subnet: {a.subnet}{adopted}, hosts: {{{hosts}}}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -248,8 +253,28 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
         hi = lo | (0xFFFFFFFF >> net.prefixlen)
         return any(plo <= lo and hi <= phi for plo, phi in pools)
 
+    # 0. adopted existing networks (brownfield): declared subnet, VLAN and gateway, reserved first
+    adopted: dict[str, str] = {}  # segment key -> network name
+    for need in needs:
+        names = {s.network for s in need.systems if s.network}
+        net_name = min(names) if names else ""
+        network = site.networks.get(net_name)
+        if network is None:
+            continue  # unknown network or none: validation reports the unknown name
+        if net_name in adopted.values():
+            continue  # adopted by another segment: validation explains the conflict
+        adopted[need.key] = net_name
+        vlans[network.vlan] = need.key
+        vlan_pinned_at.setdefault(network.vlan, str(network.origin))
+        vlan_of[need.key] = network.vlan
+        nets.add(int(network.subnet.network_address), int(network.subnet.broadcast_address))
+        net_owner[int(network.subnet.network_address)] = need.key
+        subnet_of[need.key] = network.subnet
+
     # 1. pins from the inventory --------------------------------------------------------
     for need in needs:
+        if need.key in adopted:
+            continue
         pinned_vlans = {s.vlan for s in need.systems if s.vlan is not None}
         if len(pinned_vlans) > 1:
             s = next(s for s in need.systems if s.vlan is not None)
@@ -289,7 +314,7 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
     # 2. the lock file -------------------------------------------------------------------
     for need in needs:
         prev = lock.segments.get(need.key)
-        if prev is None:
+        if prev is None or need.key in adopted:
             continue
         if need.key not in vlan_of:
             if not lo_v <= prev.vlan <= hi_v:
@@ -348,8 +373,11 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
                 net_owner[int(free_net.network_address)] = need.key
                 subnet_of[need.key] = free_net
         if need.key in vlan_of and need.key in subnet_of:
-            hosts = _hosts(need, subnet_of[need.key], lock.segments.get(need.key), diags)
-            out[need.key] = Allocation(need.key, vlan_of[need.key], subnet_of[need.key], hosts)
+            network = site.networks.get(adopted.get(need.key, ""))
+            gateway = network.gateway if network is not None else None
+            hosts = _hosts(need, subnet_of[need.key], lock.segments.get(need.key), diags, gateway)
+            out[need.key] = Allocation(need.key, vlan_of[need.key], subnet_of[need.key], hosts,
+                                       network.name if network else "", gateway)
 
 
 def _first_free(pools: tuple[IPv4Network, ...], length: int, used: _Space,
@@ -377,8 +405,8 @@ def _first_free(pools: tuple[IPv4Network, ...], length: int, used: _Space,
 
 
 def _hosts(need: _Need, net: IPv4Network, prev: Allocation | None,
-           diags: list[Diagnostic]) -> dict[str, tuple[IPv4Address, ...]]:
-    gateway = net.network_address + 1
+           diags: list[Diagnostic], gateway: IPv4Address | None = None) -> dict[str, tuple[IPv4Address, ...]]:
+    gateway = gateway or net.network_address + 1
     used = {gateway}
     hosts: dict[str, tuple[IPv4Address, ...]] = {}
     for s in need.systems:  # pinned first

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     _cache_args(s)
     s.add_argument("--out", help="output directory (default: build/<inventory name>)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.add_argument("--migration", action="store_true",
+                   help="also write the per-site migration plan (migration-<site>.md, docs/migration.md)")
     s = sub.add_parser("export", help="print the compiled intent as data")
     _inventory_arg(s)
     s.add_argument("--format", choices=["json"], default="json")
@@ -131,6 +133,11 @@ def _register_extensions() -> None:
     _EXTENSIONS.append(("evidence", evidence_cli.register))
     _COMMANDS["evidence"] = evidence_cli.handle
 
+    from . import migration
+
+    _EXTENSIONS.append(("migration", migration.register))
+    _COMMANDS["migration"] = migration.handle
+
     from .importers import cli as import_cli
 
     _EXTENSIONS.append(("import", import_cli.register))
@@ -171,7 +178,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     try:
         with cache.use(_cache(args)) as c:
-            summary = plan.plan(args.inventory, parse_now(args.now), args.out, shown_root=_shown(args.inventory))
+            summary = plan.plan(args.inventory, parse_now(args.now), args.out, shown_root=_shown(args.inventory),
+                                migration=args.migration)
             if c is not None and c.misses["run"] + c.hits["run"] and not c.hits["run"]:
                 c.prune(cache.KINDS)  # a full run used every entry it needs: the rest is an older generation
     except OSError as exc:

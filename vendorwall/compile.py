@@ -36,9 +36,11 @@ def compile_model(inv: Inventory, allocs: dict[str, Allocation], now: dt.date,
         site = inv.sites[site_name]
         systems = tuple(sorted(a.hosts))
         mode = inv.systems[systems[0]].segment_mode if systems else "dedicated"
+        network = site.networks.get(a.adopted) if a.adopted else None
         segments[key] = Segment(key, site_name, vendor, mode, systems, a.vlan, a.subnet,
-                                a.subnet.network_address + 1, dict(sorted(a.hosts.items())), f"vl{a.vlan}",
-                                f"vendor_{vendor}", site.firewall)
+                                a.gateway or a.subnet.network_address + 1, dict(sorted(a.hosts.items())),
+                                f"vl{a.vlan}", f"vendor_{vendor}", site.firewall, a.adopted,
+                                network.routed_by if network else "")
     addr_of: dict[str, tuple[IPv4Address, ...]] = {}
     for seg in segments.values():
         for name, addrs in seg.hosts.items():
@@ -125,6 +127,9 @@ def _vendor_rules(inv: Inventory, s: System, addr_of: dict[str, tuple[IPv4Addres
             path = paths.get(path_name)
             if path is None or not path.prefixes:
                 continue
+            if path.kind == "lan_to_lan" and (path.purpose != "maintenance" or (path.systems and s.name not in
+                                              path.systems) or (path.services and svc_name not in path.services)):
+                continue  # a tunnel carries only its declared systems and services
             yield Rule(f"vendor/{s.vendor}/{s.name}/{svc_name}/{path_name}", "vendor_access", s.vendor, s.name,
                        path.prefixes, dst, svc_name, svc.protocol, svc.ports, validity, via=path_name,
                        peer=path_name, firewalls=(fw,), origin=s.access.origin)
@@ -136,6 +141,11 @@ def _peer(inv: Inventory, name: str, addr_of: dict[str, tuple[IPv4Address, ...]]
     system that carries it (but ``me``), so a flow to a group follows the inventory as it changes."""
     if name in inv.client_groups:
         return inv.client_groups[name].prefixes, ()
+    mine = inv.systems.get(me)
+    tunnel = next((p for p in inv.vendors[mine.vendor].entry_paths if p.name == name and p.kind == "lan_to_lan"
+                   and p.purpose == "interface"), None) if mine is not None and mine.vendor in inv.vendors else None
+    if tunnel is not None and name not in inv.systems:  # an application interface through the vendor's tunnel
+        return tunnel.prefixes, ()
     if name not in inv.systems and name in inv.tags:
         nets: list[IPv4Network] = []
         fws: set[str] = set()
@@ -286,7 +296,10 @@ def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceInten
                 link = next((sw for sw in site.switches if sw.name == name), None)
                 if link is None:
                     continue
-                segs = tuple(segs_by_site.get(site.name, []))
+                # An adopted VLAN outside the site's vlan_range is the hospital's, not vendorwall's: the
+                # switch keeps it as configured (the migration plan lists the trunk step by hand).
+                lo, hi = site.vlan_range
+                segs = tuple(g for g in segs_by_site.get(site.name, []) if not g.adopted or lo <= g.vlan <= hi)
                 vlan_of = {sys: seg.vlan for seg in segs for sys in seg.systems}
                 ports = []
                 for ifname, s in ports_by_switch.get(name, ()):

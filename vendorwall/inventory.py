@@ -31,6 +31,7 @@ from .model import (
     Device,
     EmailChannel,
     EntryPath,
+    ExistingNetwork,
     Flow,
     InfraService,
     Inventory,
@@ -427,9 +428,16 @@ def _site(name: str, d: dict[str, Any], loc: Loc, col: Collector) -> Site:
         col.add(loc.at("vlan_range").diag("empty VLAN range", "[first, last] with first <= last",
                                           str(d["vlan_range"]), code="vlan"))
     pref = d.get("segment_prefix", {})
+    networks = {}
+    for nname, n in sorted((d.get("existing_networks") or {}).items()):
+        nloc = loc.at("existing_networks", nname)
+        subnet = col.network(n["subnet"], nloc.at("subnet"))
+        gateway = col.address(n["gateway"], nloc.at("gateway"))
+        if subnet is not None and gateway is not None:
+            networks[nname] = ExistingNetwork(nname, name, subnet, n["vlan"], gateway, n["routed_by"], nloc.origin)
     return Site(name, d["title"], d.get("kind", "hospital"), d["firewall"],
                 tuple(SwitchLink(s["name"], s["uplink"]) for s in d.get("switches", [])),
-                pools, (lo, hi), pref.get("dedicated", 29), pref.get("shared", 27), mgmt, loc.origin)
+                pools, (lo, hi), pref.get("dedicated", 29), pref.get("shared", 27), mgmt, loc.origin, networks)
 
 
 def _entry_path(d: dict[str, Any], loc: Loc, col: Collector) -> EntryPath:
@@ -443,7 +451,9 @@ def _entry_path(d: dict[str, Any], loc: Loc, col: Collector) -> EntryPath:
     prefixes = tuple(n for p, ploc in raw if (n := col.network(p, ploc)) is not None)
     return EntryPath(d["name"], kind, prefixes, d.get("bastion"), d.get("peer"),
                      (d.get("justification") or "").strip(), col.date(d.get("retire_by"), loc.at("retire_by")),
-                     loc.origin)
+                     loc.origin, purpose=d.get("purpose", "maintenance"), systems=tuple(d.get("systems", ())),
+                     services=tuple(d.get("services", ())), replacement=d.get("replacement", ""),
+                     checklist=tuple(str(c).strip() for c in d.get("checklist", ())))
 
 
 def _system(vendor: str, vendor_paths: tuple[str, ...], vendor_approvers: tuple[str, ...], d: dict[str, Any],
@@ -460,16 +470,19 @@ def _system(vendor: str, vendor_paths: tuple[str, ...], vendor_approvers: tuple[
     for i, f in enumerate(d.get("flows", [])):
         direction = "from" if "from" in f else "to"
         flows.append(Flow(direction, f[direction], tuple(f["services"]), bool(f.get("keep", False)),
-                          loc.at("flows", i).origin))
+                          loc.at("flows", i).origin, (f.get("justification") or "").strip()))
     addrs = tuple(x for i, a_ in enumerate(d.get("addresses", []))
                   if (x := col.address(a_, loc.at("addresses", i))) is not None)
     infra = d.get("infrastructure") or {}
+    current = d.get("current") or {}
+    cur_addr = col.address(current["address"], loc.at("current", "address")) if "address" in current else None
     return System(d["name"], vendor, d["site"], d["function"], d["criticality"], d["owner"],
                   d.get("segment", "dedicated"), addrs, d.get("vlan"),
                   tuple(SwitchPort(p["switch"], p["interface"]) for p in d.get("switch_ports", [])),
                   tuple(d.get("approvers") or vendor_approvers), access, tuple(flows), loc.origin,
                   tags=tuple(d.get("tags", ())), infra_skip=tuple(infra.get("skip", ())),
-                  infra_add=tuple(infra.get("add", ())))
+                  infra_add=tuple(infra.get("add", ())), network=d.get("network", ""), current_address=cur_addr,
+                  current_vlan=current.get("vlan"))
 
 
 def _vendor(name: str, d: dict[str, Any], loc: Loc, col: Collector,
@@ -477,7 +490,12 @@ def _vendor(name: str, d: dict[str, Any], loc: Loc, col: Collector,
     skip = skip or {}
     paths = tuple(_entry_path(p, loc.at("entry_paths", i), col) for i, p in enumerate(d["entry_paths"])
                   if i not in skip.get("entry_paths", ()))
-    path_names = tuple(p.name for p in paths)
+    def default_via(system: Any) -> tuple[str, ...]:
+        """Without access.via: every bastion and VPN path, and the maintenance tunnels that list the
+        system (a LAN-to-LAN tunnel reaches only the systems it is confined to, never the whole vendor)."""
+        me = system.get("name") if isinstance(system, dict) else None
+        return tuple(p.name for p in paths if p.kind != "lan_to_lan" or (p.purpose == "maintenance"
+                                                                         and me in p.systems))
     approvers = tuple(d["approvers"])
     accounts = []
     for i, a in enumerate(d.get("accounts", [])):
@@ -488,7 +506,7 @@ def _vendor(name: str, d: dict[str, Any], loc: Loc, col: Collector,
         accounts.append(Account(a["id"], a["person"], a["email"], expires or dt.date.min,
                                 col.date(a.get("created"), aloc.at("created")), a.get("owner", ""),
                                 bool(a.get("shared", False)), a.get("ssh_key", ""), aloc.origin))
-    systems = tuple(_system(name, path_names, approvers, s, loc.at("systems", i), col)
+    systems = tuple(_system(name, default_via(s), approvers, s, loc.at("systems", i), col)
                     for i, s in enumerate(d.get("systems", [])) if i not in skip.get("systems", ()))
     contract = d["contract"]
     ends = col.date(contract["ends"], loc.at("contract", "ends"))

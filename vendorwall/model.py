@@ -147,6 +147,20 @@ class Site:
     prefix_shared: int
     management: tuple[IPv4Network, ...]
     origin: Origin = NO_ORIGIN
+    networks: dict[str, ExistingNetwork] = field(default_factory=dict, compare=False)  # brownfield, by name
+
+
+@dataclass(frozen=True)
+class ExistingNetwork:
+    """A network that exists today (subnet, VLAN, gateway), which a vendor segment can adopt."""
+
+    name: str
+    site: str
+    subnet: IPv4Network
+    vlan: int
+    gateway: IPv4Address
+    routed_by: str  # who holds the gateway today; the site's firewall: nothing moves
+    origin: Origin = NO_ORIGIN
 
 
 @dataclass(frozen=True)
@@ -171,6 +185,12 @@ class EntryPath:
     # a bastion's egress shared by every vendor that uses the bastion (PAM bastions connect to targets from
     # one address): never quarantined; the vendor is cut on the bastion itself (its accounts)
     shared: bool = False
+    # LAN-to-LAN tunnels: confinement and retirement plan
+    purpose: str = "maintenance"  # maintenance (an entry path) | interface (clinical flows name it)
+    systems: tuple[str, ...] = ()  # the only systems it may reach ((): those naming it in access.via)
+    services: tuple[str, ...] = ()  # the only services it may carry ((): each system's access services)
+    replacement: str = ""  # the entry path that replaces it
+    checklist: tuple[str, ...] = ()  # retirement checklist
 
 
 @dataclass(frozen=True)
@@ -214,6 +234,7 @@ class Flow:
     services: tuple[str, ...]
     keep: bool = False
     origin: Origin = NO_ORIGIN
+    justification: str = ""
 
 
 @dataclass(frozen=True)
@@ -241,6 +262,9 @@ class System:
     tags: tuple[str, ...] = ()  # groups of systems (modality, lab-analyser...): flow peers and staff targets
     infra_skip: tuple[str, ...] = ()  # infrastructure services this system opts out of
     infra_add: tuple[str, ...] = ()  # opt-in infrastructure services it uses
+    network: str = ""  # an existing network of its site that its segment adopts (brownfield)
+    current_address: IPv4Address | None = None  # where the device is today, before it moves (migration plan)
+    current_vlan: int | None = None
 
     @property
     def segment_key(self) -> str:
@@ -336,6 +360,8 @@ class Segment:
     interface: str
     zone: str
     firewall: str
+    adopted: str = ""  # the existing network it adopts ("" when allocated)
+    routed_by: str = ""  # adopted: who holds its gateway today
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class Summary:
     files_written: list[str] = field(default_factory=list)  # created or changed
     files_removed: list[str] = field(default_factory=list)
     manifest: str = ""  # the isolation manifest, in the inventory's state directory
+    migration_plans: list[str] = field(default_factory=list)  # plan --migration: one file per site
 
     def to_data(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -63,6 +64,8 @@ class Summary:
         lines.append(f"  isolation manifest: {self.manifest} (read by vendorwall isolate)")
         for f in self.files_removed:
             lines.append(f"  removed stale output: {f}")
+        for f in self.migration_plans:
+            lines.append(f"  migration plan: {f}")
         return "\n".join(lines)
 
 
@@ -103,13 +106,15 @@ def _managed_outputs(out_dir: str) -> dict[str, str]:
     return found
 
 
-def preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Preview:
+def preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None,
+            migration: bool = False) -> Preview:
     """Everything ``plan`` does but the writing (check mode, diff mode)."""
     with pipeline.gc_paused():
-        return _preview(root, now, out, shown_root)
+        return _preview(root, now, out, shown_root, migration)
 
 
-def _preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Preview:
+def _preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None,
+             migration: bool = False) -> Preview:
     res = pipeline.run(root, now, shown_root=shown_root, check_lock=False)
     out_dir = out or os.path.join("build", os.path.basename(os.path.normpath(root)))
     before = _managed_outputs(out_dir)
@@ -137,6 +142,17 @@ def _preview(root: str, now: dt.date, out: str | None, shown_root: str | None = 
     except FileNotFoundError:
         pass
     after[mpath] = manifest.text(res.model)
+    migration_files = []
+    if migration:  # the brownfield migration plan, one file per site (docs/migration.md)
+        from . import migration as mig
+
+        for site_plan in mig.build(res.model):
+            path = os.path.join(out_dir, f"migration-{site_plan.site}.md")
+            migration_files.append(path)
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as fh:
+                    before[path] = fh.read()
+            after[path] = mig.markdown(site_plan, now.isoformat())
     seg_sites = Counter(s.site for s in res.model.segments)
     changed = sorted(p for p, text in after.items() if before.get(p) != text)
     summary = Summary(shown_root or root, out_dir, now.isoformat(), len(res.inventory.vendors),
@@ -144,6 +160,7 @@ def _preview(root: str, now: dt.date, out: str | None, shown_root: str | None = 
                       alloc.lock_changes(res.lock, res.allocations), res.lock.path in changed,
                       [p for p in changed if after[p] is not None and p not in (res.lock.path, mpath)],
                       [p for p in changed if after[p] is None], mpath)
+    summary.migration_plans = migration_files
     return Preview(summary, res.lock.path, before, after)
 
 
@@ -157,12 +174,13 @@ def apply(pv: Preview) -> None:
             _write(path, text)
 
 
-def plan(root: str, now: dt.date, out: str | None, shown_root: str | None = None) -> Summary:
+def plan(root: str, now: dt.date, out: str | None, shown_root: str | None = None,
+         migration: bool = False) -> Summary:
     """Render, write what changed, summarise. With an active cache, a rerun whose inputs and outputs are
     exactly as the last run left them is answered from the cache (``run`` entry), without the pipeline."""
     c = cache.active()
     out_dir = out or os.path.join("build", os.path.basename(os.path.normpath(root)))
-    if c is not None:
+    if c is not None and not migration:  # the migration plan is not cached: always computed
         hit = c.get("run", _run_key(root, now, out_dir, shown_root))
         if isinstance(hit, dict) and _outputs_match(hit, out_dir):
             data = dict(hit["summary"])
@@ -170,9 +188,9 @@ def plan(root: str, now: dt.date, out: str | None, shown_root: str | None = None
             data.update(lock={"added": [], "freed": [], "changed": []}, lock_written=False, files_written=[],
                         files_removed=[])
             return Summary(**data)
-    pv = preview(root, now, out, shown_root)
+    pv = preview(root, now, out, shown_root, migration)
     apply(pv)
-    if c is not None:
+    if c is not None and not migration:
         outputs = {p: hashlib.sha256(t.encode()).hexdigest() for p, t in pv.after.items()
                    if t is not None and p != pv.lock_path}
         c.put("run", _run_key(root, now, out_dir, shown_root), {

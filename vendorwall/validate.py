@@ -17,7 +17,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from .errors import Diagnostic
-from .model import Inventory, Origin, Policy, System, Vendor
+from .model import EntryPath, Inventory, Origin, Policy, System, Vendor
 from .yamlsrc import undotted
 
 # Reached for hints.
@@ -65,6 +65,7 @@ def check(inv: Inventory, now: dt.date) -> list[Diagnostic]:
     _check_names(inv, out)
     _check_policy_services(inv, out)
     _check_groups(inv, out)
+    _check_networks(inv, out)
     _check_infrastructure(inv, out)
     _check_staff(inv, out)
     for v in inv.vendors.values():
@@ -154,6 +155,9 @@ def _check_prefixes(inv: Inventory, out: list[Diagnostic]) -> None:
     for infra in inv.infrastructure.values():
         for i, p in enumerate(infra.prefixes):
             owned.append((p, f"infrastructure service {infra.name}", infra.origin, f"prefixes[{i}]"))
+    for site in inv.sites.values():
+        for en in site.networks.values():
+            owned.append((en.subnet, f"existing network {en.name} of site {site.name}", en.origin, "subnet"))
     mgmt: list[tuple[IPv4Network, str, Origin, str]] = []
     seen_mgmt: set[IPv4Network] = set()
     for site in inv.sites.values():
@@ -170,6 +174,8 @@ def _check_prefixes(inv: Inventory, out: list[Diagnostic]) -> None:
         for a in active:
             if _both_client_groups(a[1], item[1]):
                 continue  # client groups may nest (e.g. all nursing stations / ICU stations)
+            if _pool_and_network(a[1], item[1]):
+                continue  # an existing network inside a segment pool: allocation works around it
             later, first = (item, a) if (item[2].file, item[2].line) >= (a[2].file, a[2].line) else (a, item)
             first_at = _line_of(inv, first[2], first[3])
             out.append(_d(later[2], "overlapping prefixes",
@@ -218,6 +224,11 @@ def _line_of(inv: Inventory, origin: Origin, sub: str) -> str:
     return f"{origin.file}:{src.line(undotted(f'{origin.path}.{sub}'))}"
 
 
+def _pool_and_network(a: str, b: str) -> bool:
+    labels = sorted((a.split(" of site ")[0].split(" ")[0], b.split(" of site ")[0].split(" ")[0]))
+    return labels == ["existing", "segment"] and a.rsplit(" ", 1)[-1] == b.rsplit(" ", 1)[-1]
+
+
 def _both_client_groups(a: str, b: str) -> bool:
     """Client groups (and the infrastructure servers inside them) may nest."""
     internal = ("client group", "infrastructure service")
@@ -263,6 +274,109 @@ def _check_policy_services(inv: Inventory, out: list[Diagnostic]) -> None:
             out.append(_d(inv.policy.origin, f"unknown service {name!r} in forbidden_services",
                           "a service of the catalogue", repr(name), _ref_hint(name, inv.services, "services"),
                           "reference", "forbidden_services"))
+
+
+def _check_tunnel(inv: Inventory, v: Vendor, ep: EntryPath, out: list[Diagnostic]) -> None:
+    """A LAN-to-LAN tunnel's confinement and retirement plan refer to real things."""
+    mine = {s.name for s in v.systems}
+    for i, name in enumerate(ep.systems):
+        if name not in mine:
+            out.append(_d(ep.origin, f"tunnel confined to unknown system {name!r}", f"a system of vendor {v.name}",
+                          repr(name), _ref_hint(name, mine, "systems"), "reference", f"systems[{i}]"))
+    for i, name in enumerate(ep.services):
+        if name not in inv.services:
+            out.append(_d(ep.origin, f"unknown service {name!r}", "a service of the catalogue", repr(name),
+                          _ref_hint(name, inv.services, "services"), "reference", f"services[{i}]"))
+    if ep.replacement:
+        rep = next((p for p in v.entry_paths if p.name == ep.replacement), None)
+        if rep is None or rep.kind == "lan_to_lan":
+            out.append(_d(ep.origin, f"replacement {ep.replacement!r} is not a bastion or VPN of vendor {v.name}",
+                          "the name of the vendor's bastion or vpn entry path", repr(ep.replacement),
+                          _ref_hint(ep.replacement, [p.name for p in v.entry_paths if p.kind != "lan_to_lan"],
+                                    "entry paths"), "reference", "replacement"))
+    if ep.purpose == "interface" and (ep.systems or ep.services):
+        out.append(_d(ep.origin, "interface tunnel with maintenance confinement", "no systems/services on an "
+                      "interface tunnel", "systems or services", "the flows naming the tunnel say what it carries",
+                      "invalid", "systems" if ep.systems else "services"))
+
+
+# --------------------------------------------------------------------------- brownfield: existing networks
+
+
+def _check_networks(inv: Inventory, out: list[Diagnostic]) -> None:
+    """Existing networks and the segments adopting them. Each conflict says which migration step
+    resolves it (docs/migration.md): vendorwall confines one vendor per segment."""
+    vlans: dict[tuple[str, int], str] = {}  # (firewall, vid) -> network or site range
+    for site in sorted(inv.sites.values(), key=lambda s: s.name):
+        for net in site.networks.values():
+            o = net.origin
+            if net.gateway not in net.subnet or net.gateway in (net.subnet.network_address,
+                                                                  net.subnet.broadcast_address):
+                out.append(_d(o, "gateway outside its network", f"a host address of {net.subnet}", str(net.gateway),
+                              "the address the network's devices use as their gateway today", "prefix", "gateway"))
+            key = (site.firewall, net.vlan)
+            if key in vlans:
+                out.append(_d(o, f"VLAN {net.vlan} used twice on firewall {site.firewall}", "one VLAN id per firewall",
+                              f"also network {vlans[key]}", "", "vlan", "vlan"))
+            vlans.setdefault(key, f"{net.name} of site {site.name}")
+    users: dict[tuple[str, str], list[System]] = {}
+    for s in sorted(inv.systems.values(), key=lambda s: s.name):
+        if not s.network:
+            continue
+        st = inv.sites.get(s.site)
+        if st is None:
+            continue
+        nw = st.networks.get(s.network)
+        if nw is None:
+            known = sorted(st.networks)
+            out.append(_d(s.origin, f"unknown existing network {s.network!r}",
+                          f"a network of sites.{st.name}.existing_networks", repr(s.network),
+                          _ref_hint(s.network, known, "existing networks") if known else
+                          f"declare it under sites.{st.name}.existing_networks (subnet, vlan, gateway, routed_by)",
+                          "reference", "network"))
+            continue
+        users.setdefault((st.name, nw.name), []).append(s)
+        if not s.addresses:
+            out.append(_d(s.origin, "system in an existing network without its address",
+                          f"addresses: the device's address in {nw.subnet} (it keeps it)", "no addresses",
+                          f"write the address it has today, or remove 'network: {nw.name}' to have a new segment "
+                          "allocated (the migration plan then re-addresses it)", "prefix", "network"))
+        for i, a in enumerate(s.addresses):
+            if a not in nw.subnet:
+                out.append(_d(s.origin, f"address outside network {nw.name}", f"an address in {nw.subnet}",
+                              str(a), f"migration step: re-address the device into {nw.subnet}, or remove "
+                              f"'network: {nw.name}' so it moves to a segment of its own (write its address today "
+                              "as current.address: the migration plan lists the re-addressing)", "prefix",
+                              f"addresses[{i}]"))
+            elif a == nw.gateway:
+                out.append(_d(s.origin, "address is the network's gateway", f"a host address of {nw.subnet} other "
+                              f"than {nw.gateway}", str(a), "the firewall takes the gateway address over",
+                              "prefix", f"addresses[{i}]"))
+    for (_site_name, net_name), members in sorted(users.items()):
+        vendors = sorted({m.vendor for m in members})
+        if len(vendors) > 1:
+            first = vendors[0]
+            for m in members:
+                if m.vendor == first:
+                    continue
+                mine = ", ".join(x.name for x in members if x.vendor == first)
+                out.append(_d(m.origin, f"two vendors in existing network {net_name}",
+                              f"the systems of one vendor per adopted network (it holds {first}'s {mine})",
+                              f"{m.name} of vendor {m.vendor}",
+                              f"migration step: {m.name} moves to a segment of its own: remove 'network: {net_name}' "
+                              f"here and write its address today as current: {{address: ...}}; 'vendorwall plan "
+                              "--migration' then lists its re-addressing (a firewall cannot filter between two "
+                              "devices of one subnet)", "prefix", "network"))
+            continue
+        keys = sorted({m.segment_key for m in members})
+        if len(keys) > 1:
+            for m in members[1:]:
+                out.append(_d(m.origin, f"existing network {net_name} adopted by {len(keys)} segments",
+                              "one segment per existing network", f"{m.name} (segment {m.segment_key}) and "
+                              f"{members[0].name} (segment {members[0].segment_key})",
+                              f"make the vendor's systems of {net_name} 'segment: shared' (one segment, as today), "
+                              "or move this one out (remove 'network:'; the migration plan re-addresses it)",
+                              "prefix", "network"))
 
 
 # --------------------------------------------------------------------------- groups, infrastructure, staff
@@ -365,6 +479,7 @@ def _check_vendor(inv: Inventory, v: Vendor, now: dt.date, out: list[Diagnostic]
                               f"retire_by after {now.isoformat()}", ep.retire_by.isoformat(),
                               "retire the tunnel or set a new date with a fresh justification", "policy",
                               "retire_by"))
+            _check_tunnel(inv, v, ep, out)
     for a in v.accounts:
         why = reserved_account(a.id)
         if why:
@@ -398,13 +513,20 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
     if site is None:
         out.append(_d(o, f"unknown site {s.site!r}", "a site of sites", repr(s.site),
                       _ref_hint(s.site, inv.sites, "sites"), "reference", "site"))
+    elif s.network:
+        pass  # an adopted existing network: checked by _check_networks
     else:
         for i, addr in enumerate(s.addresses):
             if not any(addr in p for p in site.segment_pool):
+                inside = next((n for n in site.networks.values() if addr in n.subnet), None)
+                hint = ("remove the address to have one allocated" if inside is None else
+                        f"it is in existing network {inside.name} ({inside.subnet}): adopt it with 'network: "
+                        f"{inside.name}' (the device keeps its address), or move the device: replace 'addresses' "
+                        f"by current: {{address: {addr}}} (the migration plan lists its re-addressing)")
                 out.append(_d(o, "system address outside its site",
                               f"an address in the segment pool of site {site.name} "
                               f"({', '.join(map(str, site.segment_pool))})", str(addr),
-                              "remove the address to have one allocated", "prefix", f"addresses[{i}]"))
+                              hint, "prefix", f"addresses[{i}]"))
         if s.vlan is not None and not site.vlan_range[0] <= s.vlan <= site.vlan_range[1]:
             out.append(_d(o, "VLAN id outside the site range",
                           f"{site.vlan_range[0]}..{site.vlan_range[1]} (site {site.name})", str(s.vlan),
@@ -423,10 +545,24 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
     a = s.access
     ao = a.origin
     paths = {ep.name for ep in v.entry_paths}
+    by_name = {ep.name: ep for ep in v.entry_paths}
     for i, name in enumerate(a.via):
         if name not in paths:
             out.append(_d(ao, f"unknown entry path {name!r}", f"an entry path of vendor {v.name}", repr(name),
                           _ref_hint(name, paths, "entry paths"), "reference", f"via[{i}]"))
+            continue
+        ep = by_name[name]
+        if ep.kind == "lan_to_lan" and ep.purpose == "interface":
+            out.append(_d(ao, f"access via interface tunnel {name!r}", "a maintenance entry path",
+                          f"{name} carries an application interface (purpose: interface)",
+                          "model the interface as a flow naming the tunnel, with its justification; reach the "
+                          "system for maintenance through a bastion or a VPN", "policy", f"via[{i}]"))
+        elif ep.kind == "lan_to_lan" and ep.systems and s.name not in ep.systems:
+            rep = by_name.get(ep.replacement)
+            instead = ep.replacement if rep is not None and rep.kind != "lan_to_lan" else "a bastion or a VPN"
+            out.append(_d(ao, f"tunnel {name!r} is confined to other systems", f"one of: {', '.join(ep.systems)}",
+                          s.name, f"add {s.name} to the tunnel's systems (a reviewer sees the tunnel widen) or reach "
+                          f"it through {instead}", "policy", f"via[{i}]"))
     for i, name in enumerate(a.services):
         if name not in inv.services:
             out.append(_d(ao, f"unknown service {name!r}", "a service of the catalogue", repr(name),
@@ -491,6 +627,17 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
         if f.peer == s.name:
             out.append(_d(f.origin, "flow to itself", "another system or a client group", repr(f.peer), "",
                           "invalid", f.direction))
+        elif (tunnel := next((p for p in v.entry_paths if p.name == f.peer and p.kind == "lan_to_lan"), None)):
+            if tunnel.purpose != "interface":
+                out.append(_d(f.origin, f"flow through maintenance tunnel {f.peer!r}", "an interface tunnel "
+                              "(purpose: interface) of the vendor", f"{f.peer} is a maintenance entry path",
+                              "a tunnel that carries an application interface is declared with purpose: interface",
+                              "policy", f.direction))
+            elif not f.justification:
+                out.append(_d(f.origin, f"interface flow through LAN-to-LAN tunnel {f.peer!r} without justification",
+                              "justification: why the interface needs the vendor's network", "no justification",
+                              "an application interface crossing a LAN-to-LAN tunnel is a clinical flow with its own "
+                              "justification, reviewed like a permanent access", "policy", f.direction))
         elif f.peer not in inv.client_groups and f.peer not in inv.systems and f.peer not in inv.tags:
             known = list(inv.client_groups) + list(inv.systems) + list(inv.tags)
             out.append(_d(f.origin, f"unknown flow peer {f.peer!r}", "a client group, a system or a tag",

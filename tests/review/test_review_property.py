@@ -94,7 +94,8 @@ def _random_edits(inv: Path, draw: Any) -> list[str]:
                 a["until"] = min(ends, dt.date(2027, 6, 30))
                 a["justification"] = "property test"
         elif op == "via":
-            names = [p["name"] for p in vendor["entry_paths"]]
+            names = [p["name"] for p in vendor["entry_paths"]  # a confined tunnel only for its own systems
+                     if p["kind"] != "lan_to_lan" or s["name"] in p.get("systems", [s["name"]])]
             a["via"] = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
         elif op == "segment":
             s["segment"] = "shared" if s.get("segment", "dedicated") == "dedicated" else "dedicated"

@@ -79,6 +79,16 @@ def sheet(model: Model, v: Vendor) -> tuple[str, list[tuple[str, list[list[str]]
     for p in sorted(v.entry_paths, key=lambda p: p.name):
         rows.append([p.name, p.kind + (f" ({p.bastion})" if p.bastion else ""), ", ".join(map(str, p.prefixes))])
     sections.append(("Entry paths (the only ways in)", rows))
+    from ..review.risk import tunnel_plan
+
+    tunnels = [p for p in sorted(v.entry_paths, key=lambda p: p.name) if p.kind == "lan_to_lan"]
+    if tunnels:
+        lines = []
+        for p in tunnels:
+            lines.append(f"{p.name} (peer {p.peer}, {', '.join(map(str, p.prefixes))}), retire by "
+                         f"{p.retire_by}: {tunnel_plan(v, p)}")
+            lines += [f"[ ] {c}" for c in p.checklist]
+        sections.append(("LAN-to-LAN tunnels to retire", lines))
     rows = [["Account", "Person", "Email", "Expires", "Owner (hospital side)"]]
     for a in sorted(v.accounts, key=lambda a: a.id):
         rows.append([a.id, a.person, a.email, a.expires.isoformat(), a.owner or "(none: to assign)"])

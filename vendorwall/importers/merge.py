@@ -39,10 +39,11 @@ VENDOR_ORDER = ("title", "hotline", "security_contact", "contract", "approvers",
 SYSTEM_ORDER = ("name", "site", "function", "criticality", "owner", "segment", "tags", "addresses", "vlan", "network",
                 "switch_ports", "approvers", "infrastructure", "access", "flows")
 ACCESS_ORDER = ("mode", "services", "via", "max_hours", "window", "justification", "until", "exception")
-PATH_ORDER = ("name", "kind", "bastion", "source", "pool", "peer", "remote_subnets", "justification", "retire_by")
+PATH_ORDER = ("name", "kind", "bastion", "source", "pool", "peer", "remote_subnets", "justification", "retire_by",
+              "purpose", "systems", "services", "replacement", "checklist")
 ORDERS = {"vendor": VENDOR_ORDER, "system": SYSTEM_ORDER, "access": ACCESS_ORDER, "entry_path": PATH_ORDER}
 FLOW_ITEMS = {"entry_paths", "switch_ports", "flows"}  # their items are written {flow: style}
-BLOCK_LISTS = {"approvers", "systems", "accounts", "entry_paths", "switch_ports", "flows"}
+BLOCK_LISTS = {"approvers", "systems", "accounts", "entry_paths", "switch_ports", "flows", "checklist"}
 
 HEADER = ("# yaml-language-server: $schema=../../../../vendorwall/schema/inventory.schema.json\n"
           "# Written by 'vendorwall import' from {source}; edit freely: a re-run merges, it does not overwrite.\n")
@@ -193,11 +194,14 @@ def _identity(kind: str, item: Any) -> Any:
     return item.get("name")
 
 
+_NAMED_LISTS = {("vendor", "systems"), ("vendor", "entry_paths"), ("vendor", "accounts"), ("system", "flows")}
+
+
 def _merge_map(m: Any, new: dict[str, Any], where: str, kind: str, fc: FileChange) -> None:
     order = ORDERS.get(kind, ())
     for key, value in new.items():
         here = f"{where}.{key}"
-        if key in ("systems", "entry_paths", "accounts", "flows") and isinstance(value, list):
+        if (kind, key) in _NAMED_LISTS and isinstance(value, list):
             cur = m.get(key)
             if not isinstance(cur, list):
                 _insert(m, key, _styled(key, _ordered(_CHILD_KIND.get(key, key), value)), order)

@@ -221,6 +221,11 @@ PATH_COLS = (
     Col("remote subnets", p_prefixes, "lan_to_lan: the vendor's subnets"),
     Col("justification", p_text, "lan_to_lan: why it cannot be avoided yet"),
     Col("retire by", p_date, "lan_to_lan: retirement date"),
+    Col("purpose", p_enum("maintenance", "interface"), "lan_to_lan: maintenance (default) or interface"),
+    Col("systems", p_names, "lan_to_lan: the only systems it may reach"),
+    Col("services", p_names, "lan_to_lan: the only services it may carry"),
+    Col("replacement", p_name, "lan_to_lan: the bastion or VPN entry path replacing it"),
+    Col("checklist", p_list, "lan_to_lan: retirement checklist, items separated by ';'"),
 )
 FLOW_COLS = (
     Col("system", p_name, "the system the flow belongs to", (), True),
@@ -461,10 +466,14 @@ def _entry_path(batch: Batch, vals: dict[str, tuple[Any, Cell]]) -> None:
             return
     for header, key in (("bastion", "bastion"), ("source", "source"), ("pool", "pool"), ("peer", "peer"),
                         ("remote subnets", "remote_subnets"), ("justification", "justification"),
-                        ("retire by", "retire_by")):
-        if header in vals and (header in need or (kind == "lan_to_lan" and header in ("justification", "retire by"))):
+                        ("retire by", "retire_by"), ("purpose", "purpose"), ("systems", "systems"),
+                        ("services", "services"), ("replacement", "replacement"), ("checklist", "checklist")):
+        if header in vals and (header in need or (kind == "lan_to_lan" and header in _TUNNEL_COLUMNS)):
             path[key] = vals[header][0]
     batch.vendor(vals["vendor"][0]).setdefault("entry_paths", []).append(path)
+
+
+_TUNNEL_COLUMNS = ("justification", "retire by", "purpose", "systems", "services", "replacement", "checklist")
 
 
 def template_rows() -> dict[str, list[str]]:

@@ -246,19 +246,41 @@ def _vendor(out: _Out, v: Vendor, b: Vendor | None, now: dt.date, settings: Sett
                 f"{settings.blast_radius})", v.origin, **kw)
 
 
+def tunnel_plan(v: Vendor, p: EntryPath) -> str:
+    """What a LAN-to-LAN tunnel carries and how it is retired, in one sentence (review, sheets)."""
+    if p.purpose == "interface":
+        users = sorted(f"{s.name} {f.direction} it on {', '.join(f.services)} ({f.justification})"
+                       for s in v.systems for f in s.flows if f.peer == p.name)
+        carries = "application interface: " + ("; ".join(users) if users else "no flow names it")
+    else:
+        systems = sorted(s.name for s in v.systems if p.name in s.access.via)
+        carries = ("confined to " + (", ".join(systems) or "no system") +
+                   (f" on {', '.join(p.services)}" if p.services else " on each system's access services"))
+    plan = f"replacement: {p.replacement}" if p.replacement else "no replacement entry path declared"
+    steps = ("; checklist: " + " / ".join(p.checklist)) if p.checklist else "; no retirement checklist"
+    return f"{carries}; to retire by {p.retire_by}; {plan}{steps}"
+
+
 def _tunnel(out: _Out, v: Vendor, p: EntryPath, prev: EntryPath | None) -> None:
     subnets = ", ".join(map(str, p.prefixes))
     kw = {"vendor": v.name}
+    plan = tunnel_plan(v, p)
     if prev is None or prev.kind != "lan_to_lan":
         out.add("high", "lan_to_lan_tunnel", "LAN-to-LAN tunnel",
-                f"vendor {v.name}: new LAN-to-LAN tunnel {p.name} (peer {p.peer}, {subnets}) to retire by "
-                f"{p.retire_by}: {p.justification}", p.origin, **kw)
+                f"vendor {v.name}: new LAN-to-LAN tunnel {p.name} (peer {p.peer}, {subnets}): {p.justification}; "
+                f"{plan}", p.origin, **kw)
         return
     postponed = prev.retire_by is not None and p.retire_by is not None and p.retire_by > prev.retire_by
     text = f"; retirement postponed from {prev.retire_by}" if postponed else ""
+    widened = sorted(set(p.services) - set(prev.services)) if prev.services and p.services else []
+    if (prev.systems and not set(p.systems) <= set(prev.systems)) or (prev.services and not p.services) or widened:
+        out.add("high", "lan_to_lan_widened", "LAN-to-LAN tunnel widened",
+                f"vendor {v.name}: tunnel {p.name} now reaches more (systems {', '.join(p.systems) or 'any'}; "
+                f"services {', '.join(p.services) or 'any'}; was {', '.join(prev.systems) or 'any'} on "
+                f"{', '.join(prev.services) or 'any'})", p.origin, "systems" if p.systems else "kind", **kw)
     out.add("medium", "lan_to_lan_tunnel", "LAN-to-LAN tunnel",
-            f"vendor {v.name}: LAN-to-LAN tunnel {p.name} (peer {p.peer}, {subnets}) remains, to retire by "
-            f"{p.retire_by}{text}", p.origin, "retire_by" if postponed else "kind", **kw)
+            f"vendor {v.name}: LAN-to-LAN tunnel {p.name} (peer {p.peer}, {subnets}) remains{text}; {plan}",
+            p.origin, "retire_by" if postponed else "kind", **kw)
 
 
 def _account(out: _Out, v: Vendor, a: Account, new: bool, now: dt.date) -> None:
