@@ -275,6 +275,16 @@ def _check_policy_services(inv: Inventory, out: list[Diagnostic]) -> None:
                           "a service of the catalogue", repr(name), _ref_hint(name, inv.services, "services"),
                           "reference", "forbidden_services"))
 
+    logs, alerts = inv.policy.connection_logs, inv.policy.alerts
+    if logs.syslog is not None and logs.syslog.tls and not logs.syslog.ca_file:
+        out.append(_d(inv.policy.origin, "syslog over TLS without a CA certificate",
+                      "ca_file: the CA certificate on the firewalls that signed the server's certificate",
+                      "tls: true and no ca_file", "without it the firewall cannot check the server (docs/access.md)",
+                      sub="connection_logs.syslog"))
+    if alerts.webhook is not None and not (alerts.webhook.url or alerts.webhook.url_env):
+        out.append(_d(inv.policy.origin, "webhook without an address", "url, or url_env: the environment variable "
+                      "holding it (a URL with a token)", "neither", "docs/alerts.md", sub="alerts.webhook"))
+
 
 def _check_tunnel(inv: Inventory, v: Vendor, ep: EntryPath, out: list[Diagnostic]) -> None:
     """A LAN-to-LAN tunnel's confinement and retirement plan refer to real things."""

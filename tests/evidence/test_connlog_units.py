@@ -192,3 +192,36 @@ def test_connections_join_the_opening_and_the_close(tmp_path):
     got = sorted((c["sport"], c["closed"], c.get("bytes")) for c in conns)
     assert got == [(40000, True, 3500), (40001, False, None), (40002, True, 3500)]
     assert logs.verify(arch) == []
+
+
+def test_inventory_errors_for_the_log_and_alert_settings(tmp_path):
+    import yaml
+
+    from vendorwall.errors import VendorwallError
+
+    inv = str(tmp_path / "example")
+    shutil.copytree(EXAMPLE, inv)
+    path = os.path.join(inv, "vendorwall", "policy.yml")
+    with open(path) as fh:
+        data = yaml.safe_load(fh)
+    data["policy"]["connection_logs"] = {"syslog": {"host": "syslog.chu-exemple.example", "tls": True}}
+    data["policy"]["alerts"] = {"webhook": {"format": "teams"}, "email": {"server": "smtp example", "from": "x",
+                                                                         "to": []}}
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh, sort_keys=False)
+    with pytest.raises(VendorwallError) as exc:
+        pipeline.run(inv, dt.date(2026, 11, 28), check_lock=False, do_render=False)
+    text = exc.value.render()
+    print(text)
+    assert "policy.yml" in text and "policy.alerts.email" in text  # schema: bad server, from, empty to
+    for d in exc.value.diagnostics:
+        assert d.line > 0, d
+    # the schema errors stop the load; alone, the semantic ones speak too
+    data["policy"]["alerts"] = {"webhook": {"format": "teams"}}
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh, sort_keys=False)
+    with pytest.raises(VendorwallError) as exc:
+        pipeline.run(inv, dt.date(2026, 11, 28), check_lock=False, do_render=False)
+    msgs = {d.message: d.path for d in exc.value.diagnostics}
+    assert msgs == {"syslog over TLS without a CA certificate": "policy.connection_logs.syslog",
+                    "webhook without an address": "policy.alerts.webhook"}

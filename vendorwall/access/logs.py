@@ -307,8 +307,10 @@ def run(args: argparse.Namespace, model: Model, o: devices.ConnOptions) -> Outco
         return collect(model, o, arch, access_journal=journal_path(args.inventory, None))
     if args.logs_command == "purge":
         now = None
-        if args.now:
-            now = dt.datetime.combine(dt.date.fromisoformat(args.now), dt.time(), dt.UTC).timestamp()
+        if getattr(args, "now", None):  # the Ansible module passes no --now: today
+            from .cli import today
+
+            now = dt.datetime.combine(today(args), dt.time(), dt.UTC).timestamp()
         return purge(model, arch, now)
     problems = verify(arch)
     return Outcome(1 if problems else 0, problems or [f"{arch}: intact"], {"problems": problems})
