@@ -230,3 +230,32 @@ def test_alerts_check_sends_the_time_based_ones_from_the_inventory_policy(tmp_pa
         # at 2026-11-28 no contract ends within 30 days and no tunnel is past its date: nothing holds
         assert p.stdout.startswith("0 alerts hold")
         assert TOKEN not in p.stdout + p.stderr
+
+
+def test_the_daily_playbook_sends_a_missed_break_glass_review(tmp_path):
+    tool = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or shutil.which("ansible-playbook")
+    if tool is None:
+        pytest.skip("ansible-playbook not installed")
+    inv = str(tmp_path / "example")
+    shutil.copytree(EXAMPLE, inv)
+    http = servers.Http()
+    try:
+        path = os.path.join(inv, "vendorwall", "policy.yml")
+        with open(path) as fh:
+            data = yaml.safe_load(fh)
+        data["policy"]["alerts"] = {"webhook": {"url": http.url("/hook")}}
+        with open(path, "w") as fh:
+            yaml.safe_dump(data, fh, sort_keys=False)
+        opened = dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)
+        _break_glass(StateDir.for_inventory(inv).journal("access"), opened)
+        p = subprocess.run([tool, "-i", inv, "playbooks/alerts_check.yml"], capture_output=True, text=True, cwd=ROOT,
+                           timeout=300, check=False)
+        print(p.stdout[-3000:], p.stderr[-2000:])
+        assert p.returncode == 0 and "changed=1" in p.stdout
+        kinds = sorted(x["kind"] for x in http.posts)
+        assert kinds == ["break_glass_opened", "break_glass_review_missed"]
+        p = subprocess.run([tool, "-i", inv, "playbooks/alerts_check.yml"], capture_output=True, text=True, cwd=ROOT,
+                           timeout=300, check=False)
+        assert p.returncode == 0 and "changed=0" in p.stdout and len(http.posts) == 2  # once
+    finally:
+        http.stop()
