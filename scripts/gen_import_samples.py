@@ -35,15 +35,15 @@ OUT = REPO / "examples" / "import"
 NETBOX = REPO / "tests" / "importers" / "netbox"
 
 
-def example() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def example(root: Path = EXAMPLE) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     vendors: dict[str, Any] = {}
     sites: dict[str, Any] = {}
-    for path in domain_files(str(EXAMPLE)):
+    for path in domain_files(str(root)):
         data, _, diags = load_file(path)
         assert not diags, diags
         vendors.update(data.get("vendors") or {})
         sites.update(data.get("sites") or {})
-    lock, _, _ = load_file(str(EXAMPLE / "vendorwall" / "allocations.lock.yml"))
+    lock, _, _ = load_file(str(root / "vendorwall" / "allocations.lock.yml"))
     return vendors, sites, lock["segments"]
 
 
@@ -76,7 +76,12 @@ def sheet_rows(vendors: dict[str, Any]) -> dict[str, list[list[str]]]:
                 "criticality": s["criticality"], "owner": s["owner"], "address": _j(s.get("addresses", [])),
                 "vlan": str(s.get("vlan", "")), "segment": s.get("segment", ""),
                 "switch ports": "; ".join(f"{p['switch']} {p['interface']}" for p in s.get("switch_ports", [])),
-                "tags": _j(s.get("tags", [])), "access mode": a["mode"], "services": _j(a["services"]),
+                "tags": _j(s.get("tags", [])), "network": s.get("network", ""),
+                "current address": (s.get("current") or {}).get("address", ""),
+                "current vlan": str((s.get("current") or {}).get("vlan", "")),
+                "infrastructure skip": _j((s.get("infrastructure") or {}).get("skip", [])),
+                "infrastructure add": _j((s.get("infrastructure") or {}).get("add", [])),
+                "access mode": a["mode"], "services": _j(a["services"]),
                 "via": _j(a.get("via", [])), "max hours": str(a.get("max_hours", "")),
                 "window": f"{','.join(w['days'])} {w['start']}-{w['end']}" if w else "",
                 "justification": (a.get("justification") or "").strip(), "until": a.get("until", ""),

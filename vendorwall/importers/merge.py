@@ -36,8 +36,8 @@ from ..yamlsrc import load_file
 from . import Batch
 
 VENDOR_ORDER = ("title", "hotline", "security_contact", "contract", "approvers", "entry_paths", "accounts", "systems")
-SYSTEM_ORDER = ("name", "site", "function", "criticality", "owner", "segment", "tags", "addresses", "vlan", "network",
-                "switch_ports", "approvers", "infrastructure", "access", "flows")
+SYSTEM_ORDER = ("name", "site", "function", "criticality", "owner", "segment", "tags", "network", "addresses", "vlan",
+                "current", "switch_ports", "approvers", "infrastructure", "access", "flows")
 ACCESS_ORDER = ("mode", "services", "via", "max_hours", "window", "justification", "until", "exception")
 PATH_ORDER = ("name", "kind", "bastion", "source", "pool", "peer", "remote_subnets", "justification", "retire_by",
               "purpose", "systems", "services", "replacement", "checklist")

@@ -191,6 +191,12 @@ SYSTEM_COLS = (
     Col("segment", p_enum("dedicated", "shared"), "dedicated (default) or shared"),
     Col("switch ports", p_ports, '"SWITCH INTERFACE; ..."', ("switch port",)),
     Col("tags", p_names, "groups the system belongs to (modality, lab-analyser...)", ("groups",)),
+    Col("network", p_name, "an existing network of its site that its segment adopts (brownfield)"),
+    Col("current address", lambda v: p_addresses(v)[0] if len(p_addresses(v)) == 1 else _bad_one(),
+        "where the device is today when it moves to a new segment"),
+    Col("current vlan", p_vlan, "its VLAN today"),
+    Col("infrastructure skip", p_names, "infrastructure services it does not use"),
+    Col("infrastructure add", p_names, "opt-in infrastructure services it uses"),
     Col("access mode", MODE, "on_demand, scheduled or permanent", ("mode", "mode d'acces")),
     Col("services", p_names, "services the vendor reaches (catalogue names)"),
     Col("via", p_names, "entry paths allowed (default: all of the vendor's)"),
@@ -246,6 +252,10 @@ ACCOUNT_COLS = (
     Col("ssh key", p_text, "public key"),
 )
 SHEETS = {"systems": SYSTEM_COLS, "entry_paths": PATH_COLS, "flows": FLOW_COLS, "accounts": ACCOUNT_COLS}
+
+
+def _bad_one() -> str:
+    raise Bad("one address expected", "the device's single address today, e.g. 10.10.50.31")
 
 
 def _is_addr(v: str) -> bool:
@@ -435,10 +445,16 @@ def _put(d: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 def _system_fields(s: dict[str, Any], vals: dict[str, tuple[Any, Cell]]) -> None:
     simple = {"site": "site", "function": "function", "criticality": "criticality", "owner": "owner",
               "segment": "segment", "address": "addresses", "vlan": "vlan", "switch ports": "switch_ports",
-              "tags": "tags", "approvers": "approvers"}
+              "tags": "tags", "approvers": "approvers", "network": "network"}
     for header, key in simple.items():
         if header in vals:
             s[key] = vals[header][0]
+    current = {k: vals[h][0] for h, k in (("current address", "address"), ("current vlan", "vlan")) if h in vals}
+    if current:
+        s["current"] = current
+    infra = {k: vals[h][0] for h, k in (("infrastructure skip", "skip"), ("infrastructure add", "add")) if h in vals}
+    if infra:
+        s["infrastructure"] = infra
     access: dict[str, Any] = {}
     for header, key in (("access mode", "mode"), ("services", "services"), ("via", "via"), ("max hours", "max_hours"),
                         ("window", "window"), ("justification", "justification"), ("until", "until")):
