@@ -141,7 +141,8 @@ def test_netbox_round_trip_and_write_back(tmp_path: Path, capsys: pytest.Capture
     (inv / "vendorwall" / "allocations.lock.yml").unlink()  # NetBox's prefixes and VLANs pin everything
     monkeypatch.setenv("NETBOX_TOKEN", TOKEN)
     with Replay() as nb:
-        rc, out, err = run(capsys, "import", "netbox", nb.url, "--into", str(inv), "--tenant-group", "telemaintenance")
+        rc, out, err = run(capsys, "import", "netbox", nb.url, "--into", str(inv), "--tenant-group",
+                           "telemaintenance")
         assert rc == 0, err
         assert "14 vendors, 69 systems" in out and TOKEN not in out + err
         assert not nb.writes()
@@ -281,3 +282,35 @@ def test_brownfield_variant_round_trips_through_the_sheet(tmp_path: Path, capsys
     assert rc == 0, err
     got, want = intent(capsys, inv), intent(capsys, brown)
     assert got == want
+
+
+def test_netbox_prefix_outside_the_pool_is_adopted(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Brownfield: NetBox knows the CT scanners' legacy subnet; the site declares it as an existing
+    network, so the import makes their segment adopt it (addresses kept), or asks to declare it."""
+    inv = skeleton(tmp_path)
+    monkeypatch.setenv("NETBOX_TOKEN", TOKEN)
+    with Replay() as nb:
+        ct_ip = next(i for i in nb.data["ipam.ip-addresses"] if i["assigned_object"].get("device", {}).get("name")
+                     == "ct-nord-1")
+        ct_ip["address"] = "10.10.50.21/24"
+        nb.data["ipam.prefixes"].append({**nb.data["ipam.prefixes"][0], "id": 900, "prefix": "10.10.50.0/24",
+                                         "vlan": {"id": 900, "vid": 150, "name": "imaging"}})
+        tomora = next(t for t in nb.data["tenancy.tenants"] if t["slug"] == "tomora")
+        nb.data["ipam.prefixes"][-1]["tenant"] = {"id": tomora["id"], "slug": "tomora", "name": tomora["name"]}
+        rc, out, err = run(capsys, "import", "netbox", nb.url, "--into", str(inv), "--check", "--json",
+                           "--tenant-group", "telemaintenance")
+        assert rc == 0, err
+        assert json.loads(out)["missing"]["sites.nord.existing_networks"] == [
+            "10.10.50.0/24 (VLAN 150, gateway GATEWAY) holds ct-nord-1: declare it, then 'network: NAME' adopts it"]
+        sites = inv / "vendorwall" / "sites.yml"
+        sites.write_text(sites.read_text(encoding="utf-8").replace(
+            "    vlan_range: [3000, 3199]\n", "    vlan_range: [3000, 3199]\n    existing_networks:\n      imaging-150: "
+            "{subnet: 10.10.50.0/24, vlan: 150, gateway: 10.10.50.1, routed_by: core-nord}\n"), encoding="utf-8")
+        rc, out, err = run(capsys, "import", "netbox", nb.url, "--into", str(inv), "--tenant-group",
+                           "telemaintenance")
+        assert rc == 0, err
+    text = (inv / "vendorwall" / "vendors" / "tomora.yml").read_text(encoding="utf-8")
+    assert "      - name: ct-nord-1\n" in text
+    ct = text[text.index("      - name: ct-nord-1\n"):].split("      - name:")[1]
+    assert "network: imaging-150" in ct and "addresses: [10.10.50.21]" in ct and "vlan:" not in ct

@@ -147,13 +147,18 @@ def _styled(key: str, value: Any, in_flow_item: bool = False) -> Any:
     return value
 
 
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers  # YAML 1.1: first character -> [(tag, regexp)]
+_STR = "tag:yaml.org,2002:str"
+
+
 def _needs_quotes(text: str) -> bool:
-    """Would the inventory loader (YAML 1.1) read this text as something else (12:00, yes, 0800)?"""
-    try:
-        back = yaml.safe_load(text)
-    except yaml.YAMLError:
+    """Would the inventory loader (YAML 1.1) read this plain text as something else (12:00, yes, 0800)?
+    ruamel.yaml writes YAML 1.2 and quotes only what 1.2 would misread. (The resolvers' regexps, not a
+    parse per value: the import of a large register spends its time in serialisation, not here.)"""
+    if not text or text.startswith("+") or re.match(r"^\d{1,2}:\d\d$", text):
         return True
-    return back != text or text.startswith("+") or bool(re.match(r"^\d{1,2}:\d\d$", text))
+    return any(tag != _STR and regexp.match(text) for tag, regexp in [*_IMPLICIT.get(text[0], []),
+                                                                       *_IMPLICIT.get(None, [])])
 
 
 _CHILD_KIND = {"systems": "system", "entry_paths": "entry_path", "access": "access"}

@@ -153,7 +153,17 @@ def read(url: str, token: str, root: str, *, tenant_group: str | None = None, ti
                 sys_prefix[name] = hit
                 members.setdefault(hit[1]["id"], []).append(name)
                 vid = _get(hit[1], "vlan", "vid")
-                if vid:
+                st = inv.sites.get(site or "")
+                adopted = next((n for n in st.networks.values() if n.subnet == hit[0]), None) if st else None
+                if adopted is not None:  # brownfield: the segment adopts the site's existing network
+                    s["network"] = adopted.name
+                elif st is not None and not any(hit[0].subnet_of(p) for p in st.segment_pool):
+                    gw = _get(hit[1], "custom_fields", "gateway") or "GATEWAY"
+                    batch.missing[f"sites.{st.name}.existing_networks"] = [
+                        *batch.missing.get(f"sites.{st.name}.existing_networks", []),
+                        f"{hit[0]} (VLAN {vid or '?'}, gateway {gw}) holds {name}: declare it, then "
+                        f"'network: NAME' adopts it"]
+                elif vid:
                     s["vlan"] = vid
         if name not in {x.name for x in inv.systems.values()}:
             need = [k for k in ("site", "function", "criticality", "owner", "access") if k not in s]
