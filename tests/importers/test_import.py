@@ -305,8 +305,9 @@ def test_netbox_prefix_outside_the_pool_is_adopted(tmp_path: Path, capsys: pytes
             "10.10.50.0/24 (VLAN 150, gateway GATEWAY) holds ct-nord-1: declare it, then 'network: NAME' adopts it"]
         sites = inv / "vendorwall" / "sites.yml"
         sites.write_text(sites.read_text(encoding="utf-8").replace(
-            "    vlan_range: [3000, 3199]\n", "    vlan_range: [3000, 3199]\n    existing_networks:\n      imaging-150: "
-            "{subnet: 10.10.50.0/24, vlan: 150, gateway: 10.10.50.1, routed_by: core-nord}\n"), encoding="utf-8")
+            "    vlan_range: [3000, 3199]\n", "    vlan_range: [3000, 3199]\n    existing_networks:\n"
+            "      imaging-150: {subnet: 10.10.50.0/24, vlan: 150, gateway: 10.10.50.1, routed_by: core-nord}\n"),
+            encoding="utf-8")
         rc, out, err = run(capsys, "import", "netbox", nb.url, "--into", str(inv), "--tenant-group",
                            "telemaintenance")
         assert rc == 0, err
