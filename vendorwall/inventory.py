@@ -2,7 +2,8 @@
 
 Layout (see docs/inventory.md)::
 
-    INVENTORY/hosts.yml                      Ansible inventory: devices by role and site
+    INVENTORY/hosts.yml                      Ansible inventory: devices by role and site (or any source
+                                             Ansible reads: INI, group_vars/, host_vars/, plugins)
     INVENTORY/vendorwall/**/*.yml            domain files, merged (policy, services, sites, ...)
     INVENTORY/vendorwall/allocations.lock.yml  generated allocation lock (not a domain file)
 
@@ -16,11 +17,12 @@ import datetime as dt
 import glob
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass, field
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from typing import Any
 
-from . import cache, schema
+from . import cache, hostsrc, schema
 from .errors import Diagnostic, UsageError
 from .model import (
     Access,
@@ -52,8 +54,8 @@ from .yamlsrc import Path, Source, dotted, load_bytes, load_file, read_file, und
 
 DOMAIN_DIR = "vendorwall"
 LOCK_FILE = "allocations.lock.yml"
-ROLE_GROUPS = {"firewalls": "firewall", "switches": "switch", "bastions": "bastion"}
-SITE_GROUP_PREFIX = "site_"
+ROLE_GROUPS = hostsrc.ROLE_GROUPS
+SITE_GROUP_PREFIX = hostsrc.SITE_GROUP_PREFIX
 MAX_PORT_RANGE = 1024
 _SINGULAR = {"services": "service", "sites": "site", "client_groups": "client group", "vendors": "vendor",
              "infrastructure": "infrastructure service", "staff": "staff path"}
@@ -130,104 +132,104 @@ class Collector:
 # --------------------------------------------------------------------------- hosts.yml
 
 
-def _load_hosts(root: str, shown_root: str, col: Collector) -> dict[str, Device]:
-    path = os.path.join(root, "hosts.yml")
-    shown = os.path.join(shown_root, "hosts.yml")
-    if not os.path.exists(path):
-        col.add(Diagnostic(shown, 0, "", "missing device inventory", "an Ansible YAML inventory hosts.yml",
+def _load_hosts(root: str, shown_root: str, col: Collector,
+                hosts: Mapping[str, Any] | None = None) -> dict[str, Device]:
+    """The devices: from ``hosts`` (the play's inventory, sent by the action plugins) when given, else from
+    the inventory directory, read the way Ansible reads it (:mod:`vendorwall.hostsrc`)."""
+    if hosts is not None:
+        return _devices(hostsrc.from_snapshot(hosts.get("hosts") or {}, hosts.get("secrets")), col)
+    path = os.path.join(root, hostsrc.HOSTS_FILE)
+    shown = os.path.join(shown_root, hostsrc.HOSTS_FILE)
+    entries: list[hostsrc.HostEntry] | None
+    if os.path.exists(path):
+        data, src, diags = load_file(path, shown)
+        for d in diags:
+            col.add(d)
+        if diags:
+            col.broken_devices.add(ALL_DEVICES)
+            return {}
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            text = ""
+        if hostsrc.fast_eligible(root, data, text):
+            entries = hostsrc.read_fast(data, Loc(src, ()), col.add)
+        else:
+            entries = hostsrc.read_ansible(root, shown_root, col.add)
+    elif hostsrc.ansible_sources(root):
+        entries = hostsrc.read_ansible(root, shown_root, col.add)
+    else:
+        col.add(Diagnostic(shown, 0, "", "missing device inventory",
+                           "an Ansible inventory: hosts.yml (YAML), an INI file or an inventory plugin's configuration",
                            "no such file", "see docs/inventory.md for its layout", code="io"))
+        entries = None
+    if entries is None:
         col.broken_devices.add(ALL_DEVICES)
         return {}
-    data, src, diags = load_file(path, shown)
-    for d in diags:
-        col.add(d)
-    if diags:
-        col.broken_devices.add(ALL_DEVICES)
-        return {}
-    top = Loc(src, ())
-    all_group = data.get("all") if isinstance(data, dict) else None
-    children = all_group.get("children") if isinstance(all_group, dict) else None
-    if not isinstance(children, dict):
-        col.add(top.diag("hosts.yml has no groups", "all: children: {firewalls: ..., switches: ..., ...}",
-                         "no all.children mapping", "see docs/inventory.md"))
-        col.broken_devices.add(ALL_DEVICES)
-        return {}
-    hosts: dict[str, tuple[str, dict[str, Any], Loc]] = {}
-    site_of: dict[str, list[str]] = {}
-    all_vars: dict[str, Any] = {}
-    if isinstance(all_group, dict) and isinstance(all_group.get("vars"), dict):
-        all_vars = all_group["vars"]
-    group_vars: dict[str, dict[str, Any]] = {}
-    for gname, group in children.items():
-        if isinstance(group, dict) and isinstance(group.get("vars"), dict):
-            group_vars[gname] = group["vars"]
-    for gname, group in children.items():
-        gloc = Loc(src, ("all", "children", gname))
-        if group is None:
-            group = {}
-        if not isinstance(group, dict):
-            col.add(gloc.diag("a group must be a mapping", "hosts: / children: / vars:", str(type(group).__name__)))
-            continue
-        members = group.get("hosts") or {}
-        if not isinstance(members, dict):
-            col.add(gloc.at("hosts").diag("group hosts must be a mapping", "host names as keys",
-                                          type(members).__name__))
-            continue
-        if gname in ROLE_GROUPS:
-            for hname, hvars in members.items():
-                hloc = gloc.at("hosts", hname)
-                if hname in hosts:
-                    col.add(hloc.diag("device in two role groups", "each device in one of firewalls, "
-                                      "switches, bastions", f"also in {hosts[hname][0]}s"))
-                    continue
-                hosts[hname] = (ROLE_GROUPS[gname], hvars if isinstance(hvars, dict) else {}, hloc)
-        elif gname.startswith(SITE_GROUP_PREFIX):
-            for hname in members:
-                site_of.setdefault(hname, []).append(gname[len(SITE_GROUP_PREFIX):])
-    devices: dict[str, Device] = {}
+    return _devices(entries, col)
+
+
+def _devices(entries: list[hostsrc.HostEntry], col: Collector) -> dict[str, Device]:
+    """Devices from host entries: role from the role group, sites from the site groups, platform, address."""
     from .platforms import registry
 
-    for hname, (role, hvars, hloc) in sorted(hosts.items()):
-        platform = hvars.get("vw_platform")
+    devices: dict[str, Device] = {}
+    for e in sorted(entries, key=lambda e: e.name):
+        roles = [g for g in e.groups if g in ROLE_GROUPS]
+        sites = tuple(sorted(g[len(SITE_GROUP_PREFIX):] for g in e.groups if g.startswith(SITE_GROUP_PREFIX)))
+        if not roles:
+            if sites:
+                g = next(g for g in e.groups if g.startswith(SITE_GROUP_PREFIX))
+                place = e.group_where.get(g, e.where)
+                col.add(place.diag(f"site group lists unknown device {e.name!r}",
+                                   "a host of firewalls, switches or bastions", repr(e.name),
+                                   "declare it in a role group with vw_platform and ansible_host", code="reference"))
+            continue  # another host of the inventory (localhost, a jump host...): not a device of vendorwall
+        role = ROLE_GROUPS[roles[0]]
+        if len(roles) > 1:  # its variables mix both listings: nothing more to check until it has one role
+            for other in roles[1:]:
+                col.add(e.group_where.get(other, e.where).diag(
+                    "device in two role groups", "each device in one of firewalls, switches, bastions",
+                    f"also in {roles[0]}"))
+            col.broken_devices.add(e.name)
+            continue
+        hvars = e.vars
+
+        def at(key: str, e: hostsrc.HostEntry = e) -> hostsrc.Place:
+            return e.origins.get(key) or e.where.at(key)
+
+        platform = hostsrc.platform_of(hvars)
         mgmt = hvars.get("ansible_host")
         ok = True
         known = registry.platforms_for_role(role)
         if platform not in known:
-            other = registry.platforms().get(str(platform))
-            msg = (f"platform {platform} is for a {other.role}, not a {role}" if other is not None
+            other_p = registry.platforms().get(str(platform))
+            msg = (f"platform {platform} is for a {other_p.role}, not a {role}" if other_p is not None
                    else f"unknown platform for a {role}")
-            col.add(hloc.at("vw_platform").diag(msg, "one of: " + ", ".join(known),
-                                                "nothing" if platform is None else repr(platform),
-                                                "run 'vendorwall platforms' to list them", code="reference"))
+            col.add(at("vw_platform").diag(msg, "one of: " + ", ".join(known),
+                                           "nothing" if platform is None else repr(platform),
+                                           "run 'vendorwall platforms' to list them", code="reference"))
             ok = False
-        if not isinstance(mgmt, str) or col.address(mgmt, hloc.at("ansible_host")) is None:
+        mloc = at("ansible_host")
+        if not isinstance(mgmt, str) or col.address(mgmt, mloc) is None:  # type: ignore[arg-type]
             if not isinstance(mgmt, str):
-                col.add(hloc.at("ansible_host").diag("missing management address", "ansible_host: an IPv4 address",
-                                                     "nothing" if mgmt is None else repr(mgmt),
-                                                     "the controller reaches the device on this address"))
+                col.add(mloc.diag("missing management address", "ansible_host: an IPv4 address",
+                                  "nothing" if mgmt is None else repr(mgmt),
+                                  "the controller reaches the device on this address"))
             ok = False
         parent = hvars.get("vw_vlan_parent", "")
         if not isinstance(parent, str) or not re.fullmatch(r"[A-Za-z0-9._/-]{0,35}", parent):
-            col.add(hloc.at("vw_vlan_parent").diag("invalid interface name",
-                                                   "a port or aggregate name such as port2 or ethernet1/2",
-                                                   repr(parent), "letters, digits, '.', '_', '/' and '-' only",
-                                                   code="invalid"))
+            col.add(at("vw_vlan_parent").diag("invalid interface name",
+                                              "a port or aggregate name such as port2 or ethernet1/2",
+                                              repr(parent), "letters, digits, '.', '_', '/' and '-' only",
+                                              code="invalid"))
             ok = False
         if not ok:
-            col.broken_devices.add(hname)
-        if ok:
-            groups = [g for g, r in ROLE_GROUPS.items() if r == role] + [f"{SITE_GROUP_PREFIX}{x}"
-                                                                          for x in site_of.get(hname, [])]
-            merged = {**all_vars, **{k: v for g in groups for k, v in group_vars.get(g, {}).items()}, **hvars}
-            devices[hname] = Device(hname, role, str(platform), str(mgmt), tuple(sorted(site_of.get(hname, []))),
-                                    hloc.origin, vlan_parent=str(parent), vars=merged)
-    for hname in sorted(site_of):
-        if hname not in hosts:
-            gpath = ("all", "children", f"site_{site_of[hname][0]}", "hosts", hname)
-            col.add(Diagnostic(shown, src.line(gpath), dotted(gpath),
-                               f"site group lists unknown device {hname!r}",
-                               "a host of firewalls, switches or bastions", repr(hname),
-                               "declare it in a role group with vw_platform and ansible_host", code="reference"))
+            col.broken_devices.add(e.name)
+            continue
+        devices[e.name] = Device(e.name, role, str(platform), str(mgmt), sites, e.where.origin,
+                                 vlan_parent=str(parent), vars=dict(hvars))
     return devices
 
 
@@ -551,15 +553,17 @@ def _alerts(d: dict[str, Any]) -> Alerts:
                   float(d.get("timeout_seconds", 5)), email, hook, _syslog(d.get("syslog")))
 
 
-def load(root: str, shown_root: str | None = None) -> tuple[Inventory, list[Diagnostic], dict[str, Loc]]:
+def load(root: str, shown_root: str | None = None, *,
+         hosts: Mapping[str, Any] | None = None) -> tuple[Inventory, list[Diagnostic], dict[str, Loc]]:
     """Load INVENTORY; returns the typed inventory (possibly partial), the structural diagnostics,
-    and the location of each named entity (for semantic checks)."""
+    and the location of each named entity (for semantic checks). ``hosts``: the devices from the play's
+    inventory (:func:`vendorwall.hostsrc.from_snapshot`) instead of the directory's."""
     if not os.path.isdir(root):
         raise UsageError(f"inventory directory not found: {shown_root or root}",
                          "pass an inventory directory such as inventories/example")
     shown_root = os.path.normpath(shown_root if shown_root is not None else root)
     col = Collector()
-    devices = _load_hosts(root, shown_root, col)
+    devices = _load_hosts(root, shown_root, col, hosts)
     sources: dict[str, Source] = {}
     raw = _load_domain(root, shown_root, col, sources)
     locs: dict[str, Loc] = {}
