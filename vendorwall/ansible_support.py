@@ -1,4 +1,5 @@
-"""What the Ansible modules in library/ share: their error handling, ``chdir`` and the inventory.
+"""What the Ansible modules in plugins/modules/ share: their error handling, ``chdir``, the inventory,
+the state directory and the actor.
 
 The modules run on the controller, in the Python of ansible-playbook where this package is
 installed. Each keeps its own import guard (it has to work when this package is missing), its
@@ -24,7 +25,7 @@ import contextlib
 import dataclasses
 import os
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, cast
 
 from vendorwall.errors import UsageError, VendorwallError
@@ -49,6 +50,25 @@ def inventory_root(sources: list[str] | None) -> str:
         if root:
             return os.path.normpath(root)
     return ""
+
+
+def hosts_arg(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The play's inventory the action plugin sent (``hosts`` and ``host_secrets``), for
+    :func:`vendorwall.inventory.load`; None when the module was called without it (the inventory
+    directory is read then)."""
+    if params.get("hosts") is None:
+        return None
+    return {"hosts": params["hosts"], "secrets": params.get("host_secrets") or {}}
+
+
+def run_context(state_dir: str | None, actor: Mapping[str, Any] | None) -> None:
+    """This run's state directory (``vendorwall_state_dir``; empty: the default resolution of
+    :mod:`vendorwall.state`) and the person it acts for (:mod:`vendorwall.actor`, for the journals)."""
+    from vendorwall import actor as actor_mod
+    from vendorwall import state
+
+    state.set_run_override(state_dir or None)
+    actor_mod.set_current(actor)
 
 
 def chdir(module: Module, path: str | None) -> None:

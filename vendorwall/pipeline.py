@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from . import allocate as alloc
 from . import compile as comp
@@ -36,11 +37,13 @@ def _barrier(stage: str, diags: list[Diagnostic]) -> None:
         raise VendorwallError(diags, stage)
 
 
-def load_and_validate(root: str, now: dt.date, shown_root: str | None = None) -> tuple[Inventory, Lock]:
+def load_and_validate(root: str, now: dt.date, shown_root: str | None = None, *,
+                      hosts: Mapping[str, Any] | None = None) -> tuple[Inventory, Lock]:
     """Load, then run the semantic checks on everything that loaded (the loader leaves out only
     the entries with structural errors and names them in ``inv.broken``, so checks skip what
-    depends on them): one run lists the structural and the semantic mistakes together."""
-    inv, diags, _ = inventory.load(root, shown_root)
+    depends on them): one run lists the structural and the semantic mistakes together.
+    ``hosts``: the devices from a play's inventory (:func:`vendorwall.inventory.load`)."""
+    inv, diags, _ = inventory.load(root, shown_root, hosts=hosts)
     lock, lock_diags = alloc.read_lock(root, shown_root if shown_root is not None else root)
     _barrier("validate", diags + lock_diags + validate.check(inv, now))
     return inv, lock
@@ -65,14 +68,16 @@ def gc_paused() -> Iterator[None]:
 
 
 def run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: bool = True,
-        do_render: bool = True, isolation: Isolation | None = None) -> Result:
+        do_render: bool = True, isolation: Isolation | None = None,
+        hosts: Mapping[str, Any] | None = None) -> Result:
     with gc_paused():
         return _run(root, now, shown_root=shown_root, check_lock=check_lock, do_render=do_render,
-                    isolation=isolation)
+                    isolation=isolation, hosts=hosts)
 
 
 def _run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: bool = True,
-         do_render: bool = True, isolation: Isolation | None = None) -> Result:
+         do_render: bool = True, isolation: Isolation | None = None,
+         hosts: Mapping[str, Any] | None = None) -> Result:
     """The whole pipeline up to rendered configurations (no device I/O).
 
     ``check_lock`` makes a stale lock file an error (validate, export); ``plan`` turns it off
@@ -83,7 +88,7 @@ def _run(root: str, now: dt.date, *, shown_root: str | None = None, check_lock: 
     """
     if isolation is None and do_render:
         isolation = isolated.read_for(root)
-    inv, lock = load_and_validate(root, now, shown_root)
+    inv, lock = load_and_validate(root, now, shown_root, hosts=hosts)
     allocations, diags = alloc.allocate(inv, lock)
     diags = validate.precise(inv, diags)
     if check_lock and not diags and lock.exists:  # no lock file yet: a first run, 'plan' writes it

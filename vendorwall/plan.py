@@ -107,15 +107,16 @@ def _managed_outputs(out_dir: str) -> dict[str, str]:
 
 
 def preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None,
-            migration: bool = False) -> Preview:
-    """Everything ``plan`` does but the writing (check mode, diff mode)."""
+            migration: bool = False, *, hosts: dict[str, Any] | None = None) -> Preview:
+    """Everything ``plan`` does but the writing (check mode, diff mode). ``hosts``: the devices from a
+    play's inventory (:func:`vendorwall.inventory.load`)."""
     with pipeline.gc_paused():
-        return _preview(root, now, out, shown_root, migration)
+        return _preview(root, now, out, shown_root, migration, hosts=hosts)
 
 
 def _preview(root: str, now: dt.date, out: str | None, shown_root: str | None = None,
-             migration: bool = False) -> Preview:
-    res = pipeline.run(root, now, shown_root=shown_root, check_lock=False)
+             migration: bool = False, *, hosts: dict[str, Any] | None = None) -> Preview:
+    res = pipeline.run(root, now, shown_root=shown_root, check_lock=False, hosts=hosts)
     out_dir = out or os.path.join("build", os.path.basename(os.path.normpath(root)))
     before = _managed_outputs(out_dir)
     try:

@@ -3,6 +3,7 @@ masking, the device-lock and commit-confirm shell, the Ansible module's argument
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import pathlib
@@ -182,7 +183,7 @@ def test_job_selects_devices_and_rejects_unknown_ones():
     names = job.select(res.inventory, None)
     assert "fw-rive" in names and "sw-rive-1" in names and "bst-1" not in names
     assert job.select(res.inventory, ["localhost", "bst-1", "sw-rive-1", "fw-rive"]) == ["fw-rive", "sw-rive-1"]
-    with pytest.raises(job.JobError, match=r"not in hosts\.yml: fw-atlantis"):
+    with pytest.raises(job.JobError, match=r"not in the inventory: fw-atlantis"):
         job.select(res.inventory, ["fw-atlantis"])
     with pytest.raises(job.JobError, match="unknown keys sudo"):
         job.check_connections({"fw-rive": {"sudo": True}}, res.inventory)
@@ -191,15 +192,15 @@ def test_job_selects_devices_and_rejects_unknown_ones():
 
 
 def _module(args: dict, check: bool = False) -> dict:
-    """Run library/vendorwall_deploy.py as Ansible would (a separate process, arguments on stdin)."""
+    """Run plugins/modules/vendorwall_deploy.py as Ansible would (a separate process, arguments on stdin)."""
     payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check}}
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "library", "vendorwall_deploy.py")],
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "plugins", "modules", "vendorwall_deploy.py")],
                           input=json.dumps(payload), capture_output=True, text=True, timeout=120)
     return json.loads(proc.stdout)
 
 
 def test_module_unknown_device_fails_with_a_hint():
-    out = _module({"inventory": "inventories/example", "chdir": ROOT, "devices": ["fw-atlantis"], "render": True,
+    out = _module({"inventory": "inventories/example", "chdir": ROOT, "devices": ["fw-atlantis"],
                    "password": "hunter2-secret"})
     assert out["failed"] and "fw-atlantis" in out["msg"] and "firewalls and switches" in out["msg"]
     assert "hunter2-secret" not in json.dumps(out)
@@ -207,7 +208,7 @@ def test_module_unknown_device_fails_with_a_hint():
 
 def test_module_unreachable_device_is_named_and_the_run_fails(tmp_path):
     # 192.0.2.1 (TEST-NET-1) is never routed here: the connection fails at once or times out in 1 s
-    out = _module({"inventory": "inventories/example", "chdir": ROOT, "devices": ["fw-rive"], "render": True,
+    out = _module({"inventory": "inventories/example", "chdir": ROOT, "devices": ["fw-rive"],
                    "connections": {"fw-rive": {"host": "192.0.2.1", "port": 1}}, "connect_timeout": 1,
                    "lock_dir": str(tmp_path / "locks")}, check=True)
     assert out["failed"] and out["failed_devices"] == ["fw-rive"]
@@ -217,11 +218,8 @@ def test_module_unreachable_device_is_named_and_the_run_fails(tmp_path):
 
 
 def test_module_report_shape():
-    sys.path.insert(0, os.path.join(ROOT, "library"))
-    try:
-        import vendorwall_deploy as mod
-    finally:
-        sys.path.pop(0)
+    from vendorwall.deploy import job as mod
+
     ok = Result("fw-a", "nftables", changed=True, diff="--- a\n+++ b\n", commands=["nft -f x"], before="a\n",
                 after="b\n", seconds=1.0)
     same = Result("sw-b", "ios")
@@ -286,3 +284,88 @@ def test_controller_lock_waits_then_names_the_holder(tmp_path):
     with (fanout.DeviceLock(str(tmp_path), "fw-a", 0), pytest.raises(LockError, match=f"pid {os.getpid()}"),
           fanout.DeviceLock(str(tmp_path), "fw-a", 0.3)):
         pass
+
+
+# --- what is pushed: always the inventory's rendering (no stale file), production refuses a stale lock -------
+
+def _copy_example(tmp_path):
+    import shutil
+
+    dst = tmp_path / "example"
+    shutil.copytree(os.path.join(ROOT, "inventories", "example"), dst)
+    return str(dst)
+
+
+def test_reviewed_files_older_than_the_inventory_are_refused_by_name(tmp_path):
+    """The reviewed files of a plan, then an inventory change: deploying those files is refused, each stale
+    file named (before: the old files were pushed as they were, 'changed', rc 0)."""
+    from vendorwall import plan
+
+    inv = _copy_example(tmp_path)
+    out = str(tmp_path / "out")
+    plan.plan(inv, dt.date(2026, 11, 28), out)
+    devices = ["fw-centre", "fw-nord", "fw-rive", "fw-sud", "sw-rive-1"]
+    req = job.Request(inventory=inv, devices=devices, configs=out, now="2026-11-28")
+    assert sorted(job.prepare(req).configs) == devices  # fresh: accepted
+    vendor = os.path.join(inv, "vendorwall", "vendors", "tomora.yml")
+    text = pathlib.Path(vendor).read_text()
+    assert "services: [ssh, https]" in text
+    with open(vendor, "w") as fh:  # the vendor's SSH access removed: its firewalls' rulesets change
+        fh.write(text.replace("services: [ssh, https]", "services: [https]"))
+    fresh = job.prepare(job.Request(inventory=inv, devices=devices, now="2026-11-28"))  # the push renders it
+    ext = {n: fresh.result.configs[n].extension for n in devices}
+    changed = [n for n in devices if fresh.configs[n] != pathlib.Path(out, f"{n}.{ext[n]}").read_text()]
+    assert changed and "sw-rive-1" not in changed
+    with pytest.raises(job.JobError) as exc:
+        job.prepare(req)
+    msg = exc.value.render()
+    assert "nothing was pushed" in msg and "stale" in msg
+    assert [n for n in devices if f"/{n}." in msg] == changed, msg
+
+
+def test_production_refuses_a_stale_lock_file(tmp_path):
+    from vendorwall.errors import VendorwallError
+
+    inv = _copy_example(tmp_path)
+    job.prepare(job.Request(inventory=inv, devices=["fw-rive"], production=True, now="2026-11-28"))  # committed lock
+    lock = os.path.join(inv, "vendorwall", "allocations.lock.yml")
+    text = pathlib.Path(lock).read_text()
+    first = text.index("\n  ", text.index("segments:"))  # drop the first pinned segment
+    end = text.index("\n  ", first + 3)
+    while text[end + 3] == " ":
+        end = text.index("\n  ", end + 3)
+    with open(lock, "w") as fh:
+        fh.write(text[:first] + text[end:])
+    with pytest.raises(VendorwallError) as exc:
+        job.prepare(job.Request(inventory=inv, devices=["fw-rive"], production=True, now="2026-11-28"))
+    assert "allocation lock file is stale" in exc.value.render()
+    job.prepare(job.Request(inventory=inv, devices=["fw-rive"], now="2026-11-28"))  # not production: pushed
+    os.unlink(lock)
+    with pytest.raises(job.JobError, match="production: no allocation lock file"):
+        job.prepare(job.Request(inventory=inv, devices=["fw-rive"], production=True, now="2026-11-28"))
+
+
+def test_device_result_credits_each_device():
+    """The per-host task's result: unreachable for a connection failure, failed for the rest, changed or ok
+    with a one-line msg; details only with -v."""
+    from vendorwall.ansible_action import device_result
+
+    run = {"devices": {
+        "fw-a": {"state": "failed", "msg": "fw-a (nftables): connect failed", "error": {"kind": "connect"}},
+        "fw-b": {"state": "failed", "msg": "fw-b (nftables): verify failed", "error": {"kind": "verify"},
+                 "commands": ["nft -f x"]},
+        "fw-c": {"state": "changed", "changed": True, "seconds": 1.2, "before": "a", "after": "b",
+                 "msg": "fw-c (nftables): changed in 1.2 s"},
+        "sw-d": {"state": "ok", "changed": False, "seconds": 0.5},
+        "sw-e": {"state": "skipped", "msg": "skipped (on_failure=stop)"}}}
+    assert device_result(run, "fw-a") == {"changed": False, "msg": "fw-a (nftables): connect failed",
+                                          "unreachable": True}
+    b = device_result(run, "fw-b")
+    assert b["failed"] and "unreachable" not in b and "commands" not in b
+    assert device_result(run, "fw-b", verbosity=1)["commands"] == ["nft -f x"]
+    c = device_result(run, "fw-c", diff=True)
+    assert c["changed"] and c["diff"]["before"] == "a" and c["diff"]["after_header"] == "fw-c (intended)"
+    assert device_result(run, "sw-d") == {"changed": False, "msg": "ok (no change) in 0.5 s"}
+    assert device_result(run, "sw-e")["skipped"]
+    assert device_result(run, "bst-1")["skipped"]  # a host of the play that is not deployed
+    assert device_result({"failed": True, "msg": "bad inventory"}, "fw-a")["failed"]

@@ -24,6 +24,8 @@ import socket
 import sys
 from typing import Any
 
+from .. import actor
+
 JOURNAL_NAME = "incident-journal.jsonl"
 
 
@@ -40,14 +42,15 @@ def utcnow() -> str:
 
 
 def who() -> dict[str, Any]:
-    """The person behind the run: the sudo caller if any, else the login user; plus uid and host."""
+    """The person behind the run: the sudo caller if any, else the login user; plus uid and host; under
+    AWX/AAP the person and the job the modules were given (:mod:`vendorwall.actor`)."""
     user = os.environ.get("SUDO_USER") or os.environ.get("USER") or os.environ.get("LOGNAME")
     if not user:
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
             user = f"uid {os.getuid()}"
-    return {"user": user, "uid": os.getuid(), "host": socket.gethostname()}
+    return actor.apply({"user": user, "uid": os.getuid(), "host": socket.gethostname()})
 
 
 def _last_line(fh: Any) -> str:

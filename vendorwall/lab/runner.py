@@ -418,25 +418,19 @@ def ansible_vars_path(state: LabState) -> str:
 
 
 def write_ansible_vars(state: LabState) -> str:
-    """``<lab dir>/ansible-vars.yml``: what playbooks/deploy.yml needs to reach this lab (mode 0600:
-    it holds the lab switches' password). Use: ``-e @<lab dir>/ansible-vars.yml``."""
+    """``<lab dir>/ansible-vars.yml``: the one variable every playbook takes to act on this lab instead of the
+    real devices (deploy, access, isolate, restore, accounts, logs): ``vendorwall_lab_dir``. Every role
+    passes it to its module, which then reaches only the lab's devices, with the lab's keys, passwords and
+    known_hosts (read from ``state.json``, 0600; nothing secret in this file), from the lab's controller
+    namespace: no production address can be tried. Use: ``-e @<lab dir>/ansible-vars.yml``; the command
+    line takes the same directory as ``--lab-dir``."""
     import yaml
 
-    p = paths(state)
-    data: dict[str, Any] = {
-        "vendorwall_deploy_connections": connections(state),
-        "vendorwall_deploy_lock_dir": p.lock_dir,
-        "vendorwall_deploy_backup_dir": p.backup_dir,
-        "vendorwall_deploy_log_dir": p.log_dir,
-        "vendorwall_now": state.now,
-    }
-    if state.switch_login:
-        data["vendorwall_deploy_password"] = state.switch_login["password"]
-        data["vendorwall_deploy_enable_secret"] = state.switch_login["secret"]
+    data: dict[str, Any] = {"vendorwall_lab_dir": state.lab_dir, "vendorwall_now": state.now}
     head = (f"# Written by `vendorwall lab up` for lab {state.lab_id} ({state.inventory}).\n"
-            "# Connection details of the lab's devices for playbooks/deploy.yml: the management network lives in\n"
-            f"# the lab's controller namespace {state.controller}, so every connection is opened from there (netns).\n"
-            f"#   ansible-playbook -i INVENTORY playbooks/deploy.yml -e @{ansible_vars_path(state)} --check --diff\n")
+            "# Every playbook acts on this lab's devices with it (and never on the real ones):\n"
+            f"#   ansible-playbook -i INVENTORY playbooks/deploy.yml -e @{ansible_vars_path(state)} --check --diff\n"
+            f"# The command line: --lab-dir {state.lab_dir}\n")
     path = ansible_vars_path(state)
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
         fh.write(head + yaml.safe_dump(data, sort_keys=True, default_flow_style=False))

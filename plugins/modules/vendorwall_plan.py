@@ -39,6 +39,22 @@ options:
       - The date to compile for (YYYY-MM-DD), which decides the expired and not-yet-valid accesses.
       - Default today (UTC).
     type: str
+  hosts:
+    description:
+      - The devices as the play's inventory defines them (host name to C(groups), C(vars), C(origins)).
+        Set by the action plugin; without it the inventory directory is read.
+    type: dict
+  host_secrets:
+    description: Per host C(ansible_password) and C(ansible_become_password). Set by the action plugin; never logged.
+    type: dict
+  state_dir:
+    description:
+      - The inventory's state directory. Default C($VENDORWALL_STATE_DIR/<inventory>), else
+        C(/var/lib/vendorwall/<inventory>) when writable, else C(~/.local/state/vendorwall/<inventory>).
+    type: path
+  actor:
+    description: Who the run acts for (the AWX/AAP user and job). Set by the action plugin; recorded in the journals.
+    type: dict
   chdir:
     description:
       - Change into this directory first; a relative O(inventory) or O(out) is resolved against it,
@@ -190,6 +206,10 @@ def run_module():
             "out": {"type": "path"},
             "now": {"type": "str"},
             "chdir": {"type": "path"},
+            "hosts": {"type": "dict"},
+            "host_secrets": {"type": "dict", "no_log": True},
+            "state_dir": {"type": "path"},
+            "actor": {"type": "dict"},
         },
         supports_check_mode=True,
     )
@@ -199,6 +219,7 @@ def run_module():
                          exception=IMPORT_ERROR)
     p = module.params
     support.chdir(module, p["chdir"])
+    support.run_context(p["state_dir"], p["actor"])
     root = p["inventory"]
     shown = _shown(root)
     out_dir = p["out"] or os.path.join("build", os.path.basename(os.path.normpath(root)))
@@ -209,7 +230,7 @@ def run_module():
 
     with support.failing(module, stage=True, errors=True, os_error=unwritable):
         now = parse_now(p["now"])
-        pv = vwplan.preview(root, now, out_dir, shown_root=shown)
+        pv = vwplan.preview(root, now, out_dir, shown_root=shown, hosts=support.hosts_arg(p))
         if not module.check_mode:
             vwplan.apply(pv)
     files = pv.changed

@@ -1,6 +1,7 @@
 """Jinja filters for the vendorwall playbooks: thin wrappers over the vendorwall package.
 
     {{ ansible_inventory_sources | vendorwall_inventory_root }}        the inventory directory to plan
+    {{ playbook_dir | vendorwall_project_dir }}                        where relative paths start
     {{ result.summary | vendorwall_summary_text(ansible_check_mode) }}  the text `vendorwall plan` prints
 
 No logic of their own: the package computes, these filters only adapt Ansible data to it.
@@ -37,10 +38,12 @@ def vendorwall_summary_text(summary: Mapping[str, Any], check_mode: bool = False
     return text
 
 
-def vendorwall_inventory_root(sources: Iterable[str] | str) -> str:
+def vendorwall_inventory_root(sources: Iterable[str] | str, required: bool = True) -> str:
     """The one inventory directory (hosts.yml + vendorwall/) among ansible-playbook's -i sources.
 
-    A source may be the directory itself or a file inside it (inventories/example/hosts.yml).
+    A source may be the directory itself or a file inside it (inventories/example/hosts.yml). With
+    ``required=False`` (isolation, which reads the manifest of the state directory and needs only the
+    inventory's name), the first source's directory when none has a vendorwall/ subdirectory.
     """
     if isinstance(sources, str):
         sources = [sources]
@@ -50,18 +53,32 @@ def vendorwall_inventory_root(sources: Iterable[str] | str) -> str:
         root = os.path.normpath(root)
         if os.path.isdir(os.path.join(root, DOMAIN_DIR)) and root not in roots:
             roots.append(root)
+    if len(roots) != 1 and not required:
+        first = next(iter(sources), "")
+        return roots[0] if roots else (os.path.normpath(first if os.path.isdir(first) else os.path.dirname(first))
+                                       if first else "")
     if len(roots) != 1:
         found = ", ".join(roots) if roots else "none among: " + (", ".join(sources) or "(no -i given)")
         raise AnsibleFilterError(
             "vendorwall_inventory_root: expected exactly one inventory directory with a "
             f"{DOMAIN_DIR}/ subdirectory in the -i sources, found {found}; "
-            "pass -i inventories/NAME, or -e vendorwall_plan_inventory=DIR")
+            "pass -i inventories/NAME, or -e vendorwall_inventory_dir=DIR (under AWX, whose inventory is not "
+            "the project's directory: the project's inventories/NAME)")
     return roots[0]
+
+
+def vendorwall_project_dir(playbook_dir: str) -> str:
+    """The directory relative paths are resolved against: the project holding ``playbooks/`` (this
+    repository's layout), else the playbook's own directory (a hospital's repository with its playbooks
+    at the top, using the collection)."""
+    playbook_dir = os.path.normpath(str(playbook_dir))
+    return os.path.dirname(playbook_dir) if os.path.basename(playbook_dir) == "playbooks" else playbook_dir
 
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "vendorwall_inventory_root": vendorwall_inventory_root,
+            "vendorwall_project_dir": vendorwall_project_dir,
             "vendorwall_summary_text": vendorwall_summary_text,
         }

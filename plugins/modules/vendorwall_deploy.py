@@ -8,17 +8,26 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: vendorwall_deploy
-short_description: Push vendorwall's nftables rulesets and IOS switch configuration to the devices
+short_description: Push vendorwall's firewall and switch configurations to the devices
 description:
-  - Pushes, over SSH with netmiko, the configuration vendorwall rendered for every firewall
-    (nftables) and IOS switch of a vendorwall inventory, in the shape of a network resource module
+  - Renders, in memory, the configuration of every firewall and switch of a vendorwall inventory from
+    the inventory itself (never from files an earlier run left), and pushes it, in the shape of a network
+    resource module
     - C(before) (what runs), C(commands), C(after) (what runs afterwards), C(changed), and with
     C(--diff) the unified diff between what runs and what is intended, per device (RV(devices)).
   - B(Runs once, on the controller), and fans out to every device with a thread pool (a few seconds
     for 50 firewalls, against 10-20 s for Ansible's per-host loop). Use it with
     C(run_once=true), C(delegate_to=localhost) and
     C(ansible_python_interpreter={{ ansible_playbook_python }}), the Python in which the vendorwall
-    package is installed. The role vendorwall_deploy does all of this.
+    package is installed, then credit each device with its own result with the per-host task
+    M(vendorwall_device_result). The role vendorwall_deploy does all of this.
+  - B(What is pushed) - the intent rendered in memory from O(inventory) and the devices of the play's
+    inventory (its action plugin sends them: C(group_vars/), C(host_vars/), INI, dynamic inventories and
+    the run's credentials work as for any Ansible task). C(--limit), tags and C(--start-at-task) can
+    therefore never push a stale file. With O(configs), the reviewed files of an earlier plan are checked
+    against that rendering first and any that differs is refused, by name. With O(production=true) a
+    stale (or missing) allocation lock file is refused: production pushes only what the committed lock
+    pins.
   - B(nftables firewalls) - upload, plan on the device (the intended file loaded into a throwaway
     network namespace and listed next to the live table), back up the ruleset on the device (kept
     O(backups) deep), arm a commit-confirm timer of O(confirm_seconds), apply in one C(nft -f)
@@ -50,32 +59,56 @@ author:
 options:
   inventory:
     description:
-      - The inventory directory (C(hosts.yml) and C(vendorwall/)), e.g. C(inventories/example).
+      - The inventory directory (C(vendorwall/), the domain files, and unless O(hosts) is given the
+        Ansible inventory of the devices), e.g. C(inventories/example).
     type: path
     required: true
+  hosts:
+    description:
+      - The devices as the play's inventory defines them, host name to C(groups), C(vars) (the C(vw_*),
+        C(vendorwall_*) and connection variables) and C(origins). Set by the action plugin; leave it out.
+    type: dict
+  host_secrets:
+    description:
+      - Per host C(ansible_password) and C(ansible_become_password). Set by the action plugin; never logged.
+    type: dict
   devices:
     description:
-      - The devices to push to, among the firewalls and switches of C(hosts.yml). Names of other
-        hosts of the inventory (bastions) are ignored; a name that is not in C(hosts.yml) is an error.
+      - The devices to push to, among the firewalls and switches of the inventory. Names of other
+        hosts (bastions, localhost) are ignored; a name that is not a host of the inventory is an error.
       - Default every firewall and switch. The role passes C(ansible_play_hosts), so C(--limit) works.
     type: list
     elements: str
   configs:
     description:
-      - The directory holding the rendered configurations (C(<device>.nft), C(<device>.ios)) as
-        vendorwall_plan or C(vendorwall plan) wrote them.
-      - Default C(build/<inventory name>), relative to O(chdir).
+      - Reviewed files of an earlier plan (C(<device>.nft), C(<device>.ios)...). Each is compared with
+        what the inventory renders now; if any differs (an older inventory or lock file), nothing is
+        pushed and the stale files are named. Default none (push the in-memory rendering).
     type: path
-  render:
+  production:
     description:
-      - Render the configurations in memory from the inventory instead of reading O(configs).
-        The role sets it in check mode, where the plan writes nothing.
+      - Refuse to push when the allocation lock file is stale or missing (the committed lock must pin
+        every segment that is pushed).
     type: bool
     default: false
   now:
     description:
-      - The date to compile for when O(render=true) (YYYY-MM-DD). Default today (UTC).
+      - The date to compile for (YYYY-MM-DD). Default today (UTC).
     type: str
+  state_dir:
+    description:
+      - The inventory's state directory (manifest, locks, backups). Default C($VENDORWALL_STATE_DIR/<inventory>),
+        else C(/var/lib/vendorwall/<inventory>) when writable, else C(~/.local/state/vendorwall/<inventory>).
+    type: path
+  lab_dir:
+    description:
+      - Push to a lab started by C(vendorwall lab up) instead: its devices' addresses, keys, passwords and
+        known_hosts, connections opened from its controller namespace.
+    type: path
+  actor:
+    description:
+      - Who the run acts for (AWX/AAP user and job). Set by the action plugin; recorded in the journals.
+    type: dict
   chdir:
     description:
       - Change into this directory first; relative paths are resolved against it.
@@ -139,7 +172,7 @@ options:
     type: dict
   lock_dir:
     description:
-      - The controller-side lock directory (one lock file per device). Default C(build/locks).
+      - The controller-side lock directory (one lock file per device). Default C(locks/) of the state directory.
     type: path
   lock_wait:
     description:
@@ -149,7 +182,7 @@ options:
   backup_dir:
     description:
       - Where the running configuration of IOS switches is backed up on the controller.
-        Default C(build/backups).
+        Default C(backups/) of the state directory.
     type: path
   log_dir:
     description:
@@ -177,6 +210,8 @@ notes:
   - Check mode plans every device (it connects, reads and compares) and changes nothing; on an
     nftables firewall it uploads the intended file to the device's vendorwall directory, which is
     not configuration.
+  - After a push (not in check mode) the isolation manifest in the state directory is refreshed from
+    the same rendering, so C(isolate.yml) acts on what was deployed even when C(--limit) skipped the plan.
   - There is no C(state) option, the intent is the inventory. To remove vendor access, remove it
     from the inventory and deploy.
 attributes:
@@ -190,10 +225,9 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Push the rendered configurations (after vendorwall_plan)
+- name: Push the intent of the inventory to the devices of the play
   vendorwall_deploy:
     inventory: inventories/example
-    configs: build/example
     devices: "{{ ansible_play_hosts }}"
     key_file: ~/.ssh/vendorwall_ed25519
     enable_secret: "{{ vault_ios_enable_secret }}"
@@ -203,14 +237,18 @@ EXAMPLES = r"""
   run_once: true
   vars:
     ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  register: vendorwall_deploy_result
+  changed_when: false
+  failed_when: vendorwall_deploy_run.devices is not defined
+  register: vendorwall_deploy_run
 
-- name: Check mode against the lab (connection details written by `vendorwall lab up`)
+- name: Credit each device with its own result (PLAY RECAP, AWX host status)
+  vendorwall_device_result:
+    run: "{{ vendorwall_deploy_run }}"
+
+- name: Check mode against the lab (vendorwall lab up)
   vendorwall_deploy:
     inventory: inventories/example
-    render: true
-    connections: "{{ vendorwall_deploy_connections }}"
-    password: "{{ vendorwall_deploy_password }}"
+    lab_dir: build/lab/example
   check_mode: true
   delegate_to: localhost
   run_once: true
@@ -230,6 +268,9 @@ devices:
   contains:
     state:
       description: V(changed), V(ok) (nothing to do), V(failed) or V(skipped) (O(on_failure=stop)).
+      type: str
+    msg:
+      description: One line, as the per-device task prints it.
       type: str
     changed:
       description: Whether the device changed (in check mode, would change).
@@ -306,7 +347,6 @@ diff:
   elements: dict
 """
 
-import os
 import time
 import traceback
 
@@ -314,11 +354,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     from vendorwall import ansible_support as support
-    from vendorwall import pipeline
-    from vendorwall.cli import parse_now
     from vendorwall.deploy import fanout, job
     from vendorwall.deploy.common import Options
-    from vendorwall.state import StateDir
 except ImportError:
     HAS_VENDORWALL = False
     IMPORT_ERROR = traceback.format_exc()
@@ -328,11 +365,16 @@ else:
 
 ARGUMENT_SPEC = {
     "inventory": {"type": "path", "required": True},
+    "hosts": {"type": "dict"},
+    "host_secrets": {"type": "dict", "no_log": True},
     "devices": {"type": "list", "elements": "str"},
     "configs": {"type": "path"},
-    "render": {"type": "bool", "default": False},
+    "production": {"type": "bool", "default": False},
     "now": {"type": "str"},
     "chdir": {"type": "path"},
+    "state_dir": {"type": "path"},
+    "lab_dir": {"type": "path"},
+    "actor": {"type": "dict"},
     "confirm_seconds": {"type": "int", "default": 60},
     "backups": {"type": "int", "default": 10},
     "on_failure": {"type": "str", "choices": ["continue", "stop"], "default": "continue"},
@@ -353,52 +395,16 @@ ARGUMENT_SPEC = {
 }
 
 
-def prepare(p):
-    """Inventory, devices, targets and configurations for a run (no device I/O)."""
-    root = p["inventory"]
-    res = pipeline.run(root, parse_now(p["now"]), check_lock=False, do_render=True)
-    names = job.select(res.inventory, p["devices"])
-    creds = job.Credentials(p["username"], p["key_file"], p["password"], p["enable_secret"],
-                            tuple(p["known_hosts"]), p["host_key_policy"])
-    sd = StateDir.for_inventory(root)
-    paths = job.Paths(lock_dir=p["lock_dir"] or sd.locks_dir, backup_dir=p["backup_dir"] or sd.backups_dir,
-                      log_dir=p["log_dir"])
-    targets = job.targets(res, names, creds, p["connections"], paths, connect_timeout=p["connect_timeout"],
-                          command_timeout=p["command_timeout"])
-    if p["render"]:
-        configs = job.configs_rendered(res, names)
-    else:
-        configs = job.configs_from_files(res, names, p["configs"] or os.path.join(
-            "build", os.path.basename(os.path.normpath(root))))
-    return targets, configs, paths
-
-
-def report(results, seconds, want_diff, check=False):
-    """The module result from the per-device results (pure)."""
-    devices = {}
-    commands = []
-    diffs = []
-    for r in results:
-        d = r.to_data(full=True)
-        d["state"] = r.state
-        devices[r.device] = d
-        commands += [f"{r.device}: {c}" for c in r.commands]
-        if want_diff and r.changed and not r.failed:
-            diffs.append({"before_header": f"{r.device} (running)", "after_header": f"{r.device} (intended)",
-                          "before": r.before, "after": r.after})
-    states = [r.state for r in results]
-    summary = {"devices": len(results), "changed": states.count("changed"), "ok": states.count("ok"),
-               "failed": states.count("failed"), "skipped": states.count("skipped"), "seconds": round(seconds, 3)}
-    out = {"changed": any(r.changed and not r.failed for r in results), "devices": devices, "commands": commands,
-           "failed_devices": [r.device for r in results if r.failed], "summary": summary}
-    verb = "would change" if check else "changed"
-    out["text"] = "\n".join(
-        [f"{r.device} ({r.platform}): {fanout.describe(r, check)} in {r.seconds:.1f} s" for r in results]
-        + [f"deploy{' (check mode)' if check else ''}: {summary['devices']} devices, {summary['changed']} {verb}, "
-           f"{summary['ok']} unchanged, {summary['failed']} failed, {summary['skipped']} skipped, {seconds:.1f} s"])
-    if diffs:
-        out["diff"] = diffs
-    return out
+def request(p):
+    """The module's parameters as a deploy request (vendorwall.deploy.job.Request)."""
+    return job.Request(
+        inventory=p["inventory"], hosts=support.hosts_arg(p), devices=p["devices"], configs=p["configs"],
+        production=p["production"], now=p["now"], lab_dir=p["lab_dir"],
+        creds=job.Credentials(p["username"], p["key_file"], p["password"], p["enable_secret"],
+                              tuple(p["known_hosts"]), p["host_key_policy"]),
+        connections=p["connections"], paths=job.Paths(lock_dir=p["lock_dir"], backup_dir=p["backup_dir"],
+                                                      log_dir=p["log_dir"]),
+        connect_timeout=p["connect_timeout"], command_timeout=p["command_timeout"])
 
 
 def run_module():
@@ -409,19 +415,22 @@ def run_module():
                          exception=IMPORT_ERROR)
     p = module.params
     support.chdir(module, p["chdir"])
+    support.run_context(p["state_dir"], p["actor"])
     with support.failing(module, stage=True, also=(job.JobError,), internal=False):
-        targets, configs, paths = prepare(p)
+        prepared = job.prepare(request(p))
     t0 = time.monotonic()
     opts = Options(check=module.check_mode, confirm_s=p["confirm_seconds"], backups=p["backups"])
-    results = fanout.deploy(targets, configs, opts, lock_dir=paths.lock_dir, lock_wait_s=p["lock_wait"],
-                            workers=p["workers"], on_failure=p["on_failure"])
-    result = report(results, time.monotonic() - t0, module._diff, module.check_mode)
+    results = fanout.deploy(prepared.targets, prepared.configs, opts, lock_dir=prepared.paths.lock_dir,
+                            lock_wait_s=p["lock_wait"], workers=p["workers"], on_failure=p["on_failure"])
+    result = job.report(results, time.monotonic() - t0, module._diff, module.check_mode)
+    if not module.check_mode and any(r.changed and not r.failed for r in results):
+        result["manifest"] = job.refresh_manifest(prepared)
     failed = [r for r in results if r.failed]
     if failed:
         s = result["summary"]
         module.fail_json(msg=f"{len(failed)} of {s['devices']} devices failed (on_failure={p['on_failure']}; "
                          f"{s['changed']} changed, {s['skipped']} skipped):\n"
-                         + "\n".join(f"  {r.error}" for r in failed) + "\n" + result["text"], **result)
+                         + "\n".join(f"  {r.error}" for r in failed), **result)
     module.exit_json(**result)
 
 
