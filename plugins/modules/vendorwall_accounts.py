@@ -70,6 +70,22 @@ options:
   key_file:
     description: SSH private key.
     type: path
+  hosts:
+    description:
+      - The devices as the play's inventory defines them (host name to C(groups), C(vars), C(origins)).
+        Set by the action plugin; without it the inventory directory is read.
+    type: dict
+  host_secrets:
+    description: Per host C(ansible_password) and C(ansible_become_password). Set by the action plugin; never logged.
+    type: dict
+  state_dir:
+    description:
+      - The inventory's state directory (journals, archive, reports). Default C($VENDORWALL_STATE_DIR/<inventory>),
+        else C(/var/lib/vendorwall/<inventory>) when writable, else C(~/.local/state/vendorwall/<inventory>).
+    type: path
+  actor:
+    description: Who the run acts for (the AWX/AAP user and job). Set by the action plugin; recorded in the journals.
+    type: dict
   lab_dir:
     description: Act on a lab (its bastion namespaces and firewalls).
     type: path
@@ -148,6 +164,10 @@ def run_module():
             "host_key_policy": {"type": "str", "choices": ["verify", "accept-new"]},
             "key_file": {"type": "path"},
             "lab_dir": {"type": "path"},
+            "hosts": {"type": "dict"},
+            "host_secrets": {"type": "dict", "no_log": True},
+            "state_dir": {"type": "path"},
+            "actor": {"type": "dict"},
             "chdir": {"type": "path"},
         },
         supports_check_mode=True,
@@ -158,12 +178,13 @@ def run_module():
     p = module.params
     if p["chdir"]:
         os.chdir(p["chdir"])
+    support.run_context(p["state_dir"], p["actor"])
     with support.failing(module, internal_hint=False):
         root = support.inventory_root(p["inventory"])
         if not root:
             raise UsageError("no inventory given", "pass -i inventories/NAME")
         today = dt.date.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC).date()
-        model = pipeline.run(root, today, check_lock=False, do_render=False).model
+        model = pipeline.run(root, today, check_lock=False, do_render=False, hosts=support.hosts_arg(p)).model
         o = devices.ConnOptions(user=p["user"], key_file=p["key_file"], known_hosts=tuple(p["known_hosts"]),
                                 host_key_policy=p["host_key_policy"],
                                 lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)

@@ -22,12 +22,12 @@ description:
     package is installed, then credit each device with its own result with the per-host task
     M(vendorwall_device_result). The role vendorwall_deploy does all of this.
   - B(What is pushed) - the intent rendered in memory from O(inventory) and the devices of the play's
-    inventory (its action plugin sends them: C(group_vars/), C(host_vars/), INI, dynamic inventories and
+    inventory (its action plugin sends them, so C(group_vars/), C(host_vars/), INI, dynamic inventories and
     the run's credentials work as for any Ansible task). C(--limit), tags and C(--start-at-task) can
     therefore never push a stale file. With O(configs), the reviewed files of an earlier plan are checked
     against that rendering first and any that differs is refused, by name. With O(production=true) a
-    stale (or missing) allocation lock file is refused: production pushes only what the committed lock
-    pins.
+    stale (or missing) allocation lock file is refused (production pushes only what the committed lock
+    pins).
   - B(nftables firewalls) - upload, plan on the device (the intended file loaded into a throwaway
     network namespace and listed next to the live table), back up the ruleset on the device (kept
     O(backups) deep), arm a commit-confirm timer of O(confirm_seconds), apply in one C(nft -f)
@@ -102,7 +102,7 @@ options:
     type: path
   lab_dir:
     description:
-      - Push to a lab started by C(vendorwall lab up) instead: its devices' addresses, keys, passwords and
+      - Push to a lab started by C(vendorwall lab up) instead, with its devices' addresses, keys, passwords and
         known_hosts, connections opened from its controller namespace.
     type: path
   actor:

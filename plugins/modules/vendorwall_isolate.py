@@ -57,7 +57,7 @@ options:
     default: access
   manifest:
     description:
-      - The isolation manifest. Default C(build/<inventory name>/manifest.json) from O(inventory).
+      - The isolation manifest. Default C(manifest/manifest.json) in the state directory of O(inventory).
     type: path
   inventory:
     description:
@@ -103,6 +103,21 @@ options:
         first use and records it (logged). A changed key is always refused.
     type: str
     choices: [verify, accept-new]
+  credential:
+    description:
+      - The run's credentials as inventory variables (C(ansible_user), C(ansible_ssh_private_key_file),
+        C(ansible_password), C(ansible_become_password)) from C(-u), C(--private-key), C(-k), C(-K) or an AWX
+        Machine credential; below the manifest's own variables. Set by the action plugin; never logged.
+    type: dict
+  state_dir:
+    description:
+      - The inventory's state directory, where C(vendorwall plan) wrote the manifest and the journals are.
+        Default C($VENDORWALL_STATE_DIR/<inventory>), else C(/var/lib/vendorwall/<inventory>) when writable,
+        else C(~/.local/state/vendorwall/<inventory>).
+    type: path
+  actor:
+    description: Who the run acts for (the AWX/AAP user and job). Set by the action plugin; recorded in the journal.
+    type: dict
   lab_dir:
     description:
       - Act on a lab started by C(vendorwall lab up) (its key, connections from its controller namespace)
@@ -249,7 +264,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     from vendorwall import ansible_support as support
-    from vendorwall.devices.target import ConnSettings
+    from vendorwall.devices.target import ConnSettings, from_vars
     from vendorwall.errors import UsageError
     from vendorwall.isolate import actions, manifest, run
     from vendorwall.state import StateDir
@@ -283,6 +298,9 @@ def run_module():
             "known_hosts": {"type": "list", "elements": "path", "default": []},
             "host_key_policy": {"type": "str", "choices": ["verify", "accept-new"]},
             "lab_dir": {"type": "path"},
+            "credential": {"type": "dict", "no_log": True},
+            "state_dir": {"type": "path"},
+            "actor": {"type": "dict"},
             "chdir": {"type": "path"},
         },
         supports_check_mode=True,
@@ -293,14 +311,15 @@ def run_module():
                          exception=IMPORT_ERROR)
     p = module.params
     support.chdir(module, p["chdir"])
+    support.run_context(p["state_dir"], p["actor"])
     with support.failing(module, errors=True):
         if not p["reason"].strip():
             raise UsageError("reason: empty", "say why: -e reason='vendor breach, CERT notice 2026-041'")
         root = support.inventory_root(p["inventory"])
         if not p["manifest"] and not root:
             raise UsageError("no manifest and no inventory given",
-                             "pass -i inventories/NAME (then build/NAME/manifest.json is read) or "
-                             "-e vendorwall_manifest=FILE")
+                             "pass -i inventories/NAME or -e vendorwall_inventory_dir=DIR (then the manifest of "
+                             "its state directory is read) or -e vendorwall_manifest=FILE")
         path = manifest.resolve(root, p["manifest"])
         m = manifest.load(path)
         plan = actions.plan(m, p["vendor"], p["scope"], p["action"], check=module.check_mode)
@@ -311,7 +330,10 @@ def run_module():
             targets = run.lab_targets(m, os.path.abspath(p["lab_dir"]), connect_timeout=p["connect_timeout"],
                                       command_timeout=p["command_timeout"])
         else:
-            targets = run.targets(m, conn)
+            cred = p["credential"] or {}  # -u/-k/an AWX Machine credential: below the manifest's variables
+            targets = [from_vars(fw.name, fw.platform, {**cred, **fw.ssh}, settings=conn,
+                                 default_host=fw.mgmt_address)
+                       for fw in sorted(m.firewalls.values(), key=lambda f: f.name)]
         state = StateDir.for_inventory(m.inventory or path)
         jpath = p["journal"] or state.journal("incident")
         r = run.execute(m, plan, targets, reason=p["reason"], ticket=p["ticket"], journal_path=jpath,
