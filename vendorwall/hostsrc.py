@@ -360,6 +360,12 @@ def _vault_secrets(loader: Any) -> None:
 
 def read_ansible(root: str, shown_root: str, add: Callable[[Diagnostic], None]) -> list[HostEntry] | None:
     """Host entries through Ansible's InventoryManager (every source Ansible reads); None when none parsed."""
+    with warnings.catch_warnings():  # cryptography's deprecation notices, printed on Ansible's imports otherwise
+        warnings.simplefilter("ignore")
+        return _read_ansible(root, shown_root, add)
+
+
+def _read_ansible(root: str, shown_root: str, add: Callable[[Diagnostic], None]) -> list[HostEntry] | None:
     shown = _Shown(root, shown_root)
     sources = ansible_sources(root)
     if not sources:
@@ -368,13 +374,11 @@ def read_ansible(root: str, shown_root: str, add: Callable[[Diagnostic], None]) 
                        "no such file", "see docs/inventory.md for its layout", code="io"))
         return None
     try:
-        with warnings.catch_warnings():  # cryptography's deprecation notices, printed on import otherwise
-            warnings.simplefilter("ignore")
-            from ansible.errors import AnsibleError
-            from ansible.inventory.manager import InventoryManager
-            from ansible.parsing.dataloader import DataLoader
-            from ansible.template import Templar
-            from ansible.vars.manager import VariableManager
+        from ansible.errors import AnsibleError
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.template import Templar
+        from ansible.vars.manager import VariableManager
     except ImportError as exc:  # pragma: no cover - ansible-core is a dependency
         add(Diagnostic(shown.file(sources[0]), 0, "", "cannot read this inventory without Ansible",
                        "ansible-core installed", str(exc), "pip install ansible-core", code="io"))
@@ -401,7 +405,7 @@ def read_ansible(root: str, shown_root: str, add: Callable[[Diagnostic], None]) 
     for host in sorted(im.get_hosts(), key=lambda h: h.name):
         raw = vm.get_vars(host=host, include_hostvars=False)
         first = next((o for o in map(_origin_of, raw.values()) if o), None)
-        host_where = shown.host(sources, host.name) or Where(shown.file(first[0] if first else sources[0]),
+        host_where = shown.host(sources, plain(host.name)) or Where(shown.file(first[0] if first else sources[0]),
                                                              first[1] if first else 0, host.name, False)
         hvars: dict[str, Any] = {}
         origins: dict[str, Place] = {}
@@ -412,7 +416,7 @@ def read_ansible(root: str, shown_root: str, add: Callable[[Diagnostic], None]) 
             o = _origin_of(value)
             if o:
                 f = shown.file(o[0])
-                origins[key] = Where(f, o[1], shown.path_at(o[0], o[1], key, f"{host.name}.{key}"))
+                origins[key] = Where(f, o[1], shown.path_at(o[0], o[1], key, f"{plain(host.name)}.{key}"))
             try:
                 value = templar.template(value)
             except Exception as exc:  # an undefined variable, a vault without its password...
@@ -424,10 +428,10 @@ def read_ansible(root: str, shown_root: str, add: Callable[[Diagnostic], None]) 
                     "check it with: ansible-inventory --host " + host.name))
                 continue
             hvars[key] = plain(value)
-        groups = tuple(g.name for g in host.get_groups() if g.name != "all")
+        groups = tuple(plain(g.name) for g in host.get_groups() if g.name != "all")
         kept = keep_vars(hvars)
         origins = {ALIASES.get(k, k): w for k, w in origins.items()}
-        out.append(HostEntry(host.name, groups, kept, host_where, origins, {}))
+        out.append(HostEntry(plain(host.name), groups, kept, host_where, origins, {}))
     return out
 
 
