@@ -26,7 +26,8 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
-from . import actor, hostsrc
+from . import actor, ansible_support, hostsrc
+from .errors import UsageError
 
 NET_ENV = {"ansible_user": "ANSIBLE_NET_USERNAME", "ansible_password": "ANSIBLE_NET_PASSWORD",
            "ansible_ssh_private_key_file": "ANSIBLE_NET_SSH_KEYFILE",
@@ -93,6 +94,7 @@ class VendorwallAction(ActionBase):
     """Run the module of the same name with ``actor`` (and, with ``SNAPSHOT``, the play's inventory)."""
 
     TRANSFERS_FILES = False
+    INVENTORY_REQUIRED = True  # the inventory directory must hold vendorwall/ (isolation: only its name is used)
     SNAPSHOT = False  # send the play's inventory (hosts, host_secrets)
     CREDENTIAL = False  # send the run's credentials (user, password...) as ``credential`` (no inventory read)
     QUIET = False  # the fan-out's result is not printed with -v (the per-device task prints each device)
@@ -102,6 +104,15 @@ class VendorwallAction(ActionBase):
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
         args.setdefault("actor", actor.from_vars(task_vars))
+        if not args.get("inventory"):  # vendorwall_inventory_dir not set: the directory given with -i
+            try:
+                sources = list(task_vars.get("ansible_inventory_sources") or [])
+                args["inventory"] = ansible_support.inventory_dir(sources, self.INVENTORY_REQUIRED)
+            except UsageError as exc:
+                result.update(failed=True, msg=exc.render())
+                return result
+        if not args.get("chdir") and task_vars.get("playbook_dir"):
+            args["chdir"] = ansible_support.project_dir(task_vars["playbook_dir"])
         creds = credentials(self._play_context)
         if self.SNAPSHOT and args.get("hosts") is None:
             hosts, secrets, problems = snapshot(task_vars, creds)
@@ -190,3 +201,4 @@ class CredentialAction(VendorwallAction):
     """vendorwall_isolate: reads the manifest, not the inventory; the run's credentials as defaults."""
 
     CREDENTIAL = True
+    INVENTORY_REQUIRED = False

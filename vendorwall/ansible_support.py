@@ -52,6 +52,39 @@ def inventory_root(sources: list[str] | None) -> str:
     return ""
 
 
+DOMAIN_DIR = "vendorwall"  # the subdirectory of an inventory that holds the domain files
+
+
+def inventory_dir(sources: list[str] | str, required: bool = True) -> str:
+    """The one inventory directory (with a ``vendorwall/`` subdirectory) among ansible-playbook's -i sources
+    (a source may be the directory or a file inside it). With ``required=False`` (isolation, which needs
+    only the inventory's name), the first source's directory when none has one. Raises UsageError."""
+    if isinstance(sources, str):
+        sources = [sources]
+    roots: list[str] = []
+    for source in sources:
+        root = os.path.normpath(source if os.path.isdir(source) else os.path.dirname(source))
+        if os.path.isdir(os.path.join(root, DOMAIN_DIR)) and root not in roots:
+            roots.append(root)
+    if len(roots) == 1:
+        return roots[0]
+    if not required and not roots:
+        first = sources[0] if sources else ""
+        return os.path.normpath(first if os.path.isdir(first) else os.path.dirname(first)) if first else ""
+    found = ", ".join(roots) if roots else "none among: " + (", ".join(sources) or "(no -i given)")
+    raise UsageError(f"expected exactly one inventory directory with a {DOMAIN_DIR}/ subdirectory in the -i "
+                     f"sources, found {found}",
+                     "pass -i inventories/NAME, or -e vendorwall_inventory_dir=DIR (under AWX, whose inventory is "
+                     "not the project's directory: the project's inventories/NAME)")
+
+
+def project_dir(playbook_dir: str) -> str:
+    """The directory relative paths are resolved against: the project holding ``playbooks/`` (this
+    repository's layout), else the playbook's own directory (a hospital's repository using the collection)."""
+    playbook_dir = os.path.normpath(str(playbook_dir))
+    return os.path.dirname(playbook_dir) if os.path.basename(playbook_dir) == "playbooks" else playbook_dir
+
+
 def hosts_arg(params: Mapping[str, Any]) -> dict[str, Any] | None:
     """The play's inventory the action plugin sent (``hosts`` and ``host_secrets``), for
     :func:`vendorwall.inventory.load`; None when the module was called without it (the inventory

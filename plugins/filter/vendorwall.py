@@ -9,13 +9,10 @@ No logic of their own: the package computes, these filters only adapt Ansible da
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-
-DOMAIN_DIR = "vendorwall"  # the subdirectory of an inventory that holds the domain files
 
 
 def vendorwall_summary_text(summary: Mapping[str, Any], check_mode: bool = False) -> str:
@@ -39,40 +36,23 @@ def vendorwall_summary_text(summary: Mapping[str, Any], check_mode: bool = False
 
 
 def vendorwall_inventory_root(sources: Iterable[str] | str, required: bool = True) -> str:
-    """The one inventory directory (hosts.yml + vendorwall/) among ansible-playbook's -i sources.
+    """The one inventory directory (hosts.yml + vendorwall/) among ansible-playbook's -i sources
+    (:func:`vendorwall.ansible_support.inventory_dir`; the roles' action plugins use it when
+    ``vendorwall_inventory_dir`` is not set)."""
+    from vendorwall import ansible_support
+    from vendorwall.errors import UsageError
 
-    A source may be the directory itself or a file inside it (inventories/example/hosts.yml). With
-    ``required=False`` (isolation, which reads the manifest of the state directory and needs only the
-    inventory's name), the first source's directory when none has a vendorwall/ subdirectory.
-    """
-    if isinstance(sources, str):
-        sources = [sources]
-    roots: list[str] = []
-    for source in sources:
-        root = source if os.path.isdir(source) else os.path.dirname(source)
-        root = os.path.normpath(root)
-        if os.path.isdir(os.path.join(root, DOMAIN_DIR)) and root not in roots:
-            roots.append(root)
-    if len(roots) != 1 and not required:
-        first = next(iter(sources), "")
-        return roots[0] if roots else (os.path.normpath(first if os.path.isdir(first) else os.path.dirname(first))
-                                       if first else "")
-    if len(roots) != 1:
-        found = ", ".join(roots) if roots else "none among: " + (", ".join(sources) or "(no -i given)")
-        raise AnsibleFilterError(
-            "vendorwall_inventory_root: expected exactly one inventory directory with a "
-            f"{DOMAIN_DIR}/ subdirectory in the -i sources, found {found}; "
-            "pass -i inventories/NAME, or -e vendorwall_inventory_dir=DIR (under AWX, whose inventory is not "
-            "the project's directory: the project's inventories/NAME)")
-    return roots[0]
+    try:
+        return ansible_support.inventory_dir(list(sources) if not isinstance(sources, str) else sources, required)
+    except UsageError as exc:
+        raise AnsibleFilterError(f"vendorwall_inventory_root: {exc.render()}") from None
 
 
 def vendorwall_project_dir(playbook_dir: str) -> str:
-    """The directory relative paths are resolved against: the project holding ``playbooks/`` (this
-    repository's layout), else the playbook's own directory (a hospital's repository with its playbooks
-    at the top, using the collection)."""
-    playbook_dir = os.path.normpath(str(playbook_dir))
-    return os.path.dirname(playbook_dir) if os.path.basename(playbook_dir) == "playbooks" else playbook_dir
+    """Where relative paths start: the project holding ``playbooks/``, else the playbook's own directory."""
+    from vendorwall import ansible_support
+
+    return ansible_support.project_dir(playbook_dir)
 
 
 class FilterModule:

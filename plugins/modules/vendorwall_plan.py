@@ -95,6 +95,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+text:
+  description: The summary as C(vendorwall plan) prints it (the role prints it); in check mode a last line says
+    that nothing was written.
+  returned: success
+  type: str
 summary:
   description:
     - What the plan contains, as C(vendorwall plan --json) prints it; the filter
@@ -234,8 +239,12 @@ def run_module():
         if not module.check_mode:
             vwplan.apply(pv)
     files = pv.changed
+    text = pv.summary.text()
+    if module.check_mode:
+        text += "\n  check mode: nothing was written; the lines above say what a real run would do"
     result = {
         "changed": bool(files),
+        "text": text,
         "summary": pv.summary.to_data(),
         "files": files,
         "lock_changed": pv.lock_path in files,
