@@ -270,7 +270,7 @@ def test_fanout_unsupported_platform_and_missing_config_are_errors(monkeypatch, 
     from vendorwall.deploy.session import Target
 
     fanout, targets, _, _ = _fake_fleet(monkeypatch, set())
-    odd = [Target("fw-pan", "panos", "192.0.2.50"), targets[0]]
+    odd = [Target("fw-pan", "nosuchos", "192.0.2.50"), targets[0]]  # a platform without a pusher (panos has one)
     res = fanout.deploy(odd, {"fw-pan": "x"}, lock_dir=str(tmp_path))
     by = {r.device: r for r in res}
     assert by["fw-pan"].error is not None and by["fw-pan"].error.kind == "unsupported"

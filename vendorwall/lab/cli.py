@@ -36,14 +36,75 @@ def register(subparsers: Any) -> None:
                         "so that 'lab test' probes that platform's meaning with real packets")
 
 
+# option -> the actions it means something for; any other action refuses it (never silently ignored)
+ONLY_FOR = {"now": ("up",), "lab_id": ("up", "down"), "check": ("deploy",), "diff": ("deploy",),
+            "confirm_seconds": ("deploy",), "as_platform": ("deploy",), "seed": ("test",), "sample": ("test",),
+            "timeout": ("test",), "json": ("up", "down", "deploy", "test")}
+FLAGS = {"now": "--now", "lab_id": "--id", "check": "--check", "diff": "--diff", "confirm_seconds": "--confirm-seconds",
+         "as_platform": "--as-platform", "seed": "--seed", "sample": "--sample", "timeout": "--timeout",
+         "json": "--json"}
+DEFAULTS = {"now": None, "lab_id": None, "check": False, "diff": False, "confirm_seconds": 60, "as_platform": None,
+            "seed": 1, "sample": 25, "timeout": 1.0, "json": False}
+
+
+def irrelevant(args: argparse.Namespace) -> list[str]:
+    """The options given that mean nothing for ``args.action`` (e.g. ``lab up --check``)."""
+    return [FLAGS[k] for k, actions in ONLY_FOR.items()
+            if args.action not in actions and getattr(args, k, DEFAULTS[k]) != DEFAULTS[k]]
+
+
+def ready_for_test(state: Any) -> None:
+    """``lab test`` needs the lab of the inventory as it is now, deployed: say what to run otherwise
+    (before: an inventory edited since ``lab up``, or no ``lab deploy`` yet, was an internal error)."""
+    import datetime as dt
+    import subprocess
+
+    from .. import pipeline
+    from ..errors import UsageError
+    from .topology import build
+
+    res = pipeline.run(state.inventory, dt.date.fromisoformat(state.now), check_lock=False, do_render=False)
+    topo = build(res.model, state.lab_id)
+    added, gone = sorted(set(topo.namespaces) - set(state.namespaces)), sorted(set(state.namespaces) -
+                                                                             set(topo.namespaces))
+    places = {str(k): [v[0], str(v[1])] for k, v in topo.places.items()}
+    if added or gone or places != state.places:
+        what = ", ".join(filter(None, [f"{len(added)} namespace(s) to add" if added else "",
+                                       f"{len(gone)} to remove" if gone else "",
+                                       "segments moved" if not (added or gone) else ""]))
+        raise UsageError(f"the inventory changed since 'lab up' ({what}): this lab no longer models it",
+                         f"rebuild and deploy it: vendorwall lab up {state.inventory} && "
+                         f"vendorwall lab deploy {state.inventory}, then vendorwall lab test {state.inventory}")
+    bare = []
+    for dev, fw in sorted(state.firewalls.items()):
+        out = subprocess.run(["ip", "netns", "exec", fw["netns"], "nft", "list", "tables"], capture_output=True,
+                             text=True, check=False)
+        if "inet vendorwall\n" not in out.stdout + "\n":
+            bare.append(dev)
+    if bare:
+        raise UsageError(f"nothing deployed on {', '.join(bare)}: there is no policy to test yet",
+                         f"vendorwall lab deploy {state.inventory}, then vendorwall lab test {state.inventory}")
+
+
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working directory when below it, else absolute (no ../../.. chains)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith(os.pardir) else rel
 
 
 def handle(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from . import runner
 
+    bad = irrelevant(args)
+    if bad:
+        raise UsageError(f"lab {args.action}: {', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply here",
+                         "; ".join(f"{FLAGS[k]} is for: lab {'/'.join(ONLY_FOR[k])}" for k in ONLY_FOR
+                                   if FLAGS[k] in bad))
     if os.geteuid() != 0:
         raise UsageError("vendorwall lab needs root (network namespaces, nftables)", "run it as root")
     lab_dir = os.path.abspath(args.lab_dir or runner.default_lab_dir(args.inventory))
@@ -54,7 +115,8 @@ def handle(args: argparse.Namespace) -> int:
                           now=parse_now(args.now), progress=_say)
         print(json.dumps(state.timings) if args.json else
               f"lab {state.lab_id} up in {lab_dir}\n"
-              f"playbooks: -e @{os.path.relpath(runner.ansible_vars_path(state))}")
+              f"playbooks: -e @{_shown_path(runner.ansible_vars_path(state))}   command line: --lab-dir "
+              f"{_shown_path(lab_dir)}")
         return 0
     if args.action == "down":
         prefix = f"vw{args.lab_id}-" if args.lab_id else None
@@ -99,6 +161,7 @@ def handle(args: argparse.Namespace) -> int:
         return 1 if any(r.failed for r in results) else 0
     from . import probe
 
+    ready_for_test(state)
     report = probe.run(state, seed=args.seed, sample=args.sample, timeout=args.timeout, progress=_say)
     if args.json:
         print(json.dumps({"counts": report.counts(), "skipped": dict(report.skipped),
