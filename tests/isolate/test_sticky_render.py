@@ -153,3 +153,19 @@ def test_plan_with_a_warm_cache_renders_a_new_isolation(tmp_path):
     out2 = tmp_path / "out2"
     run_cli(*args[:3], str(out2), *args[4:])
     assert _isolated_set((out2 / "fw-s1.nft").read_text()) == {"10.249.0.1", "10.200.0.0/27"}
+
+
+def test_deploy_refuses_files_planned_before_the_isolation_changed(tmp_path):
+    """Files rendered by plan, then a vendor isolated: the deploy (which renders too) refuses the stale files."""
+    from vendorwall.deploy import job
+
+    root = write_inventory(_inv(), tmp_path / "inv")
+    out = tmp_path / "out"
+    run_cli("plan", str(root), "--out", str(out), "--now", NOW.isoformat(), "--no-cache")
+    res = pipeline.run(str(root), NOW, check_lock=False)
+    job.check_reviewed(res, ["fw-s0", "fw-s1"], str(out))
+    _isolate(root, "va")
+    res = pipeline.run(str(root), NOW, check_lock=False)
+    with pytest.raises(job.JobError) as exc:
+        job.check_reviewed(res, ["fw-s0"], str(out))
+    assert "isolation record changed since they were rendered" in exc.value.message and "fw-s0.nft" in exc.value.message

@@ -160,7 +160,8 @@ def check_reviewed(res: Any, names: list[str], configs_dir: str) -> None:
         if text != r.text:
             stale.append(path)
     if stale or missing:
-        parts = ([f"stale (the inventory or lock file changed since they were rendered): {', '.join(stale)}"]
+        parts = ([f"stale (the inventory, the lock file or the isolation record changed since they were "
+                  f"rendered): {', '.join(stale)}"]
                  if stale else []) + ([f"missing: {', '.join(missing)}"] if missing else [])
         raise JobError("reviewed configurations do not match the inventory, nothing was pushed: " + "; ".join(parts),
                        "render them again (playbooks/plan.yml or vendorwall plan), review, then deploy; "

@@ -14,6 +14,13 @@ The whole push runs under the device lock (``devlock``: ``flock`` held by the se
 Then, when the target carries one (``target.extra["connlog"]``, set by :func:`vendorwall.deploy.job.targets`
 from the model), the connection-log pipeline: its files go as data to the fixed agent ``connlog``
 (:mod:`vendorwall.access.logpipe`), which installs and (re)starts it; idempotent, planned in check mode.
+
+Boot: once confirmed (or found unchanged), the file is kept as ``<remote dir>/applied.nft`` and
+``<remote dir>/boot.nft`` includes it, then ``quarantine.nft``: the live quarantine (and the policy's
+render-time ``isolated`` set as it is now), which the firewall's ``nft_state`` agent rewrites after
+every isolation, restore and deploy. The nftables service loads ``boot.nft`` at boot (docs/deploy.md:
+``include "/var/lib/vendorwall/boot.nft"`` in ``/etc/nftables.conf``), so a firewall that reboots comes
+back with the policy and closed for every isolated vendor. Grants are not persisted (closed by a reboot).
 """
 
 from __future__ import annotations
@@ -99,6 +106,35 @@ def record_applied_command(rd: str, sha: str) -> str:
     """Remember what runs now as the result of applying the file with this sha256."""
     return (f"live=$({planning.listing_command()}); printf '%s' \"$live\" > {_q(rd)}/applied.listing.tmp && "
             f"mv -f {_q(rd)}/applied.listing.tmp {_q(rd)}/applied.listing && echo {sha} > {_q(rd)}/applied.sha256")
+
+
+def boot_command(rd: str) -> str:
+    """Keep the applied file and (re)write boot.nft: the applied policy, then the live-quarantine snapshot
+    (created empty if the agent never wrote it: an include of a missing file would fail the whole boot load)."""
+    boot = ["# vendorwall: loaded at boot by the nftables service (include this file from /etc/nftables.conf).",
+            "# The last policy vendorwall deployed, then the live quarantine (isolated vendors).",
+            f'include "{rd}/applied.nft"', f'include "{rd}/quarantine.nft"']
+    q = f"{rd}/quarantine.nft"
+    # one line: the session is interactive (netmiko), a multi-line command would not come back
+    return (f"cp -f {_q(rd)}/intended.nft {_q(rd)}/applied.nft.tmp && mv -f {_q(rd)}/applied.nft.tmp "
+            f"{_q(rd)}/applied.nft && {{ [ -e {_q(q)} ] || echo '# no quarantine yet' > {_q(q)}; }} && "
+            f"printf '%s\\n' {' '.join(shlex.quote(x) for x in boot)} > {_q(rd)}/boot.nft.tmp && "
+            f"mv -f {_q(rd)}/boot.nft.tmp {_q(rd)}/boot.nft")
+
+
+def persist_boot(target: Target, res: Result) -> None:
+    """The live quarantine snapshot, rewritten by the firewall's agent now that the policy changed."""
+    from ..devices.agents import run_agent
+
+    try:
+        ans = run_agent(target, "nft_state", {"op": "persist", "dir": target.remote_dir})
+    except DeployError as exc:
+        res.log.append(f"WARNING: boot snapshot of the quarantine not rewritten: {exc}")
+        return
+    if ans.get("persist_error"):
+        res.log.append(f"WARNING: boot snapshot of the quarantine not rewritten: {ans['persist_error']}")
+    else:
+        res.log.append(f"boot: {target.remote_dir}/boot.nft (policy + live quarantine {ans.get('persisted')})")
 
 
 def prepare(s: Session, rd: str, lock_wait_s: float, sha: str) -> tuple[bool, str]:
@@ -200,7 +236,11 @@ def _push_policy(target: Target, text: str, opts: Options) -> Result:
         res.changed, res.diff, res.commands, res.before = p.changed, p.diff, p.commands, p.before
         res.after = p.want
         if not p.changed:
-            s.run(record_applied_command(rd, sha))
+            if not opts.check:
+                s.run(record_applied_command(rd, sha) + " && " + boot_command(rd))
+                persist_boot(target, res)
+            else:
+                s.run(record_applied_command(rd, sha))
             return res
         if opts.check:
             return res
@@ -256,7 +296,7 @@ def _push_policy(target: Target, text: str, opts: Options) -> Result:
             res.rolled_back = True
             raise
         cleanup = (f"ls -1t {_q(rd)}/rollback.nft.* | tail -n +{opts.backups + 1} | xargs -r rm -f; "
-                   + record_applied_command(rd, sha))
+                   + record_applied_command(rd, sha) + " && " + boot_command(rd))
         _, out = s.run(_claim(pending, timer_pid, cleanup))
         if "__VW_CLAIMED" not in out:
             res.rolled_back = True
@@ -265,6 +305,7 @@ def _push_policy(target: Target, text: str, opts: Options) -> Result:
                                "confirmed: the device rolled back to its previous policy; "
                                "raise confirm_seconds", rolled_back=True)
         res.after = after
+        persist_boot(target, res)
         return res
     except ConnectionLost as exc:
         if timer_pid:
