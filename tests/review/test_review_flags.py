@@ -123,7 +123,11 @@ def test_on_demand_to_scheduled_and_validity_extended(scratch: Path) -> None:
     rs.replace_once(scratch / VENDORS / "climatec.yml", "until: 2027-09-30", "until: 2027-10-31")
     rv = _review(scratch)
     assert [f.severity for f in _flags(rv, "on_demand_to_scheduled")] == ["medium"]
-    assert [f.severity for f in _flags(rv, "validity_over_policy")] == ["medium"]  # a window with no end
+    # one rule with validation: a weekly window may run without an end date (until the contract ends); said
+    # at low severity, never "over the policy maximum" (validation accepts it)
+    assert _flags(rv, "validity_over_policy") == []
+    [noend] = _flags(rv, "scheduled_without_end")
+    assert noend.severity == "low" and "until the contract" in noend.message
     [ext] = _flags(rv, "validity_extended")
     assert ext.severity == "low" and "from 2027-09-30 to 2027-10-31" in ext.message
     sentence = next(st.text for va in rv.access for sa in va.systems for st in sa.statements
@@ -232,3 +236,62 @@ def test_strip_ignores_origins(example: pipeline.Result) -> None:
                                 access=dataclasses.replace(s.access, origin=Origin("x.yml", 100, "q")))
     assert moved != s and compare.strip(moved) == compare.strip(s)
     assert compare.strip(dataclasses.replace(s, criticality="low")) != compare.strip(s)
+
+
+# --------------------------------------------------------------------------- issue 10: wording, isolated vendors
+
+
+def test_a_port_gaining_a_second_service_name_is_said(scratch: Path) -> None:
+    """A new catalogue name on a port the system already allows: the flow 'changes' by its rules; the sentence
+    says how (main printed '...: .')."""
+    policy = scratch / rs.INVENTORY / "vendorwall" / "policy.yml"
+    rs.replace_once(policy, "  https: {protocol: tcp, ports: [443]}\n",
+                    "  https: {protocol: tcp, ports: [443]}\n  robot-web: {protocol: tcp, ports: [443]}\n")
+    rs.replace_in_system(scratch / VENDORS / "tomora.yml", "ct-nord-2", "          services: [ssh, https]\n",
+                         "          services: [ssh, https, robot-web]\n")
+    rv = _review(scratch)
+    texts = [st.text for va in rv.access for sa in va.systems for st in sa.statements]
+    assert texts and not any(t.endswith(": .") for t in texts), texts
+    assert any("now also allowed as service robot-web" in t for t in texts), texts
+
+
+def test_new_permanent_access_shows_its_justification(scratch: Path) -> None:
+    rs.permanent_added(scratch / rs.INVENTORY)
+    rv = _review(scratch)
+    [flag] = _flags(rv, "on_demand_to_permanent")
+    assert "justification: remote tube monitoring pilot, six months, ticket CHG-2211" in flag.message
+
+
+def test_a_change_touching_an_isolated_vendor_is_flagged(scratch: Path) -> None:
+    from vendorwall.isolate import isolated
+
+    rs.permanent_added(scratch / rs.INVENTORY)
+    iso = isolated.Isolation({"tomora": isolated.Entry("tomora", "2026-11-27T22:10:00.000Z", "vendor breach",
+                                                       "INC-4711")})
+    rv = review(str(scratch / rs.INVENTORY), "main", None, rs.NOW, None, None, iso)
+    [flag] = _flags(rv, "changes_isolated_vendor")
+    assert flag.severity == "high" and flag.vendor == "tomora" and "INC-4711" in flag.message
+    [imp] = [i for i in rv.isolation if i.vendor == "tomora"]
+    assert imp.isolated and "ISOLATED NOW" in rs_sentence(imp)
+    assert _flags(_review(scratch), "changes_isolated_vendor") == []  # not isolated: no flag
+
+
+def rs_sentence(imp: isolation.Impact) -> str:
+    from vendorwall.review.as_markdown import isolation_sentence
+
+    return isolation_sentence(imp)
+
+
+def test_isolation_impact_says_what_is_manual(scratch: Path) -> None:
+    """A VPN-only vendor's accounts and a LAN-to-LAN tunnel are by hand; bastion accounts are not (main said
+    the isolation disables every account 'on the bastions' and brings the tunnels down)."""
+    rs.tunnel_added(scratch / rs.INVENTORY)
+    rs.replace_once(scratch / VENDORS / "anestra.yml", "person: Julie Roux", "person: Julie Roux-Martin")
+    rv = _review(scratch)
+    imp = {i.vendor: i for i in rv.isolation}
+    mag, ane = imp["magnetika"], imp["anestra"]
+    assert any("bring down LAN-to-LAN tunnel" in m for m in mag.manual) and mag.accounts
+    assert ane.accounts == () and ane.accounts_manual == ("anestra.dfaure", "anestra.jroux")
+    assert any("VPN concentrator" in m and "anestra.jroux" in m for m in ane.manual)
+    text = rs_sentence(ane)
+    assert "disables 0 accounts on the bastions" in text and "By hand: lock 2 account(s) on the VPN" in text

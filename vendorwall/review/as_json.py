@@ -88,7 +88,9 @@ def to_data(rv: Review, fail_on: str | None = None) -> dict[str, Any]:
              "segment_quarantine": {"segments": list(i.segments), "cuts_clinical_flows": i.quarantine_cuts,
                                     "keeps_must_keep_flows": i.keep_flows},
              "clinical_flows": i.clinical_flows, "keep_survive": i.keep_survive,
-             "broken_keep": list(i.broken_keep)}
+             "broken_keep": list(i.broken_keep), "manual": i.manual,
+             "shared_egress_paths": [{"entry_path": p, "bastion": b} for p, b in i.shared_paths],
+             "isolated_now": i.isolated}
             for i in rv.isolation],
     }
 

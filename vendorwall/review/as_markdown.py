@@ -209,12 +209,19 @@ def isolation_sentence(i: object) -> str:
         return (f"vendor removed by this change: nothing left to isolate (it had "
                 f"{_plural(i.access_flows, 'vendor-access flow')} from {prefixes} to "
                 f"{_plural(len(i.systems), 'system')}).")
-    tunnels = f"brings down tunnel(s) {', '.join(i.tunnels)}" if i.tunnels else "no LAN-to-LAN tunnel to bring down"
     keep = ("yes, none comes from its entry paths" if i.keep_survive
             else f"NO: {_plural(len(i.broken_keep), 'must-keep flow')} overlap its entry paths")
-    return (f"isolating it cuts {_plural(i.access_flows, 'vendor-access flow')}{was} from {prefixes} to "
-            f"{_plural(len(i.systems), 'system')} on {', '.join(i.firewalls) or 'no firewall'}, disables "
-            f"{_plural(len(i.accounts), 'account')} on the bastions, {tunnels}. Clinical flows to or from its systems: "
+    shared = ""
+    if i.shared_paths:
+        shared = (f" (its path(s) {', '.join(f'{p} via {b}' for p, b in i.shared_paths)} leave from a bastion egress "
+                  "shared with other vendors, never quarantined: those accounts are what cuts it there)")
+    manual = "; ".join(i.manual)
+    now = f"ISOLATED NOW ({i.isolated}): this change's entry paths are quarantined at the next deploy. " \
+        if i.isolated else ""
+    return (f"{now}isolating it cuts {_plural(i.access_flows, 'vendor-access flow')}{was} from {prefixes} to "
+            f"{_plural(len(i.systems), 'system')} on {', '.join(i.firewalls) or 'no firewall'} and disables "
+            f"{_plural(len(i.accounts), 'account')} on the bastions{shared}. "
+            f"By hand: {manual or 'nothing'}. Clinical flows to or from its systems: "
             f"{i.clinical_flows}, all kept; a segment quarantine ({_plural(len(i.segments), 'segment')}) keeps the "
             f"{i.keep_flows} must-keep and cuts the other {i.quarantine_cuts}. Must-keep flows survive: {keep}.")
 

@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
                         "is the same")
     p.add_argument("--diff-lines", type=int, default=200, metavar="N",
                    help="markdown: show at most N diff lines per device (0: all; default 200)")
+    p.add_argument("--isolation-record", metavar="FILE",
+                   help="the isolation record (isolation.json) to flag changes of isolated vendors (default: the "
+                        "inventory's state directory, when it has one)")
     p.add_argument("--max-chars", type=int, default=0, metavar="N",
                    help="markdown: keep the comment under N characters by leaving out folded sections, largest "
                         "first (0: no limit; GitHub comments hold 65536, GitLab notes 1000000)")
@@ -90,6 +93,22 @@ def _write(path: str, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}", "check the path and its permissions") from None
 
 
+def _isolation(args: argparse.Namespace) -> Any:
+    """The isolation record: --isolation-record, else the inventory's state directory's (absent: none). One that
+    cannot be read is said on standard error; the review goes on without it (it reports, it changes nothing)."""
+    from ..errors import UsageError
+    from ..isolate import isolated
+
+    if args.isolation_record:
+        return isolated.read(args.isolation_record)
+    path = isolated.path_of(args.inventory)
+    try:
+        return isolated.read(path)
+    except UsageError as exc:
+        print(f"warning: {exc.message}: changes of isolated vendors are not flagged", file=sys.stderr)
+        return None
+
+
 def handle(args: argparse.Namespace) -> int:
     from ..cli import parse_now
     from ..errors import UsageError
@@ -101,7 +120,8 @@ def handle(args: argparse.Namespace) -> int:
                          "at least 0", "see 'vendorwall diff --help'")
     saves = _saves(args.save)
     settings = Settings(blast_radius=args.blast_radius, contract_warning_days=args.contract_warning_days)
-    rv = review(args.inventory, args.base, args.head, parse_now(args.now), settings, args.jobs)
+    rv = review(args.inventory, args.base, args.head, parse_now(args.now), settings, args.jobs,
+                _isolation(args))
     text = render(rv, args.format, args.fail_on, args.diff_lines, args.max_chars)
     if args.out:
         _write(args.out, text)

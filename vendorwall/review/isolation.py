@@ -6,7 +6,9 @@ scope its segments go there too, and only the flows the inventory marks ``keep: 
 From the compiled flows of a side this module counts, per vendor:
 
 - the vendor-access flows, systems and firewalls the isolation cuts, the accounts disabled on the
-  bastions and the LAN-to-LAN tunnels brought down;
+  bastions (a shared bastion egress is never quarantined: those accounts are what cuts the vendor there),
+  and what is left to do by hand: the accounts of a VPN-only vendor (on the concentrator), the
+  LAN-to-LAN tunnels to bring down;
 - the clinical flows with one of its systems at either end (declared on its systems, or on another
   vendor's system towards them), which the default (access) isolation leaves alone, the
   non-must-keep ones a segment quarantine would cut, and the must-keep ones it keeps;
@@ -43,6 +45,21 @@ class Impact:
     keep_flows: int  # of which must-keep: kept by the segment quarantine too
     quarantine_cuts: int  # clinical flows a segment quarantine cuts (not must-keep)
     broken_keep: tuple[str, ...]  # must-keep flows isolation would cut (rule ids, with the flow)
+    accounts_manual: tuple[str, ...] = ()  # accounts of a vendor without a bastion path (VPN-only): by hand
+    shared_paths: tuple[tuple[str, str], ...] = ()  # (entry path, bastion): shared egress, cut by the accounts
+    isolated: str = ""  # the vendor is isolated now (the isolation record): since, why
+
+    @property
+    def manual(self) -> list[str]:
+        """What an isolation leaves to the on-call engineer (vendorwall drives no VPN concentrator)."""
+        out = []
+        if self.accounts_manual:
+            out.append(f"lock {len(self.accounts_manual)} account(s) on the VPN concentrator "
+                       f"({', '.join(self.accounts_manual)}): vendorwall manages accounts on bastions only")
+        if self.tunnels:
+            out.append(f"bring down LAN-to-LAN tunnel(s) {', '.join(self.tunnels)} on the concentrator (their "
+                       "subnets are quarantined by the isolation)")
+        return out
 
     @property
     def keep_survive(self) -> bool:
@@ -83,8 +100,10 @@ class PrefixIndex:
 
 def impacts(vendors: dict[str, str], head: Inventory, base: Inventory,
             head_flows: dict[FlowKey, tuple[FlowFacts, ...]], base_flows: dict[FlowKey, tuple[FlowFacts, ...]],
-            head_segments: Iterable[tuple[str, str]], base_segments: Iterable[tuple[str, str]]) -> list[Impact]:
-    """``vendors``: touched vendor -> status; ``*_segments``: (segment key, vendor) of each side."""
+            head_segments: Iterable[tuple[str, str]], base_segments: Iterable[tuple[str, str]],
+            isolated_now: dict[str, str] | None = None) -> list[Impact]:
+    """``vendors``: touched vendor -> status; ``*_segments``: (segment key, vendor) of each side;
+    ``isolated_now``: vendor -> a description of its isolation (the isolation record)."""
     sides = {"head": (head, _index(head, head_flows, vendors), _segments(head_segments), head_flows),
              "base": (base, _index(base, base_flows, vendors), _segments(base_segments), base_flows)}
     removed = [n for n in vendors if n not in head.vendors]
@@ -102,16 +121,21 @@ def impacts(vendors: dict[str, str], head: Inventory, base: Inventory,
         access = [(k, f) for k, f in flows if k[0] == "vendor_access" and k[1] == name]
         clinical = [(k, f) for k, f in flows if k[0] == "clinical"]
         keep = sum(1 for _, f in clinical if any(x.keep for x in f))
+        on_bastion = any(ep.kind == "bastion" for ep in v.entry_paths)
+        accounts = tuple(sorted(a.id for a in v.accounts))
         out.append(Impact(
             name, v.title, status, side,
             tuple((ep.name, ep.kind, tuple(str(p) for p in ep.prefixes)) for ep in v.entry_paths),
             len(access), sum(1 for k, _ in base_idx.get(name, []) if k[0] == "vendor_access" and k[1] == name),
             tuple(sorted({k[2] for k, _ in access})),
             tuple(sorted({fw for _, f in access for x in f for fw in x.firewalls})),
-            tuple(sorted(a.id for a in v.accounts)),
+            accounts if on_bastion else (),
             tuple(sorted(ep.name for ep in v.entry_paths if ep.kind == "lan_to_lan")),
             tuple(sorted(segs.get(name, ()))),
-            len(clinical), keep, len(clinical) - keep, tuple(sorted(broken[side].get(name, ())))))
+            len(clinical), keep, len(clinical) - keep, tuple(sorted(broken[side].get(name, ()))),
+            () if on_bastion else accounts,
+            tuple(sorted((ep.name, ep.bastion or "") for ep in v.entry_paths if ep.shared)),
+            (isolated_now or {}).get(name, "")))
     return out
 
 

@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..errors import EXIT_INVALID, UsageError
-from . import compare, isolation, risk, words
+from ..isolate.isolated import Isolation
+from . import compare, risk, words
+from . import isolation as isolation_impact
 from .gitsrc import WORKING_TREE, Repo, Revision
 from .sides import Compiled, SideInvalid, compile_both
 
@@ -100,7 +102,7 @@ class Review:
     segments: tuple[compare.SegmentChange, ...]
     devices: tuple[compare.DeviceChange, ...]
     flags: tuple[risk.Flag, ...]
-    isolation: tuple[isolation.Impact, ...]
+    isolation: tuple[isolation_impact.Impact, ...]
     touched: compare.Touched
     totals: dict[str, int]  # flows on each side, vendors, systems
     picture: Picture
@@ -133,17 +135,18 @@ def _no_gc() -> Iterator[None]:
 
 
 def review(inventory: str, base_rev: str, head_rev: str | None, now: dt.date,
-           settings: risk.Settings | None = None, jobs: int | None = None) -> Review:
+           settings: risk.Settings | None = None, jobs: int | None = None,
+           isolation: Isolation | None = None) -> Review:
     """Compile ``inventory`` at ``base_rev`` and at ``head_rev`` (None: the working tree) and compare.
 
     ``jobs``: 1 compiles the sides one after the other in this process, 2 in two processes
     (default: 2 where the machine has two CPUs and ``fork``); the review is the same."""
     with _no_gc():
-        return _review(inventory, base_rev, head_rev, now, settings, jobs)
+        return _review(inventory, base_rev, head_rev, now, settings, jobs, isolation)
 
 
 def _review(inventory: str, base_rev: str, head_rev: str | None, now: dt.date, settings: risk.Settings | None,
-            jobs: int | None) -> Review:
+            jobs: int | None, isolation: Isolation | None = None) -> Review:
     t0 = time.perf_counter()
     repo = Repo.find(inventory)
     base = repo.resolve(base_rev, "--base")
@@ -153,13 +156,15 @@ def _review(inventory: str, base_rev: str, head_rev: str | None, now: dt.date, s
     if errors:
         raise ReviewInvalid(errors)
     t1 = time.perf_counter()
-    out = compare_sides(repo.shown, now, sides["base"], sides["head"], settings or risk.Settings())
+    out = compare_sides(repo.shown, now, sides["base"], sides["head"], settings or risk.Settings(), isolation)
     out.timings.update(compile=t1 - t0, compare=time.perf_counter() - t1, total=time.perf_counter() - t0,
                        files_parsed=stats.files_parsed, files_shared=stats.files_shared, jobs=stats.jobs)
     return out
 
 
-def compare_sides(inventory: str, now: dt.date, base: Compiled, head: Compiled, settings: risk.Settings) -> Review:
+def compare_sides(inventory: str, now: dt.date, base: Compiled, head: Compiled, settings: risk.Settings,
+                  isolation: Isolation | None = None) -> Review:
+    """``isolation``: the vendors isolated now (the isolation record, when the review can read it)."""
     ib, ih = base.inventory, head.inventory
     fb, fh = base.flows, head.flows
     flow_changes = compare.diff_flows(fb, fh)
@@ -173,8 +178,9 @@ def compare_sides(inventory: str, now: dt.date, base: Compiled, head: Compiled, 
         d = head.stale_lock
         stale = (d.file, d.line, d.found)
     flags = risk.flags(ib, ih, now, touched, flow_changes, settings, stale)
-    impacts = isolation.impacts(touched.vendors, ih, ib, fh, fb, ((s.key, s.vendor) for s in head.segments),
-                                ((s.key, s.vendor) for s in base.segments))
+    now_isolated = {v: e.describe() for v, e in (isolation.vendors if isolation else {}).items()}
+    impacts = isolation_impact.impacts(touched.vendors, ih, ib, fh, fb, ((s.key, s.vendor) for s in head.segments),
+                                       ((s.key, s.vendor) for s in base.segments), now_isolated)
     flags = sorted(set(flags) | set(_isolation_flags(impacts, head, base)))
     totals = {"flows_base": len(fb), "flows_head": len(fh), "vendors_base": len(ib.vendors),
               "vendors_head": len(ih.vendors), "systems_base": len(ib.systems), "systems_head": len(ih.systems),
@@ -204,9 +210,17 @@ def _access(changes: list[compare.FlowChange], touched: compare.Touched, base: w
     return out
 
 
-def _isolation_flags(impacts: list[isolation.Impact], head: Compiled, base: Compiled) -> list[risk.Flag]:
+def _isolation_flags(impacts: list[isolation_impact.Impact], head: Compiled, base: Compiled) -> list[risk.Flag]:
     out = []
     for imp in impacts:
+        if imp.isolated:
+            inv = head.inventory if imp.side == "head" else base.inventory
+            v = inv.vendors[imp.vendor]
+            out.append(risk.Flag(risk.RANK["high"], v.origin.file, v.origin.line, "changes_isolated_vendor",
+                                 f"vendor {imp.vendor} is isolated ({imp.isolated}) and this change touches it: "
+                                 "the isolation follows the vendor (its entry paths of the change are quarantined "
+                                 "at the next deploy); restore it first if the change is meant to give access",
+                                 "high", "changes an isolated vendor", imp.side, imp.vendor))
         if imp.keep_survive:
             continue
         inv = head.inventory if imp.side == "head" else base.inventory

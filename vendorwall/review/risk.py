@@ -118,15 +118,18 @@ def _system(out: _Out, s: System, b: System | None, now: dt.date) -> None:
         if b is not None and b.access.mode == "on_demand":
             out.add("high", "on_demand_to_permanent", "on-demand system turned permanent",
                     f"{s.name}: vendor {s.vendor}'s access changes from on demand (opened per request, "
-                    f"closed by the firewall) to permanent until {a.until}", a.origin, "mode", **kw)
+                    f"closed by the firewall) to permanent until {a.until}; justification: "
+                    f"{a.justification or 'none'}", a.origin, "mode", **kw)
         elif b is None or b.access.mode != "permanent":
             was = f" (was {b.access.mode})" if b is not None else ""
             out.add("high", "permanent_access", "permanent vendor access",
                     f"{s.name}: new permanent access for vendor {s.vendor}{was}, until {a.until}: "
                     f"{a.justification or 'no justification'}", a.origin, "mode", **kw)
         else:
+            just = "" if b.access.justification == a.justification else \
+                f"; justification now: {a.justification or 'none'}"
             out.add("low", "permanent_access", "permanent vendor access",
-                    f"{s.name}: vendor {s.vendor} keeps a permanent access until {a.until} (system changed)",
+                    f"{s.name}: vendor {s.vendor} keeps a permanent access until {a.until} (system changed){just}",
                     a.origin, "mode", **kw)
     elif a.mode == "scheduled" and b is not None and b.access.mode == "on_demand":
         out.add("medium", "on_demand_to_scheduled", "on-demand system turned scheduled",
@@ -146,9 +149,11 @@ def _system(out: _Out, s: System, b: System | None, now: dt.date) -> None:
             out.add("low", "validity_extended", "validity extended",
                     f"{s.name}: access end moved from {b.access.until} to {a.until}", a.origin, "until", **kw)
     elif a.mode == "scheduled" and not same_access:
-        out.add("medium", "validity_over_policy", "validity longer than the policy maximum",
-                f"{s.name}: scheduled access without an end date (until), longer than the policy's "
-                f"{pol.max_validity_days} days", a.origin, "window", **kw)
+        # the rule (validation and review alike): a weekly window may run without an end date; it lasts as
+        # long as the vendor's contract, which validation enforces. Said, not flagged as a policy breach.
+        out.add("low", "scheduled_without_end", "scheduled access without an end date",
+                f"{s.name}: vendor {s.vendor}'s weekly window has no end date (until): it runs until the "
+                f"contract {v.contract_reference} ends ({v.contract_ends})", a.origin, "window", **kw)
     if a.mode == "on_demand" and b is not None and b.access.mode == "on_demand":
         before = b.access.max_hours or out.base.policy.on_demand_max_hours
         after = a.max_hours or pol.on_demand_max_hours

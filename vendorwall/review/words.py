@@ -147,6 +147,22 @@ def _differences(before: FlowFacts, after: FlowFacts, names: Names, vendor: str)
     return out
 
 
+def _changed(fc: FlowChange, names: Names, vendor: str) -> str:
+    """What changed on a flow present on both sides; never empty (a flow changes when the rules that allow
+    it change: a second service name on the same port is one, and is said)."""
+    diffs = _differences(fc.before[0], fc.after[0], names, vendor)
+    b = sorted({f.service for f in fc.before})
+    a = sorted({f.service for f in fc.after})
+    gained, lost = [x for x in a if x not in b], [x for x in b if x not in a]
+    if gained:
+        diffs.append(f"now also allowed as service {_join(gained)}")
+    if lost:
+        diffs.append(f"no longer allowed as service {_join(lost)}")
+    if not diffs:
+        diffs.append(f"allowed by {len(fc.after)} rule(s) instead of {len(fc.before)}")
+    return "; ".join(diffs)
+
+
 def _clinical_direction(f: FlowFacts) -> str:
     # rule id: clinical/<system>/<from|to>/<peer>/<service>
     parts = f.id.split("/")
@@ -195,8 +211,7 @@ def _statement(vendor: str, system: str, flows: list[FlowChange], base: Names, h
         elif change == "removed":
             text = f"{who} can no longer reach {target} on {ports} via {path} (was: {validity(f)})."
         else:
-            diffs = _differences(first.before[0], first.after[0], head, vendor)
-            text = f"{who}'s access to {target} on {ports} via {path}: {'; '.join(diffs)}."
+            text = f"{who}'s access to {target} on {ports} via {path}: {_changed(first, head, vendor)}."
     elif kind == "clinical":
         direction = _clinical_direction(f)
         peer = names.party(f.peer)
@@ -208,8 +223,7 @@ def _statement(vendor: str, system: str, flows: list[FlowChange], base: Names, h
         elif change == "removed":
             text = f"Clinical flow removed: {src} can no longer reach {dst} on {ports}{keep}."
         else:
-            diffs = _differences(first.before[0], first.after[0], head, "")
-            text = f"Clinical flow {src} to {dst} on {ports}: {'; '.join(diffs)}."
+            text = f"Clinical flow {src} to {dst} on {ports}: {_changed(first, head, '')}."
     elif kind in ("infrastructure", "staff"):
         inv = (base if change == "removed" else head).inv
         here = names.system(system)
@@ -230,8 +244,7 @@ def _statement(vendor: str, system: str, flows: list[FlowChange], base: Names, h
         elif change == "removed":
             text = f"{head_text} removed: {src} can no longer reach {dst} on {ports}{keep}."
         else:
-            diffs = _differences(first.before[0], first.after[0], head, "")
-            text = f"{head_text} {src} to {dst} on {ports}: {'; '.join(diffs)}."
+            text = f"{head_text} {src} to {dst} on {ports}: {_changed(first, head, '')}."
     else:
         srcs = ", ".join(sorted({c.key[3] for c in flows}))
         dsts = ", ".join(sorted({c.key[4] for c in flows}))
@@ -240,6 +253,5 @@ def _statement(vendor: str, system: str, flows: list[FlowChange], base: Names, h
         if verb:
             text = f"Management: {srcs} {verb} firewall {fws} ({dsts}) on {ports}."
         else:
-            diffs = _differences(first.before[0], first.after[0], head, "")
-            text = f"Management: {srcs} to firewall {fws} ({dsts}) on {ports}: {'; '.join(diffs)}."
+            text = f"Management: {srcs} to firewall {fws} ({dsts}) on {ports}: {_changed(first, head, '')}."
     return Statement(change, kind, text, f.origin, "base" if change == "removed" else "head", tuple(flows))
