@@ -18,7 +18,7 @@ import glob
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from typing import Any
 
@@ -444,8 +444,13 @@ def _site(name: str, d: dict[str, Any], loc: Loc, col: Collector) -> Site:
 
 def _entry_path(d: dict[str, Any], loc: Loc, col: Collector) -> EntryPath:
     kind = d["kind"]
-    if kind == "bastion":
-        raw = [(d["source"], loc.at("source"))]
+    shared = bool(d.get("shared_egress"))
+    if shared and "source" in d:
+        col.add(loc.at("source").diag("a shared egress has no per-vendor source", "shared_egress: true, or a source",
+                                      "both", "keep source (the bastion uses it for this vendor only) or "
+                                      "shared_egress (one egress for every vendor, hosts.yml vw_egress)"))
+    if kind == "bastion":  # a shared egress: its bastion's (hosts.yml vw_egress), filled in by load()
+        raw = [] if shared and "source" not in d else [(d["source"], loc.at("source"))]
     elif kind == "vpn":
         raw = [(d["pool"], loc.at("pool"))]
     else:
@@ -453,9 +458,41 @@ def _entry_path(d: dict[str, Any], loc: Loc, col: Collector) -> EntryPath:
     prefixes = tuple(n for p, ploc in raw if (n := col.network(p, ploc)) is not None)
     return EntryPath(d["name"], kind, prefixes, d.get("bastion"), d.get("peer"),
                      (d.get("justification") or "").strip(), col.date(d.get("retire_by"), loc.at("retire_by")),
-                     loc.origin, purpose=d.get("purpose", "maintenance"), systems=tuple(d.get("systems", ())),
+                     loc.origin, shared, purpose=d.get("purpose", "maintenance"), systems=tuple(d.get("systems", ())),
                      services=tuple(d.get("services", ())), replacement=d.get("replacement", ""),
                      checklist=tuple(str(c).strip() for c in d.get("checklist", ())))
+
+
+EGRESS_VAR = "vw_egress"
+
+
+def _egress(devices: dict[str, Device], col: Collector) -> dict[str, tuple[IPv4Network, ...]]:
+    """Bastion -> its shared egress (hosts.yml ``vw_egress``: an address or prefix, or a list of them)."""
+    out: dict[str, tuple[IPv4Network, ...]] = {}
+    for name, dev in sorted(devices.items()):
+        if dev.role != "bastion" or EGRESS_VAR not in (dev.vars or {}):
+            continue
+        raw = dev.vars[EGRESS_VAR]
+        items = raw if isinstance(raw, list) else [raw]
+        nets = []
+        for i, x in enumerate(items):
+            sub = f".{EGRESS_VAR}" + (f"[{i}]" if isinstance(raw, list) else "")
+            try:
+                nets.append(IPv4Network(str(x)) if "/" in str(x) else IPv4Network(f"{x}/32"))
+            except ValueError:
+                col.add(Diagnostic(dev.origin.file, dev.origin.line, dev.origin.path + sub,
+                                   "malformed shared egress", "an IPv4 address or prefix the bastion connects from",
+                                   repr(x), "e.g. vw_egress: 10.249.0.10", code="prefix"))
+        out[name] = tuple(nets)
+    return out
+
+
+def _with_egress(v: Vendor, egress: dict[str, tuple[IPv4Network, ...]]) -> Vendor:
+    if not any(p.shared for p in v.entry_paths):
+        return v
+    paths = tuple(replace(p, prefixes=egress.get(p.bastion or "", ())) if p.shared and not p.prefixes else p
+                  for p in v.entry_paths)
+    return replace(v, entry_paths=paths)
 
 
 def _system(vendor: str, vendor_paths: tuple[str, ...], vendor_approvers: tuple[str, ...], d: dict[str, Any],
@@ -592,9 +629,11 @@ def load(root: str, shown_root: str | None = None, *,
                              bool(d.get("keep", True)), loc.origin)
              for name, (d, loc) in sorted(raw.entries["staff"].items())}
     vendors = {}
+    egress = _egress(devices, col)
     for name, (d, loc) in sorted(raw.entries["vendors"].items()):
-        vendors[name] = _vendor(name, d, loc, col, {lst: idx for (f, v, lst), idx in raw.skip_items.items()
-                                                    if f == loc.src.file and v == name})
+        vendors[name] = _with_egress(_vendor(name, d, loc, col, {lst: idx for (f, v, lst), idx
+                                                                 in raw.skip_items.items()
+                                                                 if f == loc.src.file and v == name}), egress)
         locs[f"vendors.{name}"] = loc
     systems: dict[str, System] = {}
     for v in vendors.values():

@@ -144,8 +144,16 @@ def _check_prefixes(inv: Inventory, out: list[Diagnostic]) -> None:
     for site in inv.sites.values():
         for i, p in enumerate(site.segment_pool):
             owned.append((p, f"segment pool of site {site.name}", site.origin, f"segment_pool[{i}]"))
+    egress_seen: set[str] = set()
     for v in inv.vendors.values():
         for ep in v.entry_paths:
+            if ep.shared:  # one owner for every vendor of the bastion: its shared egress
+                if ep.bastion in inv.devices and ep.bastion not in egress_seen:
+                    egress_seen.add(ep.bastion)
+                    dev = inv.devices[ep.bastion]
+                    owned += [(p, f"shared egress of bastion {ep.bastion}", dev.origin, "vw_egress")
+                              for p in ep.prefixes]
+                continue
             for i, p in enumerate(ep.prefixes):
                 sub = {"bastion": "source", "vpn": "pool"}.get(ep.kind, f"remote_subnets[{i}]")
                 owned.append((p, f"entry path {ep.name} of vendor {v.name}", ep.origin, sub))
@@ -195,6 +203,18 @@ def _check_cuttable(inv: Inventory, out: list[Diagnostic]) -> None:
     for v in sorted(inv.vendors.values(), key=lambda v: v.name):
         for ep in v.entry_paths:
             if ep.shared:
+                dev = inv.devices.get(ep.bastion or "")
+                if dev is not None and dev.role == "bastion" and not ep.prefixes:
+                    out.append(_d(ep.origin, f"bastion {ep.bastion} declares no shared egress",
+                                  f"hosts.yml: vw_egress on {ep.bastion} (the address it connects to targets from)",
+                                  "no vw_egress", f"add vw_egress to {ep.bastion} in hosts.yml ({dev.origin}), or "
+                                  "give the vendor its own source", "reference", "shared_egress"))
+                if not v.accounts:
+                    out.append(_d(ep.origin, "vendor behind a shared bastion egress without any account",
+                                  "the vendor's accounts on the bastion: isolating the vendor locks them (the shared "
+                                  "egress is never quarantined)", "no accounts",
+                                  "declare the vendor's individual accounts, or give it its own source", "policy",
+                                  "shared_egress"))
                 continue
             for i, p in enumerate(ep.prefixes):
                 sub = {"bastion": "source", "vpn": "pool"}.get(ep.kind, f"remote_subnets[{i}]")
