@@ -318,8 +318,9 @@ def check_configs(inv: dict[str, Any], data: dict[str, Any], configs: dict[str, 
         assert {_net(e[0]) for e in sets[("vendorwall", "vendor_src")].elements} == {
             _net(f["src"]) for f in mine if f["kind"] == "vendor_access"}
         by_cat: dict[tuple[str, str], set[tuple[IPv4Network, IPv4Network, int | None]]] = {}
+        assert sets[("vendorwall", "isolated")].elements == ()  # nobody is isolated: no render-time quarantine
         for (table, name), s in sets.items():
-            if table != "vendorwall" or name in ("mgmt", "vendor_src") or name.startswith("keep_"):
+            if table != "vendorwall" or name in ("mgmt", "vendor_src", "isolated") or name.startswith("keep_"):
                 continue
             cat, proto = _CATEGORY[name.split("_")[0]], name.rsplit("_", 1)[1]
             for e in s.elements:
