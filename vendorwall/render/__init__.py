@@ -106,4 +106,4 @@ def render_all(model: Model) -> tuple[dict[str, Rendered], list[Diagnostic]]:
 
 
 # Import the built-in renderers so they register.
-from . import aoscx, fortios, ios, junos, nftables, nxos, panos, stormshield  # noqa: E402,F401
+from . import aoscx, asa, fortios, ios, junos, nftables, nxos, panos, stormshield  # noqa: E402,F401

@@ -85,7 +85,8 @@ class ERule:
 
 
 def _inside(n: IPv4Network, nets: list[IPv4Network]) -> bool:
-    return any(n.subnet_of(x) for x in nets)
+    """``n`` within one of ``nets``; a /0 covers both families (ASA's any), otherwise families never mix."""
+    return any(x.prefixlen == 0 or (n.version == x.version and n.subnet_of(x)) for x in nets)
 
 
 def evaluate(rules: list[ERule]) -> Meaning:

@@ -124,7 +124,7 @@ def register(platform: str) -> Callable[[MeaningFn], MeaningFn]:
 
 def meaning_of(platform: str, text: str) -> Meaning:
     """What ``text`` (rendered for ``platform``) means; KeyError for a platform without a parser."""
-    from . import fortios_cli, panos_xml, stormshield_cli  # noqa: F401  (register their parsers)
+    from . import asa_cli, fortios_cli, panos_xml, stormshield_cli  # noqa: F401  (register their parsers)
 
     return MEANINGS[platform](text)
 
