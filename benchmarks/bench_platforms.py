@@ -37,9 +37,9 @@ from vendorwall import export, pipeline, render  # noqa: E402
 from vendorwall.platforms import registry  # noqa: E402
 from vendorwall.render import meaning  # noqa: E402
 
-AERLEON_TARGET = {"fortios": "fortigate", "nftables": "nftables", "panos": "paloalto"}
+AERLEON_TARGET = {"fortios": "fortigate", "nftables": "nftables", "panos": "paloalto", "asa": "ciscoasa"}
 AERLEON_HEADER = {"fortigate": "from-zone any to-zone any", "nftables": "inet output",
-                  "paloalto": "from-zone any to-zone any"}
+                  "paloalto": "from-zone any to-zone any", "ciscoasa": "vw-global"}
 NOW = dt.date(2026, 11, 28)
 
 

@@ -36,16 +36,29 @@ WANTED = ("ansible_collections/fortinet/fortios/MANIFEST.json",
           *(f"{base}/{r}/" for base in (NXOS_ARGSPEC, JUNOS_ARGSPEC) for r in SWITCH_RESOURCES))
 
 
-def fetch(dest: Path) -> Path:
+# Cisco ASA (tests/platforms/test_asa_collection.py): cisco.asa left the ansible package after 9.x; 9.13.0
+# bundles cisco.asa 4.0.3, whose asa_acls / asa_ogs parsers and argument specs read the rendered ASA text.
+ANSIBLE_ASA = "ansible==9.13.0"
+ASA_WANTED = ("ansible_collections/cisco/asa/MANIFEST.json", "ansible_collections/cisco/asa/plugins/module_utils/",
+              "ansible_collections/ansible/netcommon/MANIFEST.json",
+              "ansible_collections/ansible/netcommon/plugins/module_utils/")
+
+
+def _extract(spec: str, wanted: tuple[str, ...], dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="vw-wheel-") as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", ANSIBLE, "-d", tmp],
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", spec, "-d", tmp],
                        check=True)
         wheel = next(Path(tmp).glob("ansible-*.whl"))
         with zipfile.ZipFile(wheel) as z:
-            names = [n for n in z.namelist() if n.startswith(WANTED)]
+            names = [n for n in z.namelist() if n.startswith(wanted)]
             z.extractall(dest, names)
+
+
+def fetch(dest: Path) -> Path:
+    _extract(ANSIBLE, WANTED, dest)
+    _extract(ANSIBLE_ASA, ASA_WANTED, dest)
     for pkg in ("ansible_collections", "ansible_collections/fortinet", "ansible_collections/cisco",
-                "ansible_collections/junipernetworks"):  # namespace packages need no __init__
+                "ansible_collections/junipernetworks", "ansible_collections/ansible"):  # namespace packages
         (dest / pkg).mkdir(parents=True, exist_ok=True)
     return dest
 
@@ -55,7 +68,8 @@ def main() -> int:
     ap.add_argument("--dest", default=str(REPO / "build" / "vendor-schemas"))
     args = ap.parse_args()
     dest = fetch(Path(args.dest))
-    print(f"vendor argument specs in {dest} ({ANSIBLE}: fortinet.fortios, cisco.nxos, junipernetworks.junos)")
+    print(f"vendor argument specs in {dest} ({ANSIBLE}: fortinet.fortios, cisco.nxos, junipernetworks.junos; "
+          f"{ANSIBLE_ASA}: cisco.asa)")
     return 0
 
 

@@ -245,3 +245,91 @@ def paloalto_tuples(text: str) -> set[Tuple]:
                     if not shadow:
                         allowed.add((str(sn), str(dn), proto, port))
     return allowed
+
+
+# --------------------------------------------------------------------------- Cisco ASA reader
+
+HEADERS["ciscoasa"] = "vw-global"
+# Cisco's port names as ASA prints them (the ones a generator may write for the catalogue's services)
+ASA_PORTS = {"ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "www": 80, "http": 80, "https": 443, "ntp": 123,
+             "snmp": 161, "snmptrap": 162, "ldap": 389, "ldaps": 636, "syslog": 514, "sip": 5060, "rdp": 3389}
+
+
+def _asa_net(tok: list[str]) -> tuple[list[Any], int]:
+    if tok[0] in ("any", "any4"):
+        return [ip_network("0.0.0.0/0")], 1
+    if tok[0] == "host":
+        return [ip_network(tok[1])], 2
+    if "/" in tok[0]:
+        return [ip_network(tok[0], strict=False)], 1
+    return [ip_network(f"{tok[0]}/{tok[1]}", strict=False)], 2
+
+
+def _asa_in(n: Any, x: Any) -> bool:
+    """ASA's any (read as 0.0.0.0/0) covers both families; otherwise IPv4 and IPv6 never mix."""
+    return x.prefixlen == 0 or (n.version == x.version and n.subnet_of(x))
+
+
+def asa_tuples(text: str) -> set[Tuple]:
+    """Allowed (src, dst, proto, port) of an ASA access list, first match; time-ranges are not read (Aerleon
+    writes none: it drops expired terms); ACEs are read from every access list of the text."""
+    groups: dict[str, list[Any]] = {}
+    svcs: dict[str, tuple[str, list[int]]] = {}
+    aces: list[list[str]] = []
+    cur: tuple[str, str] | None = None
+    for raw in text.splitlines():
+        w = raw.split()
+        if not w or w[0].startswith("!"):
+            continue
+        if raw.startswith(" ") and cur is not None:
+            kind, name = cur
+            if kind == "network" and w[0] == "network-object" and w[1:3] != ["host", "0.0.0.0"]:
+                groups[name] += _asa_net(w[1:])[0]
+            elif kind == "service" and w[0] == "port-object":
+                p = [ASA_PORTS.get(x) or int(x) for x in w[2:]]
+                svcs[name][1].extend([p[0]] if w[1] == "eq" else range(p[0], p[1] + 1))
+            continue
+        cur = None
+        if w[0] == "object-group" and w[1] == "network":
+            cur, groups[w[2]] = ("network", w[2]), []
+        elif w[0] == "object-group" and w[1] == "service":
+            cur, svcs[w[2]] = ("service", w[2]), (w[3], [])
+        elif w[0] == "access-list" and w[2] == "extended":
+            aces.append(w[3:])
+    allowed: set[Tuple] = set()
+    denies: list[tuple[list[Any], list[Any], list[tuple[str, int | None]]]] = []
+    for w in aces:
+        action, proto, i = w[0], w[1], 2
+        if w[i] == "object-group":
+            src, i = groups.get(w[i + 1], []), i + 2
+        else:
+            src, n = _asa_net(w[i:])
+            i += n
+        if w[i] == "object-group":
+            dst, i = groups.get(w[i + 1], []), i + 2
+        else:
+            dst, n = _asa_net(w[i:])
+            i += n
+        if proto == "ip":
+            pairs: list[tuple[str, int | None]] = [("any", None)]
+        elif i < len(w) and w[i] == "eq":
+            pairs = [(proto, ASA_PORTS.get(w[i + 1]) or int(w[i + 1]))]
+        elif i < len(w) and w[i] == "range":
+            lo, hi = (ASA_PORTS.get(x) or int(x) for x in w[i + 1:i + 3])
+            pairs = [(proto, p) for p in range(lo, hi + 1)]
+        elif i < len(w) and w[i] == "object-group":
+            pairs = [(proto, p) for p in svcs[w[i + 1]][1]]
+        else:
+            pairs = []
+        if action != "permit":
+            if "time-range" not in w:
+                denies.append((src, dst, pairs))
+            continue
+        for sn in src:
+            for dn in dst:
+                for pr, port in pairs:
+                    shadow = any(any(_asa_in(sn, x) for x in ds) and any(_asa_in(dn, x) for x in dd)
+                                 and (("any", None) in dp or (pr, port) in dp) for ds, dd, dp in denies)
+                    if not shadow:
+                        allowed.add((str(sn), str(dn), pr, port))
+    return allowed

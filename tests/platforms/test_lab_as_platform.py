@@ -84,3 +84,15 @@ def test_lab_probes_the_panos_meaning(tmp_path) -> None:
         report = probe.run(state, seed=7, sample=10, timeout=0.5)
         assert report.outcomes and not report.mismatches, report.text()
         assert report.counts().get("on_demand_granted", {}).get("probes", 0) > 0
+
+
+@pytest.mark.skipif(WHY is not None, reason=WHY or "")
+def test_lab_probes_the_asa_meaning(tmp_path) -> None:
+    """The Cisco ASA meaning on real packets (the global access list with its time-ranges)."""
+    with example_lab(str(tmp_path / "lab"), "a5d1") as (state, _model):
+        configs = runner.render_as_platform(state, "asa")
+        assert all("(asa meaning)" in t for t in configs.values())
+        assert not [r.error for r in runner.deploy(state, configs=configs) if r.failed]
+        report = probe.run(state, seed=9, sample=10, timeout=0.5)
+        assert report.outcomes and not report.mismatches, report.text()
+        assert report.counts().get("on_demand_granted", {}).get("probes", 0) > 0

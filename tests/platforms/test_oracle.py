@@ -195,3 +195,111 @@ def test_panos_oracle_catches_a_wrong_port(example_result) -> None:
     a = oracle.paloalto_tuples(oracle.aerleon_generate(flows, "fw-centre", "paloalto"))
     mgmt = oracle.export_tuples([f for f in flows if f["kind"] == "management"])
     assert a - oracle.paloalto_tuples(broken) != mgmt
+
+
+# --------------------------------------------------------------------------- Cisco ASA: Aerleon's ciscoasa generator
+#
+# Both outputs read by the oracle's own ASA reader (tests/platforms/oracle.py, apart from
+# vendorwall.render.asa_cli). The allowed tuples are equal except for these differences, each asserted:
+#
+# 1. MANAGEMENT: Aerleon permits the management networks to the firewall in the access list; vendorwall
+#    does not (the ASA's own management is its ssh/http/icmp commands, and a global access list does not
+#    filter traffic to the box).
+# 2. CONDITIONS: Aerleon writes no time-range (it drops an expired term when generating); vendorwall
+#    gates the same tuples by time-ranges the ASA enforces (absolute, periodic, the on-demand windows).
+# 3. LOGGING: Aerleon's permits carry no log keyword, its final deny "log"; every vendorwall ACE is
+#    "log informational".
+# 4. DEFAULT DENY SCOPE: Aerleon ends with "deny ip any any"; vendorwall's denies cover the vendor
+#    segments and entry paths only.
+# 5. OBJECTS: Aerleon writes addresses and ports inline (port names such as "https"); vendorwall writes
+#    object-groups (same tuples).
+# 6. IPv6: a flow with IPv6 addresses is dropped by Aerleon without a word (its ciscoasa generator only
+#    writes IPv4 terms); vendorwall writes the IPv6 prefixes in its object-groups (ASA 9 unified access
+#    lists) and the flow is allowed.
+
+
+def _compare_asa(result, dev: str) -> dict[str, int]:
+    data = export.to_data(result.model)
+    flows = oracle.firewall_flows(data, dev)
+    peer = oracle.aerleon_generate(flows, dev, "ciscoasa")
+    ours, diags = render.render_as(result.model, dev, "asa", vlan_parent="GigabitEthernet0/1")
+    assert ours is not None and not diags
+    a, v = oracle.asa_tuples(peer), oracle.asa_tuples(ours.text)
+    assert v == {(str(t.src), str(t.dst), t.protocol, t.port) for t in M.meaning_of("asa", ours.text)}
+    mgmt = oracle.export_tuples([f for f in flows if f["kind"] == "management"])
+    assert a - v == mgmt, sorted(a - v - mgmt)[:5]  # difference 1
+    assert not v - a, sorted(v - a)[:5]
+    peer_aces = [x for x in peer.splitlines() if " extended " in x]
+    our_aces = [x for x in ours.text.splitlines() if " extended " in x]
+    # difference 2: conditions
+    assert not any("time-range" in x for x in peer_aces)
+    gated = {(str(t.src), str(t.dst), t.protocol, t.port)
+             for t in M.intent_meaning(result.model.devices[dev]) if t.condition != M.PERMANENT}
+    timed_only = "\n".join(x for x in ours.text.splitlines() if " extended " not in x or (
+        " permit " in x and "time-range" in x)).replace("access-group vw-global global", "")
+    assert oracle.asa_tuples(timed_only) == gated
+    # difference 3: logging
+    assert all(" log" not in x for x in peer_aces if " permit " in x)
+    assert our_aces and all(x.endswith(" log informational") or " log informational time-range " in x
+                            for x in our_aces)
+    # difference 4: default deny scope
+    assert peer_aces[-1].endswith("extended deny ip any any log")
+    assert not any(" deny ip any any" in x for x in our_aces)
+    # difference 5: objects
+    assert not any("object-group" in x for x in peer_aces) and all("object-group" in x for x in our_aces)
+    return {"tuples": len(v), "management": len(mgmt), "gated": len(gated)}
+
+
+def test_asa_oracle_on_the_example(example_result) -> None:
+    counts = {dev: _compare_asa(example_result, dev) for dev, i in sorted(example_result.model.devices.items())
+              if i.role == "firewall"}
+    assert sum(c["tuples"] for c in counts.values()) > 300
+    assert sum(c["gated"] for c in counts.values()) > 100
+
+
+def test_asa_oracle_on_every_access_mode(big_result) -> None:
+    for dev, i in sorted(big_result.model.devices.items()):
+        if i.role == "firewall":
+            _compare_asa(big_result, dev)
+
+
+def test_asa_keeps_ipv6_that_aerleon_drops(example_result) -> None:
+    """Difference 6: the same IPv6 flow is written by vendorwall and silently dropped by Aerleon."""
+    import dataclasses
+    from ipaddress import IPv6Network
+
+    from vendorwall import render as rnd
+
+    intent = example_result.model.devices["fw-rive"]
+    base = next(r for r in intent.rules if r.kind == "clinical" and r.protocol == "tcp")
+    v6 = dataclasses.replace(base, id=f"clinical/v6-host/from/v6-clients/{base.service}", system="v6-host",
+                             peer="v6-clients", keep=False, src=(IPv6Network("2001:db8:40::/64"),),
+                             dst=(IPv6Network("2001:db8:67::2/128"),))
+    intent6 = dataclasses.replace(intent, platform="asa", rules=(*intent.rules, v6))
+    model = dataclasses.replace(example_result.model, devices={**example_result.model.devices, "fw-rive": intent6})
+    dev = model.inventory.devices["fw-rive"]
+    model = dataclasses.replace(model, inventory=dataclasses.replace(model.inventory, devices={
+        **model.inventory.devices, "fw-rive": dataclasses.replace(dev, vlan_parent="GigabitEthernet0/1")}))
+    ours, diags = rnd.render_device(model, intent6)
+    assert ours is not None and not diags
+    assert " network-object 2001:db8:40::/64" in ours.text and " network-object host 2001:db8:67::2" in ours.text
+    want = M.intent_meaning(intent6)
+    assert M.meaning_of("asa", ours.text) == want, "the IPv6 flow is allowed as the intent says"
+    flows = oracle.firewall_flows(export.to_data(example_result.model), "fw-rive")
+    flow = {"id": v6.id, "kind": "clinical", "src": "2001:db8:40::/64", "dst": "2001:db8:67::2/128",
+            "protocol": "tcp", "port": base.ports[0], "firewalls": ["fw-rive"]}
+    peer = oracle.aerleon_generate([*flows, flow], "fw-rive", "ciscoasa")
+    assert "2001:db8" not in peer, "Aerleon's ciscoasa output has no trace of the IPv6 flow"
+    assert ("2001:db8:40::/64", "2001:db8:67::2/128", "tcp", base.ports[0]) in oracle.asa_tuples(ours.text)
+
+
+def test_asa_oracle_catches_a_wrong_port(example_result) -> None:
+    data = export.to_data(example_result.model)
+    flows = oracle.firewall_flows(data, "fw-centre")
+    ours, _ = render.render_as(example_result.model, "fw-centre", "asa", vlan_parent="GigabitEthernet0/1")
+    assert ours is not None
+    broken = re.sub(r"port-object eq 22\n", "port-object eq 2222\n", ours.text, count=1)
+    assert broken != ours.text
+    a = oracle.asa_tuples(oracle.aerleon_generate(flows, "fw-centre", "ciscoasa"))
+    mgmt = oracle.export_tuples([f for f in flows if f["kind"] == "management"])
+    assert a - oracle.asa_tuples(broken) != mgmt
