@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import IO
 
-from . import aoscx, fortios, ios, junos, nftables, nxos, panos, stormshield
+from . import aoscx, asa, fortios, ios, junos, nftables, nxos, panos, stormshield
 from .common import Options, Result
 from .errors import DeployError, LockError
 from .session import Target
@@ -30,7 +30,7 @@ Pusher = Callable[[Target, str, Options], Result]
 # platform -> pusher; a platform without one is reported as unsupported, never skipped silently
 PUSHERS: dict[str, Pusher] = {"nftables": nftables.push, "ios": ios.push, "nxos": nxos.push, "aoscx": aoscx.push,
                               "junos": junos.push, "fortios": fortios.push, "stormshield": stormshield.push,
-                              "panos": panos.push}
+                              "panos": panos.push, "asa": asa.push}
 ON_FAILURE = ("continue", "stop")
 
 
