@@ -328,6 +328,10 @@ CASES: dict[str, Case] = {
     "overlap-entry-paths": Case(
         "two vendors' entry paths overlap",
         {TOMORA: [("pool: 10.200.2.0/27\n", "pool: 10.200.1.16/28\n")]}),
+    "account-created-in-future": Case(
+        "an account 'created' next year: its lifetime runs from today, so it may not live two years",
+        {ACME: [("        created: 2026-09-01\n        expires: 2027-08-31\n",
+                 "        created: 2027-11-01\n        expires: 2028-10-31\n")]}),
     "vendor-source-is-device-mgmt": Case(
         "a vendor's bastion source equal to a bastion's management address: isolation could never cut it",
         {HOSTS: [("bst-1: {ansible_host: 10.250.0.21,", "bst-1: {ansible_host: 10.249.0.101,")]}),

@@ -522,12 +522,14 @@ def _check_vendor(inv: Inventory, v: Vendor, now: dt.date, out: list[Diagnostic]
                           "individual accounts only (ANSSI PA-022)", "policy", "shared"))
         if a.expires == dt.date.min:
             continue
-        start = a.created or now
+        # the lifetime runs from the creation, or from today if that is earlier (a 'created' in the future
+        # would otherwise let an account live longer than the policy allows)
+        start = min(a.created, now) if a.created else now
         life = (a.expires - start).days
         if life > pol.account_max_lifetime_days:
             out.append(_d(a.origin, "account lifetime over the policy maximum",
                           f"at most {pol.account_max_lifetime_days} days from "
-                          f"{'creation' if a.created else 'today'} ({start.isoformat()})",
+                          f"{'creation' if a.created and a.created <= now else 'today'} ({start.isoformat()})",
                           f"{life} days (expires {a.expires.isoformat()})",
                           f"set expires on or before {(start + dt.timedelta(days=pol.account_max_lifetime_days))}",
                           "policy", "expires"))

@@ -56,7 +56,8 @@ def register(subparsers: Any) -> None:
     s.add_argument("--ticket", default="", help="change or incident ticket (required by the policy)")
     s.add_argument("--requester", default="", help="who asks (required)")
     s.add_argument("--approver", default="", help="one of the system's approvers, not the requester")
-    s.add_argument("--duration", required=True, help="e.g. 4h, 90m, 1h30m (at most the system's max_hours)")
+    s.add_argument("--duration", required=True,
+                   help="with its unit: 4h, 90m, 1h30m (a bare number is refused; at most the system's max_hours)")
     s.add_argument("--emergency", action="store_true",
                    help="break-glass: no approver, at most policy.emergency_max_hours, flagged for review in 24 h")
     s = sub.add_parser("close", help="close a grant before its expiry")

@@ -63,10 +63,9 @@ class Refusal:
 
 
 def parse_duration(text: str) -> int | None:
-    """``4h``, ``90m``, ``1h30m``, ``45s``, ``2d``, or a bare number of hours -> seconds; None if malformed."""
+    """``4h``, ``90m``, ``1h30m``, ``45s``, ``2d`` -> seconds; None if malformed. A bare number is malformed:
+    ``10`` could be minutes or hours, and a grant's length is not guessed."""
     t = text.strip().lower().replace(" ", "")
-    if t.isdigit():
-        return int(t) * 3600
     m = _DURATION.match(t)
     if not t or not m or not any(m.groups()):
         return None
@@ -126,7 +125,8 @@ def check(inv: Inventory, req: Request, today: dt.date, isolation: Isolation | N
     what = ("break-glass maximum (policy.emergency_max_hours)" if req.emergency
             else "the system's max_hours (at most policy.on_demand_max_hours)")
     if secs is None or secs <= 0:
-        out.append(Refusal("duration", "not a duration", "e.g. 4h, 90m, 1h30m, 30s", repr(req.duration),
+        unit = " (a number needs its unit: h, m or s)" if req.duration.strip().isdigit() else ""
+        out.append(Refusal("duration", f"not a duration{unit}", "e.g. 4h, 90m, 1h30m, 30s", repr(req.duration),
                            f"at most {limit // 3600} h ({what})"))
     elif secs > limit:
         out.append(Refusal("duration", f"duration {human(secs)} exceeds {what}", f"at most {limit // 3600} h",

@@ -300,7 +300,7 @@ def _account(out: _Out, v: Vendor, a: Account, new: bool, now: dt.date) -> None:
         out.add("high", "account_without_expiry", "account without expiry",
                 f"vendor {v.name}: {what} {a.id} has no expiry date", a.origin, **kw)
     else:
-        life = (a.expires - (a.created or now)).days
+        life = (a.expires - (min(a.created, now) if a.created else now)).days
         if life > pol.account_max_lifetime_days:
             out.add("high", "account_lifetime", "account lifetime over the policy maximum",
                     f"vendor {v.name}: {what} {a.id} lives {life} days; the policy allows "
