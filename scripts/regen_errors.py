@@ -432,6 +432,21 @@ CASES: dict[str, Case] = {
     "forbidden-service-telnet": Case(
         "telnet without an exception",
         {TOMORA: [("          services: [ssh]\n", "          services: [ssh, telnet]\n")]}),
+    "forbidden-port-renamed-service": Case(
+        "a new catalogue name for SMB's port (robot-logs: tcp/445), used by a vendor without an exception: "
+        "forbidden by its port, not its name",
+        {POLICY: [("  any: {protocol: any}\n", "  any: {protocol: any}\n  robot-logs: {protocol: tcp, ports: [445]}\n")],
+         TOMORA: [("          services: [ssh]\n", "          services: [ssh, robot-logs]\n")]}),
+    "forbidden-port-widened-service": Case(
+        "port 23 added to a service vendors use (https: 443 and 23): forbidden by its port",
+        {POLICY: [("  https: {protocol: tcp, ports: [443]}", "  https: {protocol: tcp, ports: [23, 443]}")]}),
+    "forbidden-port-range": Case(
+        "the policy forbids a port range (tcp/2000-3000): hl7 (tcp/2575) for a vendor needs an exception",
+        {POLICY: [("forbidden_services: [telnet, smb, any]", "forbidden_services: [telnet, smb, any, tcp/2000-3000]")],
+         TOMORA: [("          services: [ssh]\n", "          services: [ssh, hl7]\n")]}),
+    "forbidden-port-range-malformed": Case(
+        "a malformed port range in forbidden_services",
+        {POLICY: [("forbidden_services: [telnet, smb, any]", "forbidden_services: [telnet, smb, any, tcp/70000]")]}),
     "exception-unused": Case(
         "an exception for a service the access does not use",
         {TOMORA: [("          services: [ssh]\n",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from ipaddress import IPv4Address, IPv4Network
 
+from . import forbidden
 from .allocate import Allocation
 from .errors import Diagnostic
 from .isolate import elements
@@ -55,11 +56,29 @@ def compile_model(inv: Inventory, allocs: dict[str, Allocation], now: dt.date,
     rules.extend(_staff_rules(inv, addr_of))
     rules.extend(_mgmt_rules(inv))
     rules.sort(key=lambda r: r.id)
+    forbidden_diags = _forbidden_rules(inv, rules)
     iso = {v: s for v, s in sorted((isolated or {}).items()) if v in inv.vendors}
     model = Model(now, inv, tuple(segments.values()), tuple(rules), isolated=iso)
     devices, diags = _device_intents(inv, model)
     devices, qdiags = _quarantine(inv, model, devices)
-    return Model(now, inv, model.segments, model.rules, devices, iso), diags + qdiags
+    return Model(now, inv, model.segments, model.rules, devices, iso), forbidden_diags + diags + qdiags
+
+
+def _forbidden_rules(inv: Inventory, rules: list[Rule]) -> list[Diagnostic]:
+    """Invariant: no vendor-access rule opens a forbidden protocol/port without the system's exception for
+    its service (validation checks the declarations; this checks what was compiled)."""
+    banned = forbidden.specs(inv)
+    out = []
+    for r in rules:
+        if r.kind != "vendor_access":
+            continue
+        hit = forbidden.hits(banned, r.protocol, r.ports)
+        s = inv.systems.get(r.system)
+        if hit and (s is None or r.service not in s.access.exception_services):
+            out.append(Diagnostic(r.origin.file, r.origin.line, r.origin.path, f"rule {r.id} opens forbidden ports",
+                                  "no forbidden port without an exception", forbidden.describe(hit),
+                                  "add an access exception with a justification", "policy"))
+    return out
 
 
 def protected(inv: Inventory) -> list[tuple[IPv4Network, str]]:

@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from ipaddress import IPv4Network
 from typing import Any
 
+from . import forbidden
 from .errors import Diagnostic
-from .model import EntryPath, Inventory, Origin, Policy, System, Vendor
+from .model import EntryPath, Inventory, Origin, System, Vendor
 from .yamlsrc import undotted
 
 # Reached for hints.
@@ -284,16 +285,16 @@ def _check_names(inv: Inventory, out: list[Diagnostic]) -> None:
             ports.setdefault(key, s.origin)
 
 
-# The default forbidden services: forbidden by name whether or not the catalogue defines them.
-DEFAULT_FORBIDDEN = frozenset(Policy().forbidden_services)
-
-
 def _check_policy_services(inv: Inventory, out: list[Diagnostic]) -> None:
-    for name in inv.policy.forbidden_services:
-        if name not in inv.services and name not in DEFAULT_FORBIDDEN:
+    for i, name in enumerate(inv.policy.forbidden_services):
+        if "/" in name and forbidden.parse_spec(name) is None:
+            out.append(_d(inv.policy.origin, f"malformed port range {name!r} in forbidden_services",
+                          "tcp/PORT or udp/FIRST-LAST with 1 <= FIRST <= LAST <= 65535", repr(name), "",
+                          "invalid", f"forbidden_services[{i}]"))
+        elif "/" not in name and name not in inv.services and name not in forbidden.WELL_KNOWN:
             out.append(_d(inv.policy.origin, f"unknown service {name!r} in forbidden_services",
-                          "a service of the catalogue", repr(name), _ref_hint(name, inv.services, "services"),
-                          "reference", "forbidden_services"))
+                          "a service of the catalogue, telnet, smb, any, or a port range such as tcp/23",
+                          repr(name), _ref_hint(name, inv.services, "services"), "reference", "forbidden_services"))
 
     logs, alerts = inv.policy.connection_logs, inv.policy.alerts
     if logs.syslog is not None and logs.syslog.tls and not logs.syslog.ca_file:
@@ -595,14 +596,21 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
             out.append(_d(ao, f"tunnel {name!r} is confined to other systems", f"one of: {', '.join(ep.systems)}",
                           s.name, f"add {s.name} to the tunnel's systems (a reviewer sees the tunnel widen) or reach "
                           f"it through {instead}", "policy", f"via[{i}]"))
+    banned = forbidden.specs(inv)
     for i, name in enumerate(a.services):
-        if name not in inv.services:
+        svc = inv.services.get(name)
+        if svc is None:
             out.append(_d(ao, f"unknown service {name!r}", "a service of the catalogue", repr(name),
                           _ref_hint(name, inv.services, "services"), "reference", f"services[{i}]"))
-        elif name in pol.forbidden_services and name not in a.exception_services:
-            out.append(_d(ao, f"forbidden service {name!r} without exception",
-                          "services outside forbidden_services, or an exception with a justification",
-                          repr(name), f"add access.exception: {{services: [{name}], justification: ...}} "
+            continue
+        hit = forbidden.hits(banned, svc.protocol, svc.ports)
+        if hit and name not in a.exception_services:  # by the ports it opens, whatever its name
+            what = f"forbidden service {name!r}" if name in pol.forbidden_services else \
+                f"service {name!r} ({svc.label}) opens forbidden ports"
+            out.append(_d(ao, f"{what} without exception",
+                          "ports outside policy.forbidden_services, or an exception with a justification",
+                          f"{name}: {svc.label}; forbidden: {forbidden.describe(hit)}",
+                          f"add access.exception: {{services: [{name}], justification: ...}} "
                           "or use a narrower service", "policy", f"services[{i}]"))
     for i, name in enumerate(a.exception_services):
         if name not in a.services:

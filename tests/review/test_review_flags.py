@@ -295,3 +295,22 @@ def test_isolation_impact_says_what_is_manual(scratch: Path) -> None:
     assert any("VPN concentrator" in m and "anestra.jroux" in m for m in ane.manual)
     text = rs_sentence(ane)
     assert "disables 0 accounts on the bastions" in text and "By hand: lock 2 account(s) on the VPN" in text
+
+
+def test_a_widened_service_is_flagged_by_its_ports_even_without_new_flows(example: pipeline.Result) -> None:
+    """Forbidden services are ports: a catalogue change that widens a vendor-used service is flagged whatever
+    flows it adds (main flagged it only for systems gaining flows in the change), high when the new port is
+    a forbidden one."""
+    inv = example.inventory
+    https = inv.services["https"]
+    head = dataclasses.replace(inv, services={**inv.services, "https": dataclasses.replace(https, ports=(23, 443))})
+    flags = _run(inv, head)  # no flow change passed in: the widening alone must be seen
+    [f] = [x for x in flags if "service https changes" in x.message]
+    assert f.severity == "high" and f.code == "forbidden_service" and "telnet (tcp/23)" in f.message
+    vnc = next(n for n, s in inv.services.items() if n not in ("https",) and s.protocol == "tcp"
+               and any(n in x.access.services for x in inv.systems.values()))
+    svc = inv.services[vnc]
+    head = dataclasses.replace(inv, services={**inv.services, vnc: dataclasses.replace(
+        svc, ports=tuple(sorted({*svc.ports, 60001})))})
+    [g] = [x for x in _run(inv, head) if f"service {vnc} changes" in x.message]
+    assert g.code in ("service_widened", "blast_radius") and "forbidden" not in g.message

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .. import forbidden
 from ..model import Account, EntryPath, Inventory, Origin, Service, System, Vendor
 from ..yamlsrc import undotted
 from .compare import FlowChange, Touched, strip
@@ -166,12 +167,14 @@ def _system(out: _Out, s: System, b: System | None, now: dt.date) -> None:
         if svc is None:
             continue
         new = name not in old_services
-        if name in pol.forbidden_services:
+        bad = forbidden.hits(forbidden.specs(inv), svc.protocol, svc.ports)
+        if bad:
             sev = "high" if new else "medium"
             state = "newly allowed" if new else "still allowed"
             out.add(sev, "forbidden_service", "forbidden service",
-                    f"{s.name}: forbidden service {name} ({svc.label}) {state} for vendor {s.vendor} by exception: "
-                    f"{a.exception_justification or 'no justification'}", a.origin, "services", i, **kw)
+                    f"{s.name}: forbidden service {name} ({svc.label}: {forbidden.describe(bad)}) {state} for vendor "
+                    f"{s.vendor} by exception: {a.exception_justification or 'no justification'}", a.origin,
+                    "services", i, **kw)
         elif _is_broad(svc) and new:
             out.add("medium", "broad_service", "broad service",
                     f"{s.name}: vendor {s.vendor} may now reach {name} ({_label(svc)})", a.origin, "services", i, **kw)
@@ -319,24 +322,32 @@ def _account(out: _Out, v: Vendor, a: Account, new: bool, now: dt.date) -> None:
 
 
 def _services(out: _Out, settings: Settings, gained: dict[str, set[str]]) -> None:
+    """A catalogue change that widens a service vendors use (a port, a range, another protocol) widens every
+    access that names it, whether or not other services already opened those ports: flagged, by ports."""
     users: dict[str, set[str]] = {}
     for s in out.head.systems.values():
         for name in s.access.services:
             users.setdefault(name, set()).add(s.name)
-    new_access = set().union(*gained.values()) if gained else set()
+    banned = forbidden.specs(out.head)
     for name, svc in out.head.services.items():
         old = out.base.services.get(name)
         if old is None or (old.protocol, old.ports) == (svc.protocol, svc.ports):
             continue
-        widened = (svc.protocol == "any" and old.protocol != "any") or bool(set(svc.ports) - set(old.ports))
-        hit = sorted(users.get(name, set()) & new_access)
+        widened = (svc.protocol == "any" and old.protocol != "any") or svc.protocol != old.protocol \
+            or bool(set(svc.ports) - set(old.ports))
+        hit = sorted(users.get(name, set()))
         if not widened or not hit:
             continue
-        severity = "high" if len(hit) >= settings.blast_radius else "medium"
-        code = "blast_radius" if severity == "high" else "service_widened"
-        out.add(severity, code, "access to many systems at once" if severity == "high" else "service widened",
-                f"service {name} changes from {_label(old)} to {_label(svc)}: vendor "
-                f"access widens on {len(hit)} system(s) ({', '.join(hit[:5])}{', ...' if len(hit) > 5 else ''})",
+        new_ports = sorted(set(svc.ports) - set(old.ports)) if svc.protocol == old.protocol else list(svc.ports)
+        bad = forbidden.hits(banned, svc.protocol, new_ports)
+        severity = "high" if bad or len(hit) >= settings.blast_radius else "medium"
+        code = "forbidden_service" if bad else "blast_radius" if severity == "high" else "service_widened"
+        title = ("forbidden ports in a widened service" if bad else
+                 "access to many systems at once" if severity == "high" else "service widened")
+        extra = f"; it now opens forbidden ports {forbidden.describe(bad)} (by exception)" if bad else ""
+        out.add(severity, code, title,
+                f"service {name} changes from {_label(old)} to {_label(svc)}: vendor access widens on "
+                f"{len(hit)} system(s) ({', '.join(hit[:5])}{', ...' if len(hit) > 5 else ''}){extra}",
                 svc.origin)
 
 
