@@ -100,7 +100,8 @@ def sheet_rows(vendors: dict[str, Any]) -> dict[str, list[list[str]]]:
                 d = "from" if "from" in f else "to"
                 flows.append([s["name"], d, f[d], _j(f["services"]), "yes" if f.get("keep") else "", ""])
         for p in v["entry_paths"]:
-            paths.append([vname, p["name"], p["kind"], p.get("bastion", ""), p.get("source", ""), p.get("pool", ""),
+            paths.append([vname, p["name"], p["kind"], p.get("bastion", ""), p.get("source", ""),
+                          "yes" if p.get("shared_egress") else "", p.get("pool", ""),
                           p.get("peer", ""), _j(p.get("remote_subnets", [])),
                           (p.get("justification") or "").strip(), p.get("retire_by", ""), p.get("purpose", ""),
                           _j(p.get("systems", [])), _j(p.get("services", [])), p.get("replacement", ""),

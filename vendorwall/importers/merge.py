@@ -39,8 +39,8 @@ VENDOR_ORDER = ("title", "hotline", "security_contact", "contract", "approvers",
 SYSTEM_ORDER = ("name", "site", "function", "criticality", "owner", "segment", "tags", "network", "addresses", "vlan",
                 "current", "switch_ports", "approvers", "infrastructure", "access", "flows")
 ACCESS_ORDER = ("mode", "services", "via", "max_hours", "window", "justification", "until", "exception")
-PATH_ORDER = ("name", "kind", "bastion", "source", "pool", "peer", "remote_subnets", "justification", "retire_by",
-              "purpose", "systems", "services", "replacement", "checklist")
+PATH_ORDER = ("name", "kind", "bastion", "source", "shared_egress", "pool", "peer", "remote_subnets", "justification",
+              "retire_by", "purpose", "systems", "services", "replacement", "checklist")
 ORDERS = {"vendor": VENDOR_ORDER, "system": SYSTEM_ORDER, "access": ACCESS_ORDER, "entry_path": PATH_ORDER}
 FLOW_ITEMS = {"entry_paths", "switch_ports", "flows"}  # their items are written {flow: style}
 BLOCK_LISTS = {"approvers", "systems", "accounts", "entry_paths", "switch_ports", "flows", "checklist"}

@@ -222,6 +222,7 @@ PATH_COLS = (
         "bastion, vpn or lan_to_lan", (), True),
     Col("bastion", p_name, "bastion: a host of the bastions group"),
     Col("source", p_prefix, "bastion: prefix it uses for this vendor"),
+    Col("shared egress", p_bool, "bastion: yes when it reaches targets from one egress shared by all its vendors"),
     Col("pool", p_prefix, "vpn: the vendor's pool"),
     Col("peer", lambda v: str(IPv4Address(v)) if _is_addr(v) else _bad_addr(), "lan_to_lan: tunnel peer address"),
     Col("remote subnets", p_prefixes, "lan_to_lan: the vendor's subnets"),
@@ -474,7 +475,9 @@ def _system_fields(s: dict[str, Any], vals: dict[str, tuple[Any, Cell]]) -> None
 def _entry_path(batch: Batch, vals: dict[str, tuple[Any, Cell]]) -> None:
     kind, kcell = vals["kind"]
     path: dict[str, Any] = {"name": vals["name"][0], "kind": kind}
-    need = {"bastion": ("bastion", "source"), "vpn": ("pool",), "lan_to_lan": ("peer", "remote subnets")}[kind]
+    shared = kind == "bastion" and "shared egress" in vals and vals["shared egress"][0]
+    need = {"bastion": ("bastion",) if shared else ("bastion", "source"), "vpn": ("pool",),
+            "lan_to_lan": ("peer", "remote subnets")}[kind]
     for header in need:
         if header not in vals:
             batch.diags.append(kcell.diag(f"{kind} entry path without {header}", f"a {header!r} cell on this row",
@@ -486,6 +489,8 @@ def _entry_path(batch: Batch, vals: dict[str, tuple[Any, Cell]]) -> None:
                         ("services", "services"), ("replacement", "replacement"), ("checklist", "checklist")):
         if header in vals and (header in need or (kind == "lan_to_lan" and header in _TUNNEL_COLUMNS)):
             path[key] = vals[header][0]
+    if shared:
+        path["shared_egress"] = True
     batch.vendor(vals["vendor"][0]).setdefault("entry_paths", []).append(path)
 
 
