@@ -120,14 +120,15 @@ def test_dom_highlights_the_changes(browser: str, page: Path) -> None:
 
 def test_screenshot_shows_the_highlights(browser: str, page: Path) -> None:
     shot = page.parent / "review.png"
-    res = _chromium(browser, "--window-size=1200,2400", f"--screenshot={shot}", page.as_uri(), cwd=page.parent)
+    # the picture comes after the changes (changes first): a tall window holds both
+    res = _chromium(browser, "--window-size=1200,5000", f"--screenshot={shot}", page.as_uri(), cwd=page.parent)
     assert res.returncode == 0 and shot.exists(), res.stderr[-2000:]
     print(f"screenshot: {shot}")
     width, height, pixels = _read_png(shot.read_bytes())
-    assert (width, height) == (1200, 2400)
+    assert (width, height) == (1200, 5000)
     counts = {name: sum(1 for p in pixels if p == rgb)
               for name, rgb in (("added", ADDED_FILL), ("removed", REMOVED_FILL), ("changed", CHANGED_FILL))}
-    # several highlighted boxes of ~160x18 px each are on the first screen
+    # several highlighted boxes of ~160x18 px each are on the page
     assert all(n > 2000 for n in counts.values()), counts
 
 

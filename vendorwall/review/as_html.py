@@ -72,12 +72,14 @@ def render(rv: Review, fail_on: str | None = None) -> str:
                    "</li>")
     out.append("</ul>")
     out += _flags(rv)
-    out += ['<h2 id="picture">Segmentation</h2>',
-            "<p>Vendors → segments (VLAN, subnet) → systems, per site. Green: added by the change; red, dashed: "
-            "removed; orange: changed.</p>", f'<div class="picture">{svg.render(rv.picture)}</div>']
+    # the changes first, in the reviewer's words; the picture of the touched sites after them
     out += _access(rv)
     out += _flows(rv)
     out += _network(rv)
+    out += ['<h2 id="picture">Segmentation</h2>',
+            "<p>Vendors → segments (VLAN, subnet) → systems, per site the change touches. Green: added by the "
+            "change; red, dashed: removed; orange: changed.</p>",
+            f'<div class="picture">{svg.render(rv.picture)}</div>']
     out += _isolation(rv)
     out += _devices(rv)
     out.append("</body></html>")

@@ -16,6 +16,8 @@ from .compare import FlowChange
 from .review import Review
 
 SIGN = {"added": "+", "removed": "−", "changed": "~"}
+# at the start of a list item a bare "+" is itself a list marker ("- + x" renders as a nested list): escaped
+ITEM_SIGN = {**SIGN, "added": "\\+"}
 ACCESS_VISIBLE = 30  # statements shown unfolded; more and the section is folded too
 MARK = "<!-- vendorwall-diff -->"  # lets a CI job find and update its previous comment
 SUMMARY_DEVICES = 8  # devices named in the summary line; the network section names them all
@@ -136,7 +138,7 @@ def _access(rv: Review) -> list[str]:
                 indent = "    "
             for st in sa.statements:
                 n += 1
-                body.append(f"{indent}- {SIGN[st.change]} {esc(st.text)} <sub>{code(str(st.origin))}</sub>")
+                body.append(f"{indent}- {ITEM_SIGN[st.change]} {esc(st.text)} <sub>{code(str(st.origin))}</sub>")
     if n <= ACCESS_VISIBLE:
         return body
     return [f"<details><summary>{_plural(n, 'access statement')} (exhaustive, grouped by vendor and system)"
@@ -192,7 +194,8 @@ def _network(rv: Review) -> list[str]:
                     parts.append("addresses changed")
                 body.append(f"- ~ changed {code(s.key)} (VLAN {st.vlan}, {st.subnet}): {esc('; '.join(parts))}")
             else:
-                body.append(f"- {SIGN['added' if s.change == 'allocated' else 'removed']} {s.change} {code(s.key)}: "
+                sign = ITEM_SIGN["added" if s.change == "allocated" else "removed"]
+                body.append(f"- {sign} {s.change} {code(s.key)}: "
                             f"VLAN {st.vlan}, subnet {st.subnet}, {st.mode}, on {st.firewall}; systems {systems}")
         body.append("")
     body.append(f"Devices touched: {_devices_line(rv)}.")

@@ -88,6 +88,7 @@ class Picture:
     sites: tuple[PicSite, ...]
     partial: bool  # only the touched vendors are drawn
     hidden_vendors: int
+    hidden_sites: int = 0  # sites the change does not touch, left out of the picture
 
 
 @dataclass(frozen=True)
@@ -265,13 +266,18 @@ def _picture(base: Compiled, head: Compiled, seg_changes: list[compare.SegmentCh
         tree.setdefault(seg.site, {}).setdefault(seg.vendor, []).append(
             PicSegment(key, label, seg.mode, status_of.get(key, "same"), tuple(systems)))
     sites = []
+    hidden_sites = 0
     for site in sorted(tree):
+        if not any(seg.status != "same" or any(x.status != "same" for x in seg.systems)
+                   for segs in tree[site].values() for seg in segs):
+            hidden_sites += 1  # only the sites the change touches are drawn: the reviewer's picture, not a map
+            continue
         vendors = tuple(PicVendor(v, vendors_inv[v].title if v in vendors_inv else v,
                                   _site_status(touched.vendors.get(v, "same"), segs), tuple(segs))
                         for v, segs in sorted(tree[site].items()))
         sites.append(PicSite(site, sites_inv[site].title if site in sites_inv else site, vendors))
     hidden = len(set(vendors_inv) - set(touched.vendors)) if partial else 0
-    return Picture(tuple(sites), partial, hidden)
+    return Picture(tuple(sites), partial, hidden, hidden_sites)
 
 
 def _site_status(status: str, segments: list[PicSegment]) -> str:

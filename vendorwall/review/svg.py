@@ -82,6 +82,10 @@ def render(pic: Picture) -> str:
         parts.append(f'<g class="legend"><text x="10" y="{y:.1f}">Only the vendors this change touches are drawn '
                      f"({pic.hidden_vendors} other vendors hidden).</text></g>")
         y += 20
+    if pic.hidden_sites:
+        parts.append(f'<g class="legend"><text x="10" y="{y:.1f}">Only the sites this change touches are drawn '
+                     f"({pic.hidden_sites} other site{'s' if pic.hidden_sites != 1 else ''} unchanged).</text></g>")
+        y += 20
     for site in pic.sites:
         parts.append(f'<g class="site" data-key="{escape(site.name)}"><rect x="0" y="{y:.1f}" width="{WIDTH}" '
                      f'height="22"/><text x="8" y="{y + 15:.1f}">{escape(site.title)} ({escape(site.name)})</text></g>')
@@ -112,7 +116,8 @@ def render(pic: Picture) -> str:
             y += 8
         y += 6
     if not pic.sites:
-        parts.append(f'<g class="legend"><text x="10" y="{y + 10:.1f}">No vendor segment on either side.</text></g>')
+        what = "No segment this change touches." if pic.hidden_sites else "No vendor segment on either side."
+        parts.append(f'<g class="legend"><text x="10" y="{y + 10:.1f}">{what}</text></g>')
         y += 24
     height = int(y + 10)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="segmentation" width="{WIDTH}" height="{height}" '
