@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import labsupport
@@ -76,8 +77,8 @@ def test_deploy_events_per_host(lab, tmp_path):
 
 def test_isolate_from_a_fresh_checkout_journals_the_awx_user(lab, tmp_path):
     labsupport.deploy(lab)  # the firewalls carry the state table the isolation writes to
-    out = subprocess.run(["vendorwall", "plan", str(ROOT / "inventories" / "example"), "--out", str(tmp_path / "out")],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "vendorwall", "plan", str(ROOT / "inventories" / "example"),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr  # the manifest goes to the state directory, not the checkout
     pdd = _private_data_dir(tmp_path, {**_awx(4243), "vendorwall_lab_dir": lab.lab_dir, "vendor": "acme-imaging",
                                        "reason": "vendor breach notice (test)"})
