@@ -276,6 +276,9 @@ def merge(root: str, batch: Batch) -> Plan:
                 top[vendor] = CommentedMap()
                 fc.changes.append(f"vendors.{vendor}: new vendor")
             _merge_map(top[vendor], data, f"vendors.{vendor}", "vendor", fc)
+        if not fc.changes and not created:  # nothing merged in: the file stays byte for byte (and no dump)
+            files.append(fc)
+            continue
         out = io.StringIO()
         y.dump(doc, out)
         text = out.getvalue()
