@@ -124,6 +124,7 @@ class Outcome:
     error_kind: str = ""
     commands: list[str] = field(default_factory=list)
     not_cleared: list[IPv4Network] = field(default_factory=list)
+    before: State | None = None  # the state the changes were computed from
 
 
 Build = Callable[[State], list[str]]
@@ -142,7 +143,7 @@ def run(target: Target, changes: Build | list[str], *,
     s = session_factory(target)
     try:
         s.open()
-        st = read_state(s)
+        st = out.before = read_state(s)
         cmds = changes(st) if callable(changes) else list(changes)
         out.commands = cmds + clears
         if not check:

@@ -158,20 +158,30 @@ class Outcome:
     error: str = ""
     error_kind: str = ""
     commands: list[str] = field(default_factory=list)
+    before: State | None = None  # the state read first (when the changes are computed from it)
 
 
 SessionFactory = Callable[[Target], Any]
+Build = Callable[[State], list[str]]
 
 
-def run(target: Target, changes: list[str], *, clear: list[str] = (),  # type: ignore[assignment]
+def read_state(s: Any) -> State:
+    return parse_state("".join(s.show(c) + "\n" for c in SHOW_STATE))
+
+
+def run(target: Target, changes: Build | list[str], *, clear: list[str] = (),  # type: ignore[assignment]
         session_factory: SessionFactory = Session, check: bool = False) -> Outcome:
-    """One session: [transaction with ``changes``] + [``clear`` commands] + show the state back.
-    ``check``: only read the state (and report the commands that would run)."""
-    cmds = ([START, *changes, COMMIT] if changes else []) + list(clear)
-    out = Outcome(target.device, False, commands=cmds)
+    """One session: [the state, when ``changes`` is computed from it] + [transaction with the changes] +
+    [``clear`` commands] + show the state back. ``check``: only read the state (and report the commands)."""
+    out = Outcome(target.device, False)
     s = session_factory(target)
     try:
         s.open()
+        if callable(changes):
+            out.before = read_state(s)
+            changes = changes(out.before)
+        cmds = ([START, *changes, COMMIT] if changes else []) + list(clear)
+        out.commands = cmds
         if not check and cmds:
             try:
                 if changes:
@@ -181,8 +191,7 @@ def run(target: Target, changes: list[str], *, clear: list[str] = (),  # type: i
                 raise
             if clear:
                 s.configure(list(clear))
-        text = "".join(s.show(c) + "\n" for c in SHOW_STATE)
-        out.state = parse_state(text)
+        out.state = read_state(s)
         out.ok = True
     except DeployError as exc:
         out.error, out.error_kind = str(exc), exc.kind

@@ -120,23 +120,28 @@ class Outcome:
     error_kind: str = ""
     calls: list[str] = field(default_factory=list)
     not_cleared: list[IPv4Network] = field(default_factory=list)
+    before: State | None = None
 
 
 SessionFactory = Callable[[Target], Any]
 
 
-def run(target: Target, message: str = "", *, clear: list[IPv4Network] = (),  # type: ignore[assignment]
+def run(target: Target, message: str | Callable[[State], str] = "", *,
+        clear: list[IPv4Network] = (),  # type: ignore[assignment]
         session_factory: SessionFactory = default_session, check: bool = False, max_prefix: int = 24) -> Outcome:
-    """[One User-ID call with ``message``] + [session clearing of ``clear``] + the state read back."""
+    """The state, [one User-ID call with ``message``, computed from it when callable] + [session clearing of
+    ``clear``] + the state read back."""
     cmds, wide = clear_sessions_commands(list(clear), max_prefix)
-    out = Outcome(target.device, False, not_cleared=wide,
-                  calls=(["user-id " + message] if message else []) + [f"op {c}" for c in cmds])
+    out = Outcome(target.device, False, not_cleared=wide)
     s = session_factory(target)
     try:
         s.open()
+        out.before = parse_state(s.op(STATE))
+        msg = message(out.before) if callable(message) else message
+        out.calls = (["user-id " + msg] if msg else []) + [f"op {c}" for c in cmds]
         if not check:
-            if message:
-                s.user_id(message)
+            if msg:
+                s.user_id(msg)
             for c in cmds:
                 s.op(c)
         out.state = parse_state(s.op(STATE))

@@ -146,6 +146,7 @@ class Outcome:
     error_kind: str = ""
     commands: list[str] = field(default_factory=list)
     not_flushed: list[IPv4Network] = field(default_factory=list)  # too wide to flush host by host
+    before: State | None = None  # the state the changes were computed from
 
 
 Build = Callable[[State], list[str]]
@@ -170,7 +171,7 @@ def run(target: Target, changes: Build | list[str], *, flush: list[IPv4Network] 
     try:
         s.open()
         s.run("MODIFY ON")
-        st = read_state(s)
+        st = out.before = read_state(s)
         cmds = changes(st) if callable(changes) else list(changes)
         out.commands = cmds + flushes
         if not check:
