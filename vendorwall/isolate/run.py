@@ -450,6 +450,12 @@ def run_device(t: Target, p: Plan, *, conntrack: bool = True) -> DeviceResult:
     res = DeviceResult(t.device, t.platform, t.host)
     try:
         if t.platform != "nftables":
+            from ..devices import appliances
+
+            if appliances.supported(t.platform):  # FortiOS, Stormshield, PAN-OS, ASA: their drivers
+                from . import appliance
+
+                return appliance.run_device(t, p, res)
             res.error_kind = "unsupported"
             res.error = (f"platform {t.platform}: vendorwall cannot isolate on it yet; cut the vendor by hand on "
                          "this device")
