@@ -325,12 +325,22 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
     fws = sorted({e.firewall for e in elems})
     tgts = devices.targets(inv, fws, o)
 
-    answers = run_all(tgts, lambda t: open_request([e for e in elems if e.firewall == t.device], seconds, text), o)
+    from . import appliance  # FortiOS, Stormshield, PAN-OS, ASA: the system's on-demand window, through their drivers
+
+    app = set(appliance.firewalls(model, fws))
+    answers = run_all([t for t in tgts if t.device not in app],
+                      lambda t: open_request([e for e in elems if e.firewall == t.device], seconds, text), o)
+    windows = appliance.open_windows(model, req.system, [t for t in tgts if t.device in app], seconds, o.workers)
     per_fw: dict[str, dict[str, Any]] = {}
     holders: set[str] = set()
     failed: list[str] = []
     device_t1: list[float] = []
     for fw in fws:
+        if fw in windows:
+            per_fw[fw] = windows[fw]
+            if windows[fw]["result"] != "opened":
+                failed.append(fw)
+            continue
         a = answers[fw]
         if not a.ok:
             per_fw[fw] = {"result": "failed", "error": a.error, "error_kind": a.error_kind}
@@ -377,7 +387,10 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
              f"for {policy.human(seconds)} (until {expires_at}), ticket {req.ticket}, requested by {req.requester}"
              + (f", approved by {req.approver}" if req.approver else ", no approver (break-glass)")]
     for fw, r in sorted(per_fw.items()):
-        if r["result"] == "opened":
+        if r["result"] == "opened" and r.get("window"):
+            lines.append(f"  {fw} ({r['platform']}): on-demand window of {req.system} open ({r['window']}), closed by "
+                         f"the firewall itself at {expires_at} ({r['seconds']:.2f} s)")
+        elif r["result"] == "opened":
             lines.append(f"  {fw}: {r['elements']} elements added, expire on the firewall itself at {expires_at} "
                          f"({r['seconds']:.2f} s)")
         else:
@@ -478,10 +491,17 @@ def list_grants(model: Model, o: devices.ConnOptions, jpath: str) -> Outcome:
 
 def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, reason: str = "") -> Outcome:
     from ..errors import UsageError
+    from . import appliance
 
     live, errors = read_live(model, o)
     g = live.get(gid)
     info = journal_grants(jpath).get(gid)
+    opened = (info or {}).get("opened") or {}
+    # appliances hold the system's window, not the grant: their part is closed from the journal's record
+    app_fws = sorted(fw for fw, r in (opened.get("firewalls") or {}).items()
+                     if r.get("window") and r.get("result") == "opened") if info and info["ended"] is None else []
+    if g is None and app_fws:
+        g = LiveGrant(gid, f"{opened.get('vendor', '')}/{opened.get('system', '')}", [])
     if g is None:
         expired = reconcile(jpath, live, errors, detected_by="close")
         if info and (info["ended"] is not None or gid in expired):
@@ -499,6 +519,11 @@ def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, r
     answers = run_all(tgts, lambda t: close_request(keys_by_fw[t.device]), o)
     per_fw: dict[str, dict[str, Any]] = {}
     failed = []
+    if app_fws:
+        closed = appliance.close_windows(model, str(opened.get("system", "")),
+                                         devices.targets(model.inventory, app_fws, o), o.workers)
+        per_fw.update(closed)
+        failed += [fw for fw, r in closed.items() if r["result"] != "closed"]
     for fw, a in sorted(answers.items()):
         ob = observed(fw, a.answer) if a.ok else Observed()
         left = [x for x in ob.after or [] if x.grant == gid]
@@ -509,15 +534,18 @@ def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, r
             per_fw[fw] = {"result": "failed", "error": a.error or ob.nft_output.strip()[:500] or
                           f"{len(left)} elements still there"}
     op = (info or {}).get("opened") or {}
+    remaining = g.seconds_left if g.elements or not op.get("expires_at") else max(
+        0.0, parse_stamp(str(op["expires_at"])) - time.time())
     je = journal.append(jpath, {"event": "closed" if not failed else "close_failed", "when": journal.utcnow(),
                                 "who": journal.who(), "grant": gid, "vendor": op.get("vendor", ""),
                                 "system": op.get("system", ""), "ticket": op.get("ticket", ""),
-                                "reason": reason, "firewalls": per_fw, "seconds_left": round(g.seconds_left, 1)})
-    lines = [f"{je['when']}  grant {gid} ({g.comment}) closed early, {policy.human(g.seconds_left)} before its "
+                                "reason": reason, "firewalls": per_fw, "seconds_left": round(remaining, 1)})
+    lines = [f"{je['when']}  grant {gid} ({g.comment}) closed early, {policy.human(remaining)} before its "
              "expiry" if not failed else f"grant {gid}: close FAILED on {', '.join(failed)}"]
     for fw, r in sorted(per_fw.items()):
-        lines.append(f"  {fw}: {r['result']}" + (f" ({r['elements']} elements removed)" if r["result"] == "closed"
-                                                else f": {r['error']}"))
+        done = (f" (on-demand window closed: {r['window']})" if r.get("window") else
+                f" ({r['elements']} elements removed)")
+        lines.append(f"  {fw}: {r['result']}" + (done if r["result"] == "closed" else f": {r['error']}"))
     lines.append(f"  journal: {jpath} entry {je['seq']} (sha256 {je['hash'][:12]})")
     return Outcome(1 if failed else 0, lines, {"result": "closed" if not failed else "failed", "grant": gid,
                                                "firewalls": per_fw})
