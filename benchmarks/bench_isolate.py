@@ -152,10 +152,12 @@ def build(n: int, lab_dir: str, lab_id: str, host_bashrc: bool) -> runner.LabSta
     hide = ("" if host_bashrc or not os.path.exists("/root/.bashrc")
             else f'mount --bind {empty} /root/.bashrc && ')
     procs = []
+    known = []  # the devices' host keys, as vendorwall lab up records them: isolate verifies them
     for dev, fw in sorted(state.firewalls.items()):
         d = os.path.join(lab_dir, "fw", dev)
         os.makedirs(os.path.join(d, "state"), exist_ok=True)
         _keygen(os.path.join(d, "ssh_host_ed25519_key"))
+        known.append(netns.known_hosts_line(fw["mgmt"], os.path.join(d, "ssh_host_ed25519_key.pub")))
         cfg = os.path.join(d, "sshd_config")
         with open(cfg, "w") as fh:
             fh.write(_sshd_config(lab_dir, dev, fw["mgmt"]))
@@ -163,6 +165,9 @@ def build(n: int, lab_dir: str, lab_id: str, host_bashrc: bool) -> runner.LabSta
             ["ip", "netns", "exec", fw["netns"], "unshare", "--uts", "--mount", "sh", "-c",
              f'{hide}hostname "$0" && exec {runner.SSHD} -f "$1"', dev, cfg],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    state.known_hosts = os.path.join(lab_dir, "known_hosts")
+    with open(os.open(state.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+        fh.writelines(known)
     for dev, pidfile, p in procs:
         out, _ = p.communicate(timeout=30)
         if p.returncode != 0:
@@ -340,8 +345,12 @@ def trial(state: runner.LabState, mpath: str, jpath: str, interval: float) -> di
         silent = [d for d in state.firewalls if not streams.arrivals[d]]
         assert not silent, f"sessions not streaming: {silent}"
         common = [mpath, "--vendor", VENDOR, "--lab-dir", state.lab_dir, "--journal", jpath]
-        t0, t_exit, data, _err = command(["isolate", *common, "--reason", "benchmark", "--ticket", "BENCH"])
+        t0, t_exit, data, err = command(["isolate", *common, "--reason", "benchmark", "--ticket", "BENCH"])
         time.sleep(0.5)
+        if data.get("failed_devices") or not monitors.first:
+            errors = sorted({str(d.get("error")) for d in data.get("devices", {}).values() if d.get("error")})
+            raise SystemExit(f"bench_isolate: isolate did not commit on the devices {data.get('failed_devices')}: "
+                             f"{'; '.join(errors)[:2000]}\n{err[-2000:]}")
         devs = data["devices"]
         done = [_epoch(d["done_at"]) or 0.0 for d in devs.values()]
         per = {}
