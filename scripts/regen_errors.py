@@ -435,7 +435,8 @@ CASES: dict[str, Case] = {
     "forbidden-port-renamed-service": Case(
         "a new catalogue name for SMB's port (robot-logs: tcp/445), used by a vendor without an exception: "
         "forbidden by its port, not its name",
-        {POLICY: [("  any: {protocol: any}\n", "  any: {protocol: any}\n  robot-logs: {protocol: tcp, ports: [445]}\n")],
+        {POLICY: [("  any: {protocol: any}\n",
+                   "  any: {protocol: any}\n  robot-logs: {protocol: tcp, ports: [445]}\n")],
          TOMORA: [("          services: [ssh]\n", "          services: [ssh, robot-logs]\n")]}),
     "forbidden-port-widened-service": Case(
         "port 23 added to a service vendors use (https: 443 and 23): forbidden by its port",
