@@ -225,3 +225,30 @@ def test_inventory_errors_for_the_log_and_alert_settings(tmp_path):
     msgs = {d.message: d.path for d in exc.value.diagnostics}
     assert msgs == {"syslog over TLS without a CA certificate": "policy.connection_logs.syslog",
                     "webhook without an address": "policy.alerts.webhook"}
+
+
+def test_names_find_the_grant_that_covers_the_connection_start(model, tmp_path):
+    from vendorwall.isolate import journal
+
+    j = str(tmp_path / "access.jsonl")
+
+    def z(t: float) -> str:
+        return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    for i, (start, hours) in enumerate(((50.0, 1), (100.0, 2), (20000.0, 1))):
+        journal.append(j, {"event": "opened", "grant": f"g00000000000{i}", "vendor": "acme-imaging",
+                           "system": "pacs-test-centre", "ticket": "T", "opened_at": z(start),
+                           "expires_at": z(start + hours * 3600), "emergency": i == 2,
+                           "elements": ["grants_tcp 10.200.1.0/27 . 10.66.0.26/32 . 22 @fw-centre"]})
+    names = logs.Names(model, j)
+    base = logs.parse_event("fw-centre", "flow.json", FLOW)
+    assert base is not None
+
+    def at(t: float, port: int = 22) -> dict:
+        return names.enrich({**base, "start": t, "ts": t + 5, "dport": port, "vendor": "acme-imaging"})
+
+    assert at(3700.0)["grant"] in ("g000000000000", "g000000000001")  # both windows hold it
+    assert at(7000.0)["grant"] == "g000000000001"  # only the 2 h one
+    assert (at(20100.0)["grant"], at(20100.0)["access"]) == ("g000000000002", "break-glass")
+    assert at(9000.0) == {**at(9000.0), "grant": "", "access": "unexplained"}  # between grants
+    assert at(7000.0, 443)["grant"] == ""  # another port: not in the grant's tuples

@@ -118,6 +118,31 @@ class Names:
         self.catalogue: dict[tuple[str, Any], str] = {(s.protocol, p): s.name for s in model.inventory.services.values()
                                                       for p in s.ports}
         self.windows = _grant_windows(access_journal) if access_journal and os.path.exists(access_journal) else []
+        # grant windows by destination address (a system's /32), the rest apart: a record looks at its own
+        self.by_dst: dict[str, list[dict[str, Any]]] = {}
+        self.wide: list[dict[str, Any]] = []
+        for w in self.windows:
+            dsts = {d for _p, _s, d, _port in w["tuples"]}
+            if all(d.prefixlen == 32 for d in dsts):
+                for d in dsts:
+                    self.by_dst.setdefault(str(d.network_address), []).append(w)
+            else:
+                self.wide.append(w)
+        for ws in self.by_dst.values():
+            ws.sort(key=lambda w: w["start"])
+        self.starts = {d: [w["start"] for w in ws] for d, ws in self.by_dst.items()}
+        self.longest = max((w["end"] - w["start"] for w in self.windows), default=0.0)
+        self.declared: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+    def candidates(self, dst: str, ts: float) -> list[dict[str, Any]]:
+        """The grant windows that can hold a connection to ``dst`` starting at ``ts`` (started before it,
+        not longer ago than the longest grant)."""
+        import bisect
+
+        ws, starts = self.by_dst.get(dst, []), self.starts.get(dst, [])
+        hi = bisect.bisect_right(starts, ts)
+        lo = bisect.bisect_left(starts, ts - self.longest)
+        return ws[lo:hi] + self.wide
 
     def vendor(self, src: str) -> tuple[str, str] | None:
         s = IPv4Address(src)
@@ -132,7 +157,14 @@ class Names:
                    or self.catalogue.get((r["proto"], port)) or f"{r['proto']}/{port}")
         out = {**r, "system": system, "service": service, "grant": "", "access": ""}
         if r["verdict"] == "accept":
-            kind, why = classify({**r, "ts": r.get("start", r["ts"])}, self.windows, self.model)
+            at = {**r, "ts": r.get("start", r["ts"])}
+            near = self.candidates(r["dst"], at["ts"])
+            kind, why = classify(at, near, self.model) if near else ("unexplained", "")
+            if kind not in ("grant", "break-glass"):  # the inventory's declared accesses: per tuple, once
+                key = (r["proto"], r["src"], r["dst"], r.get("dport"))
+                if key not in self.declared:
+                    self.declared[key] = classify(at, [], self.model)
+                kind, why = self.declared[key]
             out["access"] = kind
             if kind in ("grant", "break-glass"):
                 out["grant"] = why.split()[0]
