@@ -20,8 +20,36 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pdf", action="store_true", help="also print evidence.pdf with headless Chromium")
 
 
+def compile_for_evidence(inventory: str, today: Any) -> tuple[Any, list[Any]]:
+    """The model as of ``today`` and the inventory's policy errors at that date. The pipeline's stages,
+    with one difference: an inventory out of policy today (an account expired or living too long, a
+    contract ended, an access past its date) is evidence, not a reason to have none, so the ``policy``
+    errors become gaps of the pack; every other error stops the command as it stops ``validate``."""
+    from .. import allocate, validate
+    from .. import inventory as loader
+    from ..compile import compile_model
+    from ..pipeline import gc_paused
+
+    shown = os.path.normpath(inventory)
+    with gc_paused():
+        inv, diags, _ = loader.load(inventory, shown)
+        lock, lock_diags = allocate.read_lock(inventory, shown)
+        checks = validate.check(inv, today)
+        policy = [d for d in checks if d.code == "policy"]
+        errors = diags + lock_diags + [d for d in checks if d.code != "policy"]
+        if errors:
+            raise VendorwallError(errors, "validate")
+        allocations, adiags = allocate.allocate(inv, lock)
+        adiags = validate.precise(inv, adiags)
+        if adiags:
+            raise VendorwallError(adiags, "allocate")
+        model, cdiags = compile_model(inv, allocations, today, None)
+        if cdiags:
+            raise VendorwallError(cdiags, "compile")
+    return model, policy
+
+
 def handle(args: argparse.Namespace) -> int:
-    from .. import pipeline
     from ..alerts.cli import parse_now
     from ..state import StateDir, write_private
     from . import collect, render
@@ -32,19 +60,8 @@ def handle(args: argparse.Namespace) -> int:
     except collect.PeriodError:
         raise UsageError(f"--period: not a period: {args.period!r}",
                          "a quarter 2026-Q4, a month 2026-11, a year 2026, or 2026-10-01..2026-12-31") from None
-    shown = os.path.normpath(args.inventory)
-    out_of_policy: list[Any] = []
-    try:
-        res = pipeline.run(args.inventory, now.date(), shown_root=shown, check_lock=False, do_render=False)
-    except VendorwallError as exc:
-        # an inventory out of policy today (an account expired, a contract ended, an access past its date) is
-        # evidence, not a reason to have none: compile it as of the period's start, report those as gaps
-        if not exc.diagnostics or any(d.code != "policy" for d in exc.diagnostics):
-            raise
-        out_of_policy = list(exc.diagnostics)
-        res = pipeline.run(args.inventory, collect.parse_period(args.period)[0], shown_root=shown, check_lock=False,
-                           do_render=False)
-    pack = collect.build(res.model, StateDir.for_inventory(args.inventory), args.period, now,
+    model, out_of_policy = compile_for_evidence(args.inventory, now.date())
+    pack = collect.build(model, StateDir.for_inventory(args.inventory), args.period, now,
                          out_of_policy=[{"path": d.path, "message": d.message, "found": d.found, "where": f"{d.file}:"
                                          f"{d.line}"} for d in out_of_policy])
     files = {"index.html": render.html(pack, args.lang), "print.html": render.html(pack, args.lang, printable=True),

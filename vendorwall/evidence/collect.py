@@ -394,8 +394,8 @@ def _count(items: Any) -> dict[str, int]:
 
 def build(model: Model, state: StateDir, period: str, now: dt.datetime, *,
           out_of_policy: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    """The pack's data. ``out_of_policy``: the inventory's policy errors at ``now`` (the model was then
-    compiled as of the period's start): gaps of the accounts measure (or of on-demand access)."""
+    """The pack's data. ``out_of_policy``: the inventory's policy errors at ``now``: gaps of the accounts
+    measure (or of on-demand access)."""
     start, end = parse_period(period)
     w = Window(start, end, now)
     paths = {"access": state.journal("access"), "incident": state.journal("incident"),
