@@ -120,7 +120,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     if args.action == "down":
         prefix = f"vw{args.lab_id}-" if args.lab_id else None
-        counts = runner.down(lab_dir, prefix, progress=_say)
+        counts = runner.down(lab_dir, prefix, progress=_say, only=bool(prefix))
         if args.json:
             print(json.dumps(counts))
         return 0

@@ -133,9 +133,38 @@ def _reap_netns(name: str) -> None:
     netns.run(["ip", "netns", "del", name], check=False)
 
 
-def down(lab_dir: str, prefix: str | None = None, progress: Progress = _quiet) -> dict[str, int]:
-    """Remove the lab recorded in ``lab_dir`` (and any namespace named ``prefix...``)."""
+def find_lab_dir(prefix: str) -> str | None:
+    """The directory of the running lab whose namespaces are ``prefix...``: found from its own processes
+    (the listener, the switches and the sshd carry paths inside their lab directory on their command line)."""
+    seen: set[str] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        words = _cmdline(int(entry)).split()
+        for i, w in enumerate(words):
+            cand = ""
+            if w in ("vendorwall.lab.listener", "vendorwall.lab.switches") and i + 1 < len(words):
+                cand = os.path.dirname(words[i + 1])
+            elif w == "-f" and i + 1 < len(words) and "/fw/" in words[i + 1]:
+                cand = words[i + 1].rsplit("/fw/", 1)[0]
+            if cand and cand not in seen:
+                seen.add(cand)
+                state = LabState.load(cand)
+                if state is not None and state.prefix == prefix:
+                    return cand
+    return None
+
+
+def down(lab_dir: str, prefix: str | None = None, progress: Progress = _quiet, *, only: bool = False) -> dict[str, int]:
+    """Remove the lab recorded in ``lab_dir`` (and any namespace named ``prefix...``).
+
+    ``only`` (``lab down --id X``): remove lab X and nothing else. The lab recorded in ``lab_dir`` is then
+    taken down only if it is X; otherwise X's own directory is found from its processes, so its listener
+    and servers stop too, and another lab's namespaces and processes are never touched."""
     state = LabState.load(lab_dir)
+    if only and prefix and (state is None or state.prefix != prefix):
+        other = find_lab_dir(prefix)
+        state = LabState.load(other) if other else None
     killed = 0
     names: set[str] = set()
     if state:
