@@ -439,7 +439,8 @@ def _site(name: str, d: dict[str, Any], loc: Loc, col: Collector) -> Site:
             networks[nname] = ExistingNetwork(nname, name, subnet, n["vlan"], gateway, n["routed_by"], nloc.origin)
     return Site(name, d["title"], d.get("kind", "hospital"), d["firewall"],
                 tuple(SwitchLink(s["name"], s["uplink"]) for s in d.get("switches", [])),
-                pools, (lo, hi), pref.get("dedicated", 29), pref.get("shared", 27), mgmt, loc.origin, networks)
+                pools, (lo, hi), pref.get("dedicated", 29), pref.get("shared", 27), mgmt, loc.origin, networks,
+                d.get("timezone", ""))
 
 
 def _entry_path(d: dict[str, Any], loc: Loc, col: Collector) -> EntryPath:

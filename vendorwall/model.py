@@ -98,6 +98,7 @@ class Policy:
     connection_logs: ConnectionLogs = field(default_factory=ConnectionLogs)
     alerts: Alerts = field(default_factory=Alerts)
     origin: Origin = NO_ORIGIN
+    timezone: str = "Europe/Paris"  # the sites' clock for scheduled windows (IANA name); a site may override it
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class Site:
     management: tuple[IPv4Network, ...]
     origin: Origin = NO_ORIGIN
     networks: dict[str, ExistingNetwork] = field(default_factory=dict, compare=False)  # brownfield, by name
+    timezone: str = ""  # IANA name of the site's clock ("" : the policy's)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,23 @@ def _precise(inv: Inventory, d: Diagnostic) -> Diagnostic:
 # --------------------------------------------------------------------------- sites & devices
 
 
+def _check_timezones(inv: Inventory, out: list[Diagnostic]) -> None:
+    """Scheduled windows run on the site's clock: an IANA time zone this machine knows."""
+    from .render.windows import zone
+
+    if zone(inv.policy.timezone) is None:
+        out.append(_d(inv.policy.origin, f"unknown time zone {inv.policy.timezone!r}",
+                      "an IANA time zone name such as Europe/Paris", repr(inv.policy.timezone),
+                      "windows follow it across daylight-saving changes", "invalid", "timezone"))
+    for site in sorted(inv.sites.values(), key=lambda s: s.name):
+        if site.timezone and zone(site.timezone) is None:
+            out.append(_d(site.origin, f"unknown time zone {site.timezone!r}",
+                          "an IANA time zone name such as Europe/Paris", repr(site.timezone),
+                          "remove it to use the policy's time zone", "invalid", "timezone"))
+
+
 def _check_sites(inv: Inventory, out: list[Diagnostic]) -> None:
+    _check_timezones(inv, out)
     firewalls = {n for n, d in inv.devices.items() if d.role == "firewall"}
     served: dict[str, list[tuple[int, int, str]]] = {}
     for site in sorted(inv.sites.values(), key=lambda s: s.name):

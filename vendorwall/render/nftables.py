@@ -27,17 +27,19 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from ipaddress import IPv4Network
+from typing import Any
 
 from ..errors import Diagnostic
 from ..model import DeviceIntent, Model, Rule, Window
 from ..platforms.registry import Platform
-from . import register, template
+from . import register, template, windows
 
 POLICY_TABLE = "vendorwall"
 STATE_TABLE = "vendorwall_state"
 MARK_REQUEST = 0x00100000  # packet of an on-demand tuple, vendor -> system
 MARK_REPLY = 0x00200000  # packet of an on-demand tuple, system -> vendor
 MARK_KEEP = 0x00400000  # packet of a must-keep clinical flow, either direction: the quarantine skips it
+MARK_WINDOW = 0x00800000  # packet of a scheduled tuple inside its window (set per packet, before the checks)
 _DAYS = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
          "sat": "Saturday", "sun": "Sunday"}
 _KEY = {"tcp": "ipv4_addr . ipv4_addr . inet_service", "udp": "ipv4_addr . ipv4_addr . inet_service",
@@ -185,9 +187,16 @@ def _epoch_end(day: dt.date) -> int:
     return calendar.timegm((day + dt.timedelta(days=1)).timetuple())
 
 
-def _window_match(w: Window) -> str:
-    days = ", ".join(f'"{_DAYS[d]}"' for d in w.days)
-    return f'meta day {{ {days} }} meta hour "{w.start}"-"{w.end}"'
+def _window_marks(w: Window, tz_name: str, since: dt.date, until: dt.date | None) -> tuple[str, ...]:
+    """The conditions true inside the window: one per daylight-saving period and UTC day group, with the
+    period's absolute bounds and the hours as numbers (UTC seconds: nft loads them as they are)."""
+    out = []
+    for a, b, days, lo, hi in windows.conditions(w.days, w.start, w.end, tz_name, since, until):
+        names = ", ".join(f'"{_DAYS[d]}"' for d in days)
+        parts = [f"meta time >= {a}" if a is not None else "", f"meta time < {b}" if b is not None else "",
+                 f"meta day {{ {names} }}", f"meta hour {lo}-{hi}"]
+        out.append(" ".join(x for x in parts if x))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -196,10 +205,12 @@ class _Category:
     match: str  # extra match of the accept rule (the clock condition)
     outside: tuple[str, ...]  # matches true when the clock condition no longer holds
     description: str
+    marks: tuple[str, ...] = ()  # scheduled: the conditions that mark a packet as inside the window
 
 
-def _category(rule: Rule) -> _Category:
-    """One set per validity condition; timed sets also get 'outside' matches that end live sessions."""
+def _category(rule: Rule, tz_name: str = "UTC", since: dt.date | None = None, default_tz: str = "UTC") -> _Category:
+    """One set per validity condition; timed sets also get 'outside' matches that end live sessions.
+    ``tz_name``: the clock of the rule's site (scheduled windows); ``since``: the compile date."""
     v = rule.validity
     if v.kind == "on_demand":
         return _Category("ondemand", "", (), "on demand: accepted here, enforced per packet against the live grants")
@@ -210,15 +221,24 @@ def _category(rule: Rule) -> _Category:
         stem = f"window_{'_'.join(w.days)}_{w.start.replace(':', '')}_{w.end.replace(':', '')}"
         if v.until:
             stem += f"_until_{v.until.strftime('%Y%m%d')}"
-        days = ", ".join(f'"{_DAYS[d]}"' for d in w.days)
-        outside = (f"meta day != {{ {days} }}", f'meta hour != "{w.start}"-"{w.end}"', *expired)
-        match = " ".join(x for x in (_window_match(w), until) if x)
-        return _Category(stem, match, outside, f"scheduled window {','.join(w.days)} {w.start}-{w.end}" + (
-            f", until {v.until.isoformat()}" if v.until else ""))
+        if tz_name != default_tz:
+            stem += "_" + "".join(c if c.isalnum() else "_" for c in tz_name)
+        inside = f"meta mark & {MARK_WINDOW:#010x} == {MARK_WINDOW:#010x}"
+        outside = (f"meta mark & {MARK_WINDOW:#010x} == 0",)
+        marks = _window_marks(w, tz_name, since or dt.date(1970, 1, 1), v.until)
+        return _Category(stem, inside, outside, f"scheduled window {','.join(w.days)} {w.start}-{w.end} "
+                         f"{tz_name}" + (f", until {v.until.isoformat()}" if v.until else ""), marks)
     if v.until:
         return _Category(f"until_{v.until.strftime('%Y%m%d')}", until, expired,
                          f"valid through {v.until.isoformat()} (UTC, firewall clock)")
     return _Category("allow", "", (), "permanent")
+
+
+def _tz_of(inv: Any, rule: Rule) -> str:
+    """The clock of the rule's system's site (scheduled windows): the site's, else the policy's."""
+    s = inv.systems.get(rule.system)
+    site = inv.sites.get(s.site) if s is not None else None
+    return (site.timezone if site is not None and site.timezone else "") or inv.policy.timezone
 
 
 ISOLATED_MARK = "# isolated at render time: "
@@ -243,16 +263,18 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     keys = _Keys(limit)
     buckets: dict[tuple[str, str], dict[_Key, str]] = defaultdict(dict)
     info: dict[str, _Category] = {}
+    inv = model.inventory
     for rule in intent.rules:
         if rule.kind == "management":
             continue  # the input chain accepts the management networks as a whole
-        cat = _category(rule)
+        cat = _category(rule, _tz_of(inv, rule), model.now, pol.timezone)
         info[cat.stem] = cat
         keys.add(buckets[(cat.stem, rule.protocol)], rule)
     sets: list[NftSet] = []
     allow_rules: list[NftRule] = []
     tag_rules: list[NftRule] = []
     end_rules: list[NftRule] = []  # before 'ct state established': a closed window also ends live sessions
+    mark_rules: list[NftRule] = []  # every 'inside its window' mark comes before any 'outside' drop
     elements = 0
     # Order: permanent, then dated, then windows, on-demand last; protocols tcp, udp, any.
     order = {"allow": 0, "until": 1, "window": 2, "ondemand": 3}
@@ -263,6 +285,9 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         cat = info[stem]
         sets.append(NftSet(name, _KEY[proto], "interval", elems, cat.description))
         text = " ".join(x for x in (f"{_MATCH[proto]} @{name}", cat.match, "accept") if x)
+        for cond in cat.marks:
+            for m in (_MATCH[proto], _REPLY_MATCH[proto]):
+                mark_rules.append(NftRule(f"{m} @{name} {cond} meta mark set meta mark | {MARK_WINDOW:#010x}"))
         for cond in cat.outside:
             for m in (_MATCH[proto], _REPLY_MATCH[proto]):
                 end_rules.append(NftRule(f'{m} @{name} {cond} log group {pol.log_group} prefix "vw-out-of-time" drop'))
@@ -300,7 +325,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         "firewall", "nftables",
         device=intent.device, site=intent.site, now=model.now.isoformat(),
         policy_table=POLICY_TABLE, state_table=STATE_TABLE,
-        sets=sets, allow_rules=allow_rules, tag_rules=keep_rules + tag_rules, end_rules=end_rules,
+        sets=sets, allow_rules=allow_rules, tag_rules=keep_rules + tag_rules, end_rules=mark_rules + end_rules,
         quarantine_rules=quarantine_rules, isolated_line=isolated_line(model),
         segments=[(s.interface, str(s.vlan), f"{s.gateway}/{s.subnet.prefixlen}", s.key) for s in intent.segments],
         mark_request=f"{MARK_REQUEST:#010x}", mark_reply=f"{MARK_REPLY:#010x}",
