@@ -89,7 +89,9 @@ def journal_facts(name: str, path: str, shown: str, w: Window) -> dict[str, Any]
             "in_period": sum(1 for e in entries if w.has(e.get("when", ""))),
             "first": entries[0].get("when", "") if entries else "",
             "last": entries[-1].get("when", "") if entries else "",
-            "head": entries[-1].get("hash", "") if entries else "", "intact": not problems, "problems": problems[:5]}
+            "head": entries[-1].get("hash", "") if entries else "", "intact": not problems, "problems": problems[:5],
+            # every entry authenticated with the journal key (HMAC, when one is configured)
+            "authenticated": bool(entries) and all(e.get("mac") for e in entries)}
 
 
 def _hours(a: str, b: str) -> float | None:

@@ -74,9 +74,10 @@ def view(pack: dict[str, Any], lang: str) -> dict[str, Any]:
         "disclaimer": t("disclaimer", lang), "measures": measures,
         "labels": {k: t(k, lang) for k in ("summary", "measure", "status", "gaps", "no_gap", "evidence",
                                            "references", "journals", "journal", "entries", "in_period", "head",
-                                           "intact", "by_hand", "raw")},
+                                           "intact", "authenticated", "by_hand", "raw")},
         "journals": [[j["path"], _v(j["entries"], lang), _v(j["in_period"], lang), j["head"] or "–",
-                      t("intact_yes" if j["intact"] else "intact_no", lang), j["intact"]] for j in pack["journals"]],
+                      t("intact_yes" if j["intact"] else "intact_no", lang), j["intact"],
+                      _v(bool(j.get("authenticated")), lang)] for j in pack["journals"]],
         "alerts": t("alerts", lang, sent=pack["alerts"]["sent"], failed=pack["alerts"]["failed"]),
         "tables": [
             {"id": "grants", "title": t("t.grants", lang),

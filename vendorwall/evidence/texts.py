@@ -94,6 +94,7 @@ T: dict[str, tuple[str, str]] = {
     "intact": ("Chain", "Chaîne"),
     "intact_yes": ("intact", "intègre"),
     "intact_no": ("BROKEN", "ROMPUE"),
+    "authenticated": ("Authenticated (HMAC)", "Authentifié (HMAC)"),
     "by_hand": ("What the auditor still asks for by hand", "Ce que l'auditeur demande encore à la main"),
     "raw": ("Raw data", "Données brutes"),
     "alerts": ("Alerts sent in the period: {sent} ({failed} failed deliveries)",
