@@ -252,3 +252,46 @@ def test_names_find_the_grant_that_covers_the_connection_start(model, tmp_path):
     assert (at(20100.0)["grant"], at(20100.0)["access"]) == ("g000000000002", "break-glass")
     assert at(9000.0) == {**at(9000.0), "grant": "", "access": "unexplained"}  # between grants
     assert at(7000.0, 443)["grant"] == ""  # another port: not in the grant's tuples
+
+
+def test_the_deploy_step_reports_the_pipeline_per_device(monkeypatch, model):
+    """After the policy push: check mode plans, a missing package fails the device with the command to
+    run (the policy stays applied, said so), an unreachable agent too; a rerun that changes nothing is ok."""
+    from vendorwall.deploy import nftables
+    from vendorwall.deploy.common import Options, Result
+    from vendorwall.devices.errors import ConnectError
+    from vendorwall.devices.target import Target
+
+    t = Target("fw-centre", "nftables", "192.0.2.1")
+    t.extra = {"connlog": logpipe.install_request(model, "/var/lib/vendorwall")}
+    answers: list = []
+
+    def fake(target, name, request, timeout=None):
+        assert name == "connlog" and request["op"] == "install" and request["dir"] == "/var/lib/vendorwall/connlog"
+        answers.append(request)
+        a = replies.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    monkeypatch.setattr("vendorwall.devices.agents.run_agent", fake)
+    replies = [{"ok": True, "changed": ["ulogd.conf"], "would_start": ["ulogd"], "check": True}]
+    r = Result("fw-centre", "nftables")
+    nftables.connlog(t, r, Options(check=True))
+    assert answers[-1]["check"] is True and r.changed and r.error is None
+    assert r.log == ["connection log: would change ulogd.conf, would start ulogd"]
+    replies = [{"ok": False, "missing": ["ulogd"], "error": "missing on the firewall: ulogd (Debian: apt-get install "
+                                                            "ulogd2 ulogd2-json logrotate)"}]
+    r = Result("fw-centre", "nftables")
+    nftables.connlog(t, r, Options())
+    assert r.error is not None and "policy applied, pipeline not installed" in r.error.message
+    assert "apt-get install ulogd2" in r.error.message
+    replies = [ConnectError("fw-centre", "nftables", "ssh", "timed out")]
+    r = Result("fw-centre", "nftables")
+    nftables.connlog(t, r, Options())
+    assert r.error is not None and "timed out" in r.error.message
+    replies = [{"ok": True, "changed": [], "started": [], "restarted": [], "running": {"ulogd": 42}}]
+    r = Result("fw-centre", "nftables")
+    nftables.connlog(t, r, Options())
+    assert r.error is None and not r.changed
+    assert r.log == ["connection log: changed nothing; started none; running ulogd"]
