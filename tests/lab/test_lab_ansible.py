@@ -1,4 +1,5 @@
-"""playbooks/deploy.yml in the lab, as a network engineer runs it: --limit on a site group after an inventory
+"""playbooks/deploy.yml in the lab, as a network engineer runs it (after test_lab.py, whose first test
+needs the session's lab not deployed yet): --limit on a site group after an inventory
 change pushes the new intent (before: the plan play was skipped and the stale build/ files were pushed,
 "changed", rc 0), and PLAY RECAP names the unreachable device (before: every result was credited to the
 first host; two unreachable devices showed as ok; 3,563 lines of output).
