@@ -3,7 +3,7 @@
 
 PYTHON ?= python3
 # Python code to lint: only the directories that exist.
-PY_DIRS := $(wildcard vendorwall tests plugins benchmarks scripts)
+PY_DIRS := $(wildcard vendorwall tests library filter_plugins plugins/action benchmarks scripts)
 PYTEST_ARGS ?=
 # Run every check even when one fails (a lint error must not hide the test results); make still
 # exits non-zero if any failed.

@@ -1,6 +1,6 @@
 """The controller side of vendorwall's Ansible modules: what only the play knows, sent to the module.
 
-Each module of the collection (``plugins/modules/vendorwall_*.py``) has an action plugin of the same name
+Each module of the collection (``library/vendorwall_*.py``) has an action plugin of the same name
 (``plugins/action/``) made of one of the classes below. Running in ansible-playbook's own process, it adds
 to the module's arguments what a module cannot see:
 

@@ -1,4 +1,4 @@
-"""What the Ansible modules in plugins/modules/ share: their error handling, ``chdir``, the inventory,
+"""What the Ansible modules in library/ share: their error handling, ``chdir``, the inventory,
 the state directory and the actor.
 
 The modules run on the controller, in the Python of ansible-playbook where this package is

@@ -192,9 +192,9 @@ def test_job_selects_devices_and_rejects_unknown_ones():
 
 
 def _module(args: dict, check: bool = False) -> dict:
-    """Run plugins/modules/vendorwall_deploy.py as Ansible would (a separate process, arguments on stdin)."""
+    """Run library/vendorwall_deploy.py as Ansible would (a separate process, arguments on stdin)."""
     payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check}}
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "plugins", "modules", "vendorwall_deploy.py")],
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "library", "vendorwall_deploy.py")],
                           input=json.dumps(payload), capture_output=True, text=True, timeout=120)
     return json.loads(proc.stdout)
 

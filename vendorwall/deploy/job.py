@@ -1,5 +1,5 @@
 """One deploy run: which devices, how to reach them, what to push; shared by the Ansible module
-(``plugins/modules/vendorwall_deploy.py``) and ``vendorwall lab deploy``.
+(``library/vendorwall_deploy.py``) and ``vendorwall lab deploy``.
 
 - devices: the firewalls and switches of the inventory (the play's, as its action plugin sends it, or
   the inventory directory's) or a subset (Ansible's ``--limit``);
