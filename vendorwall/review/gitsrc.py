@@ -11,6 +11,7 @@ what to try: not a git repository, an unknown revision, an inventory absent at a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from dataclasses import dataclass
@@ -52,6 +53,33 @@ def _git(cwd: str, *args: str, stdin: bytes | None = None) -> subprocess.Complet
     except subprocess.TimeoutExpired:
         raise UsageError(f"git {args[0]} did not answer within {GIT_TIMEOUT} s", "check the repository "
                          "(git status) and retry") from None
+
+
+def safe_relpath(rel: str) -> bool:
+    """A relative POSIX path made only of plain names (no '', '.', '..', no leading '/', no NUL)."""
+    parts = rel.split("/")
+    return bool(rel) and "\0" not in rel and all(p not in ("", ".", "..") for p in parts)
+
+
+def _write_under(dest: str, rel: str, body: bytes) -> None:
+    """Write ``dest/rel`` without ever leaving ``dest``: plain names only, directories created here (a
+    symbolic link found on the way is refused, never followed), the file created new."""
+    if not safe_relpath(rel):  # blobs() already refused it; kept here so no caller can bypass it
+        raise UsageError(f"refusing to write {rel!r} outside {dest}", "")
+    parts = rel.split("/")
+    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o700, dir_fd=fd)
+            nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        out = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+        with os.fdopen(out, "wb") as fh:
+            fh.write(body)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -119,7 +147,13 @@ class Repo:
             if kind != "blob" or mode == "120000":  # submodules and symbolic links are not inventory files
                 continue
             name = path.decode("utf-8", "surrogateescape")
-            out.append((name[len(prefix):], oid))
+            rel = name[len(prefix):]
+            if not safe_relpath(rel):
+                raise UsageError(f"{self.shown} at {revision.label}: the git tree holds a path that leaves the "
+                                 f"inventory or is not a plain name: {rel!r}",
+                                 "a crafted tree (entries named '..', '.', or empty), which git itself never "
+                                 "checks out: inspect it with 'git ls-tree -r REV' and do not merge it")
+            out.append((rel, oid))
         if not any(p == "hosts.yml" or p.startswith("vendorwall/") for p, _ in out):
             raise UsageError(f"inventory {self.shown} does not exist at {revision.label}",
                              f"check with 'git ls-tree --name-only {revision.rev} -- {prefix or '.'}'; "
@@ -145,8 +179,5 @@ class Repo:
             size = int(header[2])
             body = data[nl + 1:nl + 1 + size]
             pos = nl + 1 + size + 1
-            target = os.path.join(dest, *rel.split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as fh:
-                fh.write(body)
+            _write_under(dest, rel, body)
         return dict(blobs)
