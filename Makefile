@@ -9,13 +9,13 @@ PYTEST_ARGS ?=
 # exits non-zero if any failed.
 MAKEFLAGS += --keep-going
 
-.PHONY: help check deps versions lint test ruff mypy yamllint ansible-lint package collection ee
+.PHONY: help check deps versions lint test ruff mypy yamllint ansible-lint shellcheck package collection ee
 
 help:
 	@echo "make check         deps, versions, lint, the tests, then the packages (what CI runs)"
 	@echo "make deps          what pip cannot install from pyproject.toml: the lab's switch simulator"
 	@echo "make package       the collection tarball (installed offline to check it) and the EE build context"
-	@echo "make lint          ruff, mypy, yamllint, ansible-lint --offline"
+	@echo "make lint          ruff, mypy, yamllint, ansible-lint --offline, shellcheck"
 	@echo "make test          pytest (PYTEST_ARGS='-k name' to select)"
 
 check: deps versions lint test package
@@ -50,7 +50,7 @@ versions:
 	@$(PYTHON) --version
 	@$(PYTHON) -m pip list 2>/dev/null | grep -iE '^(vendorwall|ansible-core|ansible-lint|ruff|mypy|yamllint|pytest|hypothesis|netmiko|jinja2|jsonschema) '
 
-lint: ruff mypy yamllint ansible-lint
+lint: ruff mypy yamllint ansible-lint shellcheck
 
 ruff:
 	$(PYTHON) -m ruff check $(PY_DIRS)
@@ -64,6 +64,10 @@ yamllint:
 # --offline: Ansible Galaxy is not reachable and no collection is needed (requirements.yml).
 ansible-lint:
 	ansible-lint --offline
+
+# Every shell script shipped or generated (scripts/shellcheck.py writes the generated ones to build/shellcheck/).
+shellcheck:
+	$(PYTHON) scripts/shellcheck.py
 
 # pytest exits 5 when it collects no test: make fails on it, as on any non-zero exit.
 test:

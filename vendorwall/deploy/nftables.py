@@ -137,13 +137,16 @@ def persist_boot(target: Target, res: Result) -> None:
         res.log.append(f"boot: {target.remote_dir}/boot.nft (policy + live quarantine {ans.get('persisted')})")
 
 
+def prepare_command(rd: str, lock_wait_s: float, sha: str) -> str:
+    return (f"if mkdir -p {_q(rd)}/backup; then {devlock.acquire_command(rd, lock_wait_s)}; "
+            f"{pending_check_command(rd)}; echo {SPLIT}; {applied_check_command(rd, sha)}; "
+            "else echo __VW_NODIR; fi")
+
+
 def prepare(s: Session, rd: str, lock_wait_s: float, sha: str) -> tuple[bool, str]:
     """One round trip: the device directory, the device lock, no earlier change still pending, and the
     applied-file check. Returns (cached, live listing)."""
-    _, out = s.run(f"if mkdir -p {_q(rd)}/backup; then {devlock.acquire_command(rd, lock_wait_s)}; "
-                   f"{pending_check_command(rd)}; echo {SPLIT}; {applied_check_command(rd, sha)}; "
-                   "else echo __VW_NODIR; fi",
-                   timeout=max(s.t.command_timeout, lock_wait_s + 10))
+    _, out = s.run(prepare_command(rd, lock_wait_s, sha), timeout=max(s.t.command_timeout, lock_wait_s + 10))
     if "__VW_NODIR" in out:
         raise DeployError(s.t.device, s.t.platform, f"mkdir -p {rd}/backup",
                           f"cannot create the device's vendorwall directory: {out.strip()[:300]}")
@@ -155,6 +158,39 @@ def prepare(s: Session, rd: str, lock_wait_s: float, sha: str) -> tuple[bool, st
                           f"({head.split('__LIVE')[1].strip()}); retry after it fires")
     cached = live.lstrip().startswith(CACHED)
     return cached, live.replace(CACHED, "", 1) if cached else live
+
+
+def backup_command(rd: str, backup: str, rb: str, backups: int) -> str:
+    """Forget the last applied file (a crash from here on must not look "unchanged"), back up the whole
+    ruleset (keep ``backups``), and write the rollback file: the previous policy table and state chain only."""
+    pol, st = planning.POLICY_TABLE, planning.STATE_TABLE
+    rollback_file = ("{ echo " + shlex.quote(f"table {pol}") + "; echo " + shlex.quote(f"delete table {pol}")
+                     + f"; nft list table {pol} 2>/dev/null; "
+                     f"if nft list chain {st} forward >/dev/null 2>&1; then echo 'flush chain {st} forward'; "
+                     f"nft list chain {st} forward; fi; }} > {_q(rb)}.tmp && mv -f {_q(rb)}.tmp {_q(rb)}")
+    return (f"rm -f {_q(rd)}/applied.sha256 && nft list ruleset > {_q(backup)} && "
+            f"{prune_command(f'{rd}/backup', '*.nft', backups)} && {rollback_file}")
+
+
+def prune_command(d: str, glob: str, keep: int) -> str:
+    """Remove all but the newest ``keep`` files ``d/glob``: their names carry a fixed-width timestamp, so
+    the shell's sorted glob lists them oldest first (no parsing of ``ls``)."""
+    return (f"( set -- {_q(d)}/{glob}; [ -e \"$1\" ] || exit 0; n=$#; for f do [ \"$n\" -le {keep} ] && break; "
+            "rm -f \"$f\"; n=$((n - 1)); done )")
+
+
+def timer_command(pending: str, rb: str, confirm_s: int) -> str:
+    """Start the commit-confirm timer detached (a subshell: not a job of the session's shell), without the
+    device-lock descriptor; print its pid."""
+    script = _timer_script(pending, rb, confirm_s)
+    return (f"( nohup sh -c {shlex.quote(script)} {devlock.FD}>&- >/dev/null 2>&1 </dev/null & "
+            f"echo $! > {_q(pending)}; echo __PID=$! )")
+
+
+def cleanup_command(rd: str, backups: int, sha: str) -> str:
+    """After the confirm: old rollback files pruned, the applied file recorded, the boot files rewritten."""
+    return (f"{prune_command(rd, 'rollback.nft.*', backups)}; " + record_applied_command(rd, sha) + " && "
+            + boot_command(rd))
 
 
 def _timer_script(pending: str, rb: str, confirm_s: int) -> str:
@@ -247,23 +283,13 @@ def _push_policy(target: Target, text: str, opts: Options) -> Result:
         stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
         res.backup = f"{rd}/backup/{stamp}.nft"
         rb = f"{rd}/rollback.nft.{stamp}"
-        pol, st = planning.POLICY_TABLE, planning.STATE_TABLE
-        # backup, then the rollback file: the previous policy table and state chain only
-        # (and forget the last applied file first: a crash from here on must not look "unchanged")
-        rollback_file = ("{ echo " + shlex.quote(f"table {pol}") + "; echo " + shlex.quote(f"delete table {pol}")
-                         + f"; nft list table {pol} 2>/dev/null; "
-                         f"if nft list chain {st} forward >/dev/null 2>&1; then echo 'flush chain {st} forward'; "
-                         f"nft list chain {st} forward; fi; }} > {_q(rb)}.tmp && mv -f {_q(rb)}.tmp {_q(rb)}")
-        s.run(f"rm -f {_q(rd)}/applied.sha256 && nft list ruleset > {_q(res.backup)} && "
-              f"ls -1t {_q(rd)}/backup/*.nft | tail -n +{opts.backups + 1} | xargs -r rm -f && {rollback_file}")
+        s.run(backup_command(rd, res.backup, rb, opts.backups))
         # commit-confirm: the device rolls back by itself unless the controller confirms in time.
         # The flag file names this push; the timer only acts on its own flag. The timer closes the
         # device-lock descriptor so it never holds the lock, and is started from a subshell: not a
         # job of the session's shell, so no job-control notice lands in a later command's output.
         pending = f"{rd}/pending.{stamp}"
-        script = _timer_script(pending, rb, opts.confirm_s)
-        _, out = s.run(f"( nohup sh -c {shlex.quote(script)} {devlock.FD}>&- >/dev/null 2>&1 </dev/null & "
-                       f"echo $! > {_q(pending)}; echo __PID=$! )")
+        _, out = s.run(timer_command(pending, rb, opts.confirm_s))
         timer_pid = out.split("__PID=")[-1].split()[0] if "__PID=" in out else ""
         s.run(f"nft -f {_q(intended)}", timeout=max(target.command_timeout, 120))
         if opts.after_apply:
@@ -295,9 +321,7 @@ def _push_policy(target: Target, text: str, opts: Options) -> Result:
             exc.rolled_back = True
             res.rolled_back = True
             raise
-        cleanup = (f"ls -1t {_q(rd)}/rollback.nft.* | tail -n +{opts.backups + 1} | xargs -r rm -f; "
-                   + record_applied_command(rd, sha) + " && " + boot_command(rd))
-        _, out = s.run(_claim(pending, timer_pid, cleanup))
+        _, out = s.run(_claim(pending, timer_pid, cleanup_command(rd, opts.backups, sha)))
         if "__VW_CLAIMED" not in out:
             res.rolled_back = True
             raise ConfirmError(target.device, target.platform, "confirm",

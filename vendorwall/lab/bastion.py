@@ -38,6 +38,10 @@ from . import netns
 
 SSHD = "/usr/sbin/sshd"
 REGISTRY_MOUNT = "/var/lib/vendorwall"
+# sh -c MOUNT_SCRIPT BASTION_DIR SSHD: the bastion's private files over the real paths, then its sshd
+MOUNT_SCRIPT = ('mount --bind "$0/etc" /etc && mount --bind "$0/home" /home && mount --bind "$0/varlog" /var/log '
+                f'&& mount --bind "$0/varlib-vendorwall" {REGISTRY_MOUNT} '
+                '&& exec "$1" -f "$0/sshd_config" -E /var/log/sshd.log')
 HOST_FILES = ("/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/subuid", "/etc/subgid")
 
 
@@ -133,11 +137,8 @@ def up(lab_dir: str, bastions: dict[str, list[str]], prefix: str) -> BastionStat
         state.save()  # recorded before it exists: down() can always remove it
         netns.run(["ip", "netns", "add", ns])
         netns.ip_batch(["link set lo up", *(f"addr add {a}/32 dev lo" for a in listen if a != "127.0.0.1")], ns)
-        script = ('mount --bind "$0/etc" /etc && mount --bind "$0/home" /home && mount --bind "$0/varlog" /var/log '
-                  f'&& mount --bind "$0/varlib-vendorwall" {REGISTRY_MOUNT} '
-                  '&& exec "$1" -f "$0/sshd_config" -E /var/log/sshd.log')
-        netns.run(["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
-                   d, SSHD])
+        netns.run(["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   MOUNT_SCRIPT, d, SSHD])
         pidfile = os.path.join(d, "sshd.pid")  # in the lab directory (not bind-mounted)
         for _ in range(200):
             if os.path.exists(pidfile) and os.path.getsize(pidfile) > 0:
