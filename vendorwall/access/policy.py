@@ -28,6 +28,11 @@ EMERGENCY_REVIEW_HOURS = 24
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$")
 
 
+def _mail(address: str) -> str:
+    """An e-mail address as a person: case and surrounding blanks do not make another approver (four eyes)."""
+    return address.strip().casefold()
+
+
 @dataclass(frozen=True)
 class Request:
     vendor: str
@@ -137,11 +142,11 @@ def check(inv: Inventory, req: Request, today: dt.date, isolation: Isolation | N
             out.append(Refusal("approver", "no approver", "one of: " + ", ".join(approvers), "none",
                                "an on-demand access needs the approval of the system's approver; in an emergency "
                                "use --emergency (break-glass, reviewed within 24 h)"))
-        elif req.approver not in approvers:
+        elif _mail(req.approver) not in {_mail(a) for a in approvers}:
             out.append(Refusal("approver", f"{req.approver} may not approve access to {req.system}",
                                "one of: " + ", ".join(approvers), req.approver,
                                "the validation circuit is the system's approvers (see the vendor's access sheet)"))
-        elif req.approver == req.requester:
+        elif _mail(req.approver) == _mail(req.requester):
             out.append(Refusal("approver", "the approver is the requester", "two different people (four eyes)",
                                req.approver, "ask another approver of the system"))
     entry = isolation.vendors.get(req.vendor) if isolation is not None else None
