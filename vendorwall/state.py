@@ -84,7 +84,19 @@ def resolve(inventory: str, override: str | None = None) -> str:
 def ensure_dir(path: str) -> str:
     """Create ``path`` (and parents) 0700; an existing directory keeps its mode unless it is group/world
     writable, which is refused (someone else could plant files there)."""
-    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    missing = []
+    p = os.path.abspath(path)
+    while not os.path.isdir(p):
+        missing.append(p)
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    for d in reversed(missing):  # parents too: os.makedirs gives them the umask's mode (0755)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(d, DIR_MODE)
+        with contextlib.suppress(OSError):
+            os.chmod(d, DIR_MODE)
     st = os.stat(path)
     if st.st_mode & 0o022:
         os.chmod(path, st.st_mode & ~0o022 & 0o7777)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import random
 from ipaddress import IPv4Address, IPv4Network
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..compile import expand
 from ..model import Model
+from ..state import write_private
 from . import grants, logs
 from .grants import Outcome, parse_stamp
 
@@ -79,12 +81,12 @@ def run(args: argparse.Namespace, model: Model) -> Outcome:
                      "dst": r["dst"], "dport": r["dport"], "verdict": verdict, "explanation": why,
                      "flagged": verdict == "unexplained"})
     out = args.out or os.path.join(os.path.dirname(arch.rstrip("/")), "audit")
-    os.makedirs(out, exist_ok=True)
     csv_path = os.path.join(out, f"audit-{seed}.csv")
-    with open(csv_path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["time"])
-        w.writeheader()
-        w.writerows(rows)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["time"])
+    w.writeheader()
+    w.writerows(rows)
+    write_private(csv_path, buf.getvalue())  # 0600 (0700 directory): vendors' connections
     md = [f"# Vendor access audit by sampling (seed {seed})", "",
           f"{len(rows)} connections drawn from {len(recs)} archived vendor connections; redraw the same sample with "
           f"`vendorwall audit sample {args.inventory} --size {args.size} --seed {seed}`.", "",
@@ -92,8 +94,7 @@ def run(args: argparse.Namespace, model: Model) -> Outcome:
     md += [f"| {r['time']} | {r['firewall']} | {r['vendor']} | {r['src']} -> {r['dst']} {r['proto']}/{r['dport']} | "
            f"{'**UNEXPLAINED**' if r['flagged'] else r['verdict']} | {r['explanation']} |" for r in rows]
     md_path = os.path.join(out, f"audit-{seed}.md")
-    with open(md_path, "w") as fh:
-        fh.write("\n".join(md) + "\n")
+    write_private(md_path, "\n".join(md) + "\n")
     flagged = sum(r["flagged"] for r in rows)
     lines = [f"seed {seed}: {len(rows)} of {len(recs)} connections sampled; {flagged} unexplained (flagged); "
              f"{csv_path}, {md_path}"]

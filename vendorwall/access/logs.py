@@ -34,6 +34,7 @@ from typing import Any
 from ..devices.errors import DeployError
 from ..isolate import journal
 from ..model import Model
+from ..state import write_private
 from . import devices, logpipe
 from .grants import Outcome, stamp
 
@@ -229,8 +230,7 @@ def collect(model: Model, o: devices.ConnOptions, arch: str, *, access_journal: 
         data = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
         comp = gzip.compress(data, mtime=0)
         name = f"conn-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{hashlib.sha256(comp).hexdigest()[:8]}.jsonl.gz"
-        with open(os.path.join(arch, name), "wb") as fh:
-            fh.write(comp)
+        write_private(os.path.join(arch, name), comp)  # 0600: who connected where
         entry.update({"file": name, "sha256": hashlib.sha256(comp).hexdigest(), "first": stamp(records[0]["ts"]),
                       "last": stamp(records[-1]["ts"]), "first_ts": records[0]["ts"], "last_ts": records[-1]["ts"]})
     e = journal.append(os.path.join(arch, INDEX), entry)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 
+from ..state import ensure_dir, write_private
 from . import ios_plan
 from .common import Options, Result
 from .errors import CommandError, ConnectionLost, DeployError, VerifyError
@@ -26,12 +27,10 @@ from .session import Session, Target
 
 
 def _backup(target: Target, running: str, keep: int) -> str:
-    d = os.path.join(target.backup_dir, target.device)
-    os.makedirs(d, exist_ok=True)
+    d = ensure_dir(os.path.join(target.backup_dir, target.device))  # 0700: configurations hold secrets
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
     path = os.path.join(d, f"{stamp}.cfg")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(running)
+    write_private(path, running)  # 0600
     old = sorted(f for f in os.listdir(d) if f.endswith(".cfg"))
     for f in old[:-keep] if keep > 0 else []:
         os.unlink(os.path.join(d, f))

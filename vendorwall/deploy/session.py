@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from functools import cache
@@ -91,7 +90,10 @@ def _masked_log(path: str, secrets: list[str]) -> Any:
         def no_log_filter(self, data: str) -> str:
             return mask(super().no_log_filter(data))
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    from ..state import private_open
+
+    with private_open(path, "a"):  # created 0600 (0700 directory) before netmiko appends to it
+        pass
     no_log = {f"secret{i}": s for i, s in enumerate(sorted(set(secrets), key=len, reverse=True)) if s}
     # record_writes: what the controller sent is in the log too (masked), not only what the device echoed
     return MaskedSessionLog(file_name=path, file_mode="append", no_log=no_log, record_writes=True)
