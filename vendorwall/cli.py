@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import __version__
-from .errors import EXIT_INVALID, EXIT_OK, UsageError, VendorwallError
+from .errors import EXIT_FAIL, EXIT_INVALID, EXIT_OK, UsageError, VendorwallError
 
 EXIT_INTERNAL = 70
 
@@ -116,6 +116,11 @@ def _register_extensions() -> None:
 
     _EXTENSIONS.append(("diff", review_cli.register))
     _COMMANDS["diff"] = review_cli.handle
+
+    from . import journal_cli
+
+    _EXTENSIONS.append(("journal", journal_cli.register))
+    _COMMANDS["journal"] = journal_cli.handle
 
     from .access import cli as access_cli
 
@@ -254,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INVALID
     from . import state
+    from .journal import JournalError
 
     state.set_run_override(args.state_dir)
     try:
@@ -264,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
+    except JournalError as exc:  # what was done on the devices is already printed
+        print(f"error: {exc.render()}", file=sys.stderr)
+        return EXIT_FAIL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

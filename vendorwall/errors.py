@@ -8,6 +8,7 @@ fixes everything in one pass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -94,6 +95,22 @@ class VendorwallError(Exception):
     def render(self) -> str:
         rep = Report(list(self.diagnostics))
         return rep.render()
+
+
+# Characters refused in every text vendorwall takes (inventory strings, --reason, --ticket...): they would
+# reach a terminal (ESC sequences), a report, a journal or a device's configuration as is: C0 controls but
+# tab and newline, DEL, C1 controls, zero-width and bidirectional marks ("Trojan Source"), BOM.
+BAD_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def plain_text(option: str, value: str) -> str:
+    """``value`` of a command-line text option, refused (UsageError) if it holds a control, invisible or
+    bidirectional character, or a newline."""
+    m = BAD_CHARS.search(value) or re.search("[\n\r]", value)
+    if m:
+        raise UsageError(f"{option}: control or invisible character U+{ord(m.group(0)):04X} in {value[:60]!r}",
+                         "type the text plainly: it goes to the journal, the report and the devices as is")
+    return value
 
 
 class UsageError(Exception):

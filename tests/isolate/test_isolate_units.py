@@ -376,9 +376,12 @@ def test_journal_concurrent_appends_stay_chained(tmp_path):
     assert journal.main(["verify", path]) == 0
 
 
-def test_who_names_the_sudo_caller(monkeypatch):
-    monkeypatch.setenv("SUDO_USER", "alice")
-    assert journal.who()["user"] == "alice"
+def test_who_is_the_real_uid_and_the_sudo_caller_only_via(monkeypatch):
+    import pwd
+
+    monkeypatch.setenv("SUDO_USER", "alice")  # anyone can set it: recorded, never trusted as the user
+    w = journal.who()
+    assert w["user"] == pwd.getpwuid(os.getuid()).pw_name and w.get("via") == "alice"
 
 
 # --------------------------------------------------------------------------- CLI errors

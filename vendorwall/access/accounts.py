@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..devices import agents
+from ..devices import agents, clock
 from ..model import Account, Model
 from ..state import write_private
 from . import devices
@@ -101,11 +101,8 @@ def sshd_logs(model: Model, bastion: str, o: devices.ConnOptions) -> list[str]:
 
 
 def _skew(answer: dict[str, Any] | None, t_before: float, t_after: float) -> float | None:
-    """Device clock minus controller clock (seconds), from an agent answer's ``time``, taken at the middle
-    of the round trip."""
-    if not answer or not isinstance(answer.get("time"), (int, float)):
-        return None
-    return round(float(answer["time"]) - (t_before + t_after) / 2, 3)
+    """Device clock minus controller clock (seconds), from an agent answer's ``time``."""
+    return clock.skew((answer or {}).get("time"), t_before, t_after)
 
 
 def _bastions(model: Model, args: argparse.Namespace) -> list[str]:
@@ -218,14 +215,9 @@ def enforce(model: Model, names: list[str], o: devices.ConnOptions, keys: dict[s
     return Outcome(1 if failed else 0, lines, data)
 
 
-SKEW_WARN_S = 60.0
-
-
 def _skew_lines(device: str, skew: float | None) -> list[str]:
-    if skew is None or abs(skew) <= SKEW_WARN_S:
-        return []
-    return [f"  WARNING {device}: its clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the "
-            "controller's: expiry dates and login times on it are off by as much (fix its NTP)"]
+    w = clock.warning(device, skew)
+    return [f"  {w}"] if w else []
 
 
 def break_glass(jpath: str | None) -> list[dict[str, Any]]:

@@ -81,7 +81,8 @@ def targets(inv: Inventory, names: list[str], o: ConnOptions) -> list[Target]:
             out.append(Target(n, dev.platform, info.get("mgmt", dev.mgmt_address), key_file=state.ssh_key,
                               sock_factory=factory, connect_timeout=o.connect_timeout,
                               command_timeout=o.command_timeout,
-                              host_keys=HostKeys((state.known_hosts,), user_files=False)))
+                              host_keys=HostKeys((state.known_hosts,), user_files=False),
+                              remote_dir=info.get("remote_dir", "/var/lib/vendorwall")))
         return out
     return [for_device(inv.devices[n], inv.root, o.settings) for n in sorted(names)]
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Any
 
+from .. import journal
 from ..compile import expand
-from ..isolate import journal
+from ..devices import clock
 from ..model import Model
 from . import devices, policy
 
@@ -222,6 +223,7 @@ class Reply:
     error: str = ""
     error_kind: str = ""
     seconds: float = 0.0
+    wall: tuple[float, float] = (0.0, 0.0)  # controller time.time() before and after the round trip
 
 
 def run_all(tgts: list[Any], request: Callable[[Any], dict[str, Any]], o: devices.ConnOptions) -> dict[str, Reply]:
@@ -230,15 +232,16 @@ def run_all(tgts: list[Any], request: Callable[[Any], dict[str, Any]], o: device
     from ..devices.agents import run_agent
 
     def one(t: Any) -> Reply:
-        t0 = time.monotonic()
+        t0, w0 = time.monotonic(), time.time()
         try:
             ans = run_agent(t, AGENT, request(t))
             if not ans.get("ok"):
                 return Reply(t.device, False, ans, str(ans.get("error") or "the agent refused the request"), "agent",
-                             time.monotonic() - t0)
-            return Reply(t.device, True, ans, seconds=time.monotonic() - t0)
+                             time.monotonic() - t0, (w0, time.time()))
+            return Reply(t.device, True, ans, seconds=time.monotonic() - t0, wall=(w0, time.time()))
         except DeployError as exc:
-            return Reply(t.device, False, error=str(exc), error_kind=exc.kind, seconds=time.monotonic() - t0)
+            return Reply(t.device, False, error=str(exc), error_kind=exc.kind, seconds=time.monotonic() - t0,
+                         wall=(w0, time.time()))
 
     if not tgts:
         return {}
@@ -283,14 +286,31 @@ class Outcome:
 
 
 def _refuse(jpath: str, req: policy.Request, refusals: list[policy.Refusal]) -> Outcome:
-    entry = journal.append(jpath, {"event": "refused", "when": journal.utcnow(), "who": journal.who(),
-                                   "vendor": req.vendor, "system": req.system, "ticket": req.ticket,
-                                   "requester": req.requester, "approver": req.approver, "duration": req.duration,
-                                   "emergency": req.emergency, "refusals": [r.to_data() for r in refusals]})
     lines = [r.render() for r in refusals]
+    data: dict[str, Any] = {"result": "refused", "refusals": [r.to_data() for r in refusals]}
+    try:
+        entry = journal.append(jpath, {"event": "refused", "when": journal.utcnow(), "who": journal.who(),
+                                       "vendor": req.vendor, "system": req.system, "ticket": req.ticket,
+                                       "requester": req.requester, "approver": req.approver,
+                                       "duration": req.duration, "emergency": req.emergency,
+                                       "refusals": [r.to_data() for r in refusals]})
+    except journal.JournalError as exc:
+        lines.append(f"nothing was changed; {exc.render()}")
+        data["journal"] = {"path": jpath, "error": exc.message}
+        return Outcome(2, lines, data)
     lines.append(f"nothing was changed; journal: {jpath} entry {entry['seq']}")
-    return Outcome(2, lines, {"result": "refused", "refusals": [r.to_data() for r in refusals],
-                              "journal": {"path": jpath, "seq": entry["seq"], "hash": entry["hash"]}})
+    data["journal"] = {"path": jpath, "seq": entry["seq"], "hash": entry["hash"]}
+    return Outcome(2, lines, data)
+
+
+def _journal_after(jpath: str, entry: dict[str, Any], lines: list[str]) -> dict[str, Any] | None:
+    """Journal what was done on the firewalls; a journal that cannot be written is reported after it
+    (the caller exits 1), never raised."""
+    try:
+        return journal.append(jpath, entry)
+    except journal.JournalError as exc:
+        lines.append(exc.render())
+        return None
 
 
 def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath: str, *,
@@ -324,6 +344,14 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
     text = comment(gid, req.vendor, req.system, req.ticket, req.emergency)
     fws = sorted({e.firewall for e in elems})
     tgts = devices.targets(inv, fws, o)
+    try:  # journaled before any firewall is touched: a grant the journal cannot record is not opened
+        journal.append(jpath, {"event": "opening", "when": opened_at, "who": journal.who(), "grant": gid,
+                               "vendor": req.vendor, "system": req.system, "ticket": req.ticket,
+                               "requester": req.requester, "approver": req.approver, "emergency": req.emergency,
+                               "duration_s": seconds, "firewalls": fws})
+    except journal.JournalError as exc:
+        return Outcome(1, [f"grant NOT opened: nothing was changed on the firewalls; {exc.render()}"],
+                       {"result": "not opened", "grant": gid, "journal": {"path": jpath, "error": exc.message}})
 
     from . import appliance  # FortiOS, Stormshield, PAN-OS, ASA: the system's on-demand window, through their drivers
 
@@ -334,7 +362,8 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
     per_fw: dict[str, dict[str, Any]] = {}
     holders: set[str] = set()
     failed: list[str] = []
-    device_t1: list[float] = []
+    change_at: list[float] = []  # each firewall's change, in controller time (its clock's skew removed)
+    warnings: list[str] = []
     for fw in fws:
         if fw in windows:
             per_fw[fw] = windows[fw]
@@ -349,11 +378,14 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
         ob = observed(fw, a.answer)
         mine = {x.key for x in ob.after or [] if x.grant == gid}
         want = {e.key for e in elems if e.firewall == fw}
+        skew = clock.skew(ob.t1, *a.wall)
+        if clock.warning(fw, skew):
+            warnings.append(clock.warning(fw, skew))
         if ob.rc == 0 and want <= mine:
             per_fw[fw] = {"result": "opened", "elements": len(want), "device_change_at": stamp(ob.t1 or 0),
-                          "seconds": round(a.seconds, 3)}
+                          "clock_skew_s": skew, "seconds": round(a.seconds, 3)}
             if ob.t1:
-                device_t1.append(ob.t1)
+                change_at.append(ob.t1 - (skew or 0.0))
             continue
         live_keys = {x.key: x.grant for x in ob.before or []}
         holders |= {live_keys[k] for k in want if k in live_keys}
@@ -368,8 +400,9 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
             ", ".join(g or "(an element without a vendorwall grant id)" for g in busy),
             "list it (vendorwall access list), close it first (vendorwall access close --grant ID) or wait for its "
             "expiry")])
-    # the elements' timeouts run from the firewall's change (device clock, just after its nft returned)
-    expires_at = stamp(max(device_t1, default=opened) + seconds)
+    # the elements' timeouts run from the firewall's change (its nft returned): journaled in the controller's
+    # time, the firewall's clock skew removed (a firewall 3 h ahead must not shift the journaled expiry)
+    expires_at = stamp(max(change_at, default=opened) + seconds)
     entry: dict[str, Any] = {
         "event": "opened" if not failed else "open_failed", "when": opened_at, "who": journal.who(), "grant": gid,
         "vendor": req.vendor, "system": req.system, "ticket": req.ticket, "requester": req.requester,
@@ -382,7 +415,6 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
     if failed and len(failed) < len(fws):
         entry["event"] = "opened"
         entry["partial"] = failed
-    je = journal.append(jpath, entry)
     lines = [f"{opened_at}  {'BREAK-GLASS ' if req.emergency else ''}grant {gid}: {req.vendor} -> {req.system} "
              f"for {policy.human(seconds)} (until {expires_at}), ticket {req.ticket}, requested by {req.requester}"
              + (f", approved by {req.approver}" if req.approver else ", no approver (break-glass)")]
@@ -398,9 +430,23 @@ def open_grant(model: Model, req: policy.Request, o: devices.ConnOptions, jpath:
     lines += [f"    {e.text()}" for e in elems]
     if req.emergency:
         lines.append(f"  flagged for review by {entry['review_by']} (break-glass)")
-    lines.append(f"  journal: {jpath} entry {je['seq']} (sha256 {je['hash'][:12]})")
-    return Outcome(1 if failed else 0, lines, {"result": entry["event"], "grant": gid, "expires_at": expires_at,
-                                               "firewalls": per_fw, "journal": {"path": jpath, "seq": je["seq"]}})
+    lines += [f"  {w}" for w in warnings]
+    je = _journal_after(jpath, entry, lines)
+    if je is not None:
+        lines.append(f"  journal: {jpath} entry {je['seq']} (sha256 {je['hash'][:12]})")
+        _anchor([t for t in tgts if per_fw.get(t.device, {}).get("result") == "opened"], jpath, je, lines)
+    return Outcome(1 if failed or je is None else 0, lines,
+                   {"result": entry["event"], "grant": gid, "expires_at": expires_at, "firewalls": per_fw,
+                    "journal": {"path": jpath, "seq": je["seq"]} if je else {"path": jpath, "error": lines[-1]}})
+
+
+def _anchor(tgts: list[Any], jpath: str, entry: dict[str, Any], lines: list[str]) -> None:
+    """The journal entry's hash kept on the firewalls just changed (best effort, one line in the report)."""
+    from ..devices import anchors
+
+    tgts = [t for t in tgts if t.platform in ("nftables", "linux")]  # appliances run no agent
+    if tgts:
+        lines.append(f"  {anchors.summary(anchors.write(tgts, jpath, entry))}")
 
 
 @dataclass
@@ -451,12 +497,12 @@ def reconcile(jpath: str, live: dict[str, LiveGrant], errors: dict[str, str], *,
             continue
         op = g["opened"]
         exp = parse_stamp(op["expires_at"])
-        journal.append(jpath, {"event": "expired", "when": journal.utcnow(), "who": journal.who(), "grant": gid,
+        _journal_after(jpath, {"event": "expired", "when": journal.utcnow(), "who": journal.who(), "grant": gid,
                                "vendor": op["vendor"], "system": op["system"], "ticket": op["ticket"],
                                "emergency": op.get("emergency", False), "expires_at": op["expires_at"],
                                "detected_by": detected_by, "on_time": now >= exp - 2,
                                "note": "" if now >= exp - 2 else "gone from the firewalls before its expiry "
-                               "(removed outside vendorwall, or the firewall restarted)"})
+                               "(removed outside vendorwall, or the firewall restarted)"}, [])
         out.append(gid)
     return out
 
@@ -536,19 +582,23 @@ def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, r
     op = (info or {}).get("opened") or {}
     remaining = g.seconds_left if g.elements or not op.get("expires_at") else max(
         0.0, parse_stamp(str(op["expires_at"])) - time.time())
-    je = journal.append(jpath, {"event": "closed" if not failed else "close_failed", "when": journal.utcnow(),
-                                "who": journal.who(), "grant": gid, "vendor": op.get("vendor", ""),
-                                "system": op.get("system", ""), "ticket": op.get("ticket", ""),
-                                "reason": reason, "firewalls": per_fw, "seconds_left": round(remaining, 1)})
-    lines = [f"{je['when']}  grant {gid} ({g.comment}) closed early, {policy.human(remaining)} before its "
+    when = journal.utcnow()
+    lines = [f"{when}  grant {gid} ({g.comment}) closed early, {policy.human(remaining)} before its "
              "expiry" if not failed else f"grant {gid}: close FAILED on {', '.join(failed)}"]
     for fw, r in sorted(per_fw.items()):
         done = (f" (on-demand window closed: {r['window']})" if r.get("window") else
                 f" ({r['elements']} elements removed)")
         lines.append(f"  {fw}: {r['result']}" + (done if r["result"] == "closed" else f": {r['error']}"))
-    lines.append(f"  journal: {jpath} entry {je['seq']} (sha256 {je['hash'][:12]})")
-    return Outcome(1 if failed else 0, lines, {"result": "closed" if not failed else "failed", "grant": gid,
-                                               "firewalls": per_fw})
+    je = _journal_after(jpath, {"event": "closed" if not failed else "close_failed", "when": when,
+                                "who": journal.who(), "grant": gid, "vendor": op.get("vendor", ""),
+                                "system": op.get("system", ""), "ticket": op.get("ticket", ""),
+                                "reason": reason, "firewalls": per_fw, "seconds_left": round(remaining, 1)},
+                        lines)
+    if je is not None:
+        lines.append(f"  journal: {jpath} entry {je['seq']} (sha256 {je['hash'][:12]})")
+        _anchor([t for t in tgts if per_fw.get(t.device, {}).get("result") == "closed"], jpath, je, lines)
+    return Outcome(1 if failed or je is None else 0, lines, {"result": "closed" if not failed else "failed",
+                                                             "grant": gid, "firewalls": per_fw})
 
 
 def record_review(jpath: str, gid: str, reviewer: str, note: str = "") -> Outcome:

@@ -77,6 +77,10 @@ def handle(args: argparse.Namespace) -> int:
     from .manifest import load, resolve
 
     started = _process_start()
+    from ..errors import plain_text
+
+    plain_text("--reason", args.reason)
+    plain_text("--ticket", args.ticket or "")
     if not args.reason.strip():
         raise UsageError("--reason: empty", "say why, e.g. --reason 'vendor breach, CERT notice 2026-041'")
     path = resolve(args.target, args.manifest)
@@ -134,6 +138,8 @@ def handle(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if r.record_error:
         print(f"error: {what}: {r.record_error}", file=sys.stderr)
+    if r.journal_error:
+        print(f"error: {what}: the journal was NOT written: {r.journal_error}", file=sys.stderr)
     if r.refused_mgmt and not (fws or bs):
         print("error: prefixes overlapping management networks were refused (see REFUSED above)\n"
               "  hint:     the manifest is inconsistent: regenerate it (vendorwall plan INVENTORY)", file=sys.stderr)

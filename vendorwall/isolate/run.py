@@ -23,6 +23,7 @@ from typing import Any
 
 from ..deploy.errors import DeployError
 from ..deploy.session import Target
+from ..devices import clock
 from ..devices.agents import run_agent
 from ..devices.target import ConnSettings, HostKeys, from_vars
 from . import actions, bastions, isolated, journal
@@ -70,6 +71,11 @@ class DeviceResult:
     def failed(self) -> bool:
         return self.status in ("failed", "partial")
 
+    @property
+    def clock_skew(self) -> float | None:
+        """The device's clock minus the controller's (its change time against the answer's arrival)."""
+        return round(self.device_t1 - self.done_at, 3) if self.device_t1 and self.done_at else None
+
     def to_data(self) -> dict[str, Any]:
         return {"device": self.device, "platform": self.platform, "host": self.host, "result": self.status,
                 "changed": self.changed, "failed": self.failed, "added": self.added, "already": self.already,
@@ -80,6 +86,7 @@ class DeviceResult:
                 "sessions": [c.text() for c in self.conns] if self.conns is not None else None,
                 "device_change_at": stamp(self.device_t1) if self.device_t1 else None,
                 "device_change_started_at": stamp(self.device_t0) if self.device_t0 else None,
+                "clock_skew_s": self.clock_skew,
                 "done_at": stamp(self.done_at) if self.done_at else None, "seconds": round(self.seconds, 3)}
 
 
@@ -101,6 +108,8 @@ class Run:
     isolation_path: str = ""  # the isolation record this run updates ("" none)
     record_note: str = ""  # what was done to it
     record_error: str = ""  # why it could not be updated (exit 1)
+    journal_error: str = ""  # why the journal could not be written (exit 1; the devices' change stands)
+    anchored: dict[str, str] = field(default_factory=dict)  # device -> "" anchored / why not
 
     @property
     def failed_firewalls(self) -> list[DeviceResult]:
@@ -175,7 +184,8 @@ class Run:
     @property
     def exit_code(self) -> int:
         lab_bad = bool(self.lab and self.lab.get("mismatches"))
-        return 1 if self.failed or self.refused_mgmt or lab_bad or self.open_flows() or self.record_error else 0
+        return 1 if (self.failed or self.refused_mgmt or lab_bad or self.open_flows() or self.record_error
+                     or self.journal_error) else 0
 
     @property
     def all_done_seconds(self) -> float:
@@ -209,7 +219,8 @@ class Run:
             "lab": self.lab, "exit": self.exit_code,
             "isolation_record": {"path": self.isolation_path, "note": self.record_note, "error": self.record_error},
             "journal": {"path": self.journal_path,
-                        "hash": self.journal_entries[-1]["hash"] if self.journal_entries else None},
+                        "hash": self.journal_entries[-1]["hash"] if self.journal_entries else None,
+                        "error": self.journal_error, "anchored": self.anchored},
         }
 
     def report(self) -> str:
@@ -521,12 +532,12 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
                     isolated.Entry(v, stamp(r.started), reason, ticket, p.scope, journal.who()["user"], r.run_id)
                     for v in p.vendors]))
             if journal_path:
-                r.journal_entries.append(journal.append(journal_path, {
+                _journal(r, journal_path, {
                     **_journal_base(r), "event": "started", "when": stamp(r.started),
                     "elements": [e.to_data() for e in p.elements],
                     "refused": [{**x.element.to_data(), "reason": x.reason} for x in p.refused],
                     "bastions_planned": {b.bastion: [a.id for a in b.accounts] for b in bplans},
-                    **({"isolation_record": r.record_note} if record else {})}))
+                    **({"isolation_record": r.record_note} if record else {})})
         for fut in as_completed(futs):
             res = fut.result()
             if isinstance(res, BastionResult):
@@ -550,7 +561,31 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
         if lift and not r.failed_firewalls:
             _record(r, lambda iso: isolated.without(iso, p.vendors))
         _finish_journal(r, journal_path)
+    if r.journal_entries and not p.check:
+        _anchor(r, [*tgts, *btg.values()])
     return r
+
+
+def _journal(r: Run, path: str, entry: dict[str, Any]) -> None:
+    """Journal an entry; a journal that cannot be written (disk full...) never stops or undoes the devices'
+    change: it is reported after what was done on them, exit 1."""
+    try:
+        r.journal_entries.append(journal.append(path, entry))
+    except journal.JournalError as exc:
+        r.journal_error = r.journal_error or (f"{exc.message} ({exc.path}){'; ' + exc.hint if exc.hint else ''}: "
+                                              "what this run did on the devices is only in this report")
+
+
+def _anchor(r: Run, tgts: list[Target]) -> None:
+    """The last journal entry's hash kept on the devices this run reached (best effort, reported)."""
+    from ..devices import anchors
+
+    reached = {x.device for x in r.results if x.error_kind not in ("connect", "host key")}
+    reached |= {b.device for b in r.bastions if b.error_kind not in ("connect", "host key", "not in the lab",
+                                                                    "unknown bastion", "unsupported")}
+    targets = [t for t in tgts if t.device in reached and t.platform in ("nftables", "linux", "")]
+    if targets:
+        r.anchored = anchors.write(targets, r.journal_path, r.journal_entries[-1])
 
 
 def _record_lock(path: str) -> contextlib.ExitStack:
@@ -580,7 +615,7 @@ def _record(r: Run, change: Callable[[isolated.Isolation], isolated.Isolation]) 
 def _finish_journal(r: Run, journal_path: str) -> None:
     p = r.plan
     if journal_path:
-        r.journal_entries.append(journal.append(journal_path, {
+        _journal(r, journal_path, {
             **_journal_base(r), "event": "finished", "when": stamp(r.finished),
             "started": stamp(r.started), "all_devices_done_seconds": round(r.all_done_seconds, 3),
             "devices": {x.device: {k: v for k, v in x.to_data().items() if k != "sessions"} for x in r.results},
@@ -588,7 +623,7 @@ def _finish_journal(r: Run, journal_path: str) -> None:
             "bastions": {b.device: b.to_data() for b in r.bastions},
             "failed_bastions": [b.device for b in r.failed_bastions],
             "everything_done_seconds": round(r.everything_done_seconds, 3), "lab": r.lab, "exit": r.exit_code,
-            **({"isolation_record": r.record_error or r.record_note} if r.isolation_path and not p.check else {})}))
+            **({"isolation_record": r.record_error or r.record_note} if r.isolation_path and not p.check else {})})
 
 
 # --------------------------------------------------------------------------- the report
@@ -692,7 +727,8 @@ def device_line(res: DeviceResult, action: str, check: bool = False) -> str:
     else:
         what = f"restored      {len(res.removed)} removed" + ("" if res.changed else " (nothing to remove)")
     still = f"; isolated here now: {', '.join(res.isolated_vendors)}" if res.isolated_vendors else ""
-    return f"{when}  {res.device:<14} {what}{change}  {res.seconds:.2f} s{still}"
+    skew = clock.warning(res.device, res.clock_skew)
+    return f"{when}  {res.device:<14} {what}{change}  {res.seconds:.2f} s{still}" + (f"\n    {skew}" if skew else "")
 
 
 def summary_line(r: Run) -> str:
@@ -834,4 +870,10 @@ def report(r: Run) -> str:
     if r.journal_entries:
         last = r.journal_entries[-1]
         lines.append(f"  journal: {r.journal_path} entry {last['seq']} (sha256 {last['hash'][:12]})")
+    if r.anchored:
+        from ..devices.anchors import summary
+
+        lines.append(f"  {summary(r.anchored)}")
+    if r.journal_error:
+        lines.append(f"  JOURNAL NOT WRITTEN: {r.journal_error}")
     return "\n".join(lines)
