@@ -317,6 +317,17 @@ CASES: dict[str, Case] = {
     "access-port-is-uplink": Case(
         "a system's access port is the switch uplink",
         {TOMORA: [("interface: GigabitEthernet1/0/2\n", "interface: GigabitEthernet1/0/48\n")]}),
+    "name-trailing-newline": Case(
+        "a system name ending with a newline (before: valid, and plan wrote a broken nft file)",
+        {TOMORA: [("      - name: ct-nord-2\n", '      - name: "ct-nord-2\\n"\n')]}),
+    "control-char-in-text": Case(
+        "free text with a terminal escape sequence and a right-to-left override",
+        {TOMORA: [("    title: Tomora Medical (CT)\n", '    title: "Tomora \\e[2J\\e[31mMedical"\n'),
+                  ("        function: CT scanner, radiology department\n",
+                   "        function: CT scanner, \u202eradiology department\n")]}),
+    "access-port-is-uplink-abbreviated": Case(
+        "a system's access port is the switch uplink written the short way (Gi1/0/48)",
+        {TOMORA: [("interface: GigabitEthernet1/0/2\n", "interface: Gi1/0/48\n")]}),
     "switch-interface-wrong-platform": Case(
         "an NX-OS switch whose uplink and access port keep IOS interface names (both reported)",
         {HOSTS: [("sw-nord-1: {ansible_host: 10.250.1.11, vw_platform: ios}",
@@ -413,6 +424,11 @@ CASES: dict[str, Case] = {
     "account-id-system-pattern": Case(
         "a vendor account id shaped like a system account (systemd-...)",
         {ACME: [("      - id: acme.jmartin\n", "      - id: systemd-acme\n")]}),
+    "account-ssh-key-two-lines": Case(
+        "an ssh_key holding a newline and a second key with options (an extra authorized key)",
+        {ACME: _insert_after("        expires: 2027-08-31\n",
+                             '        ssh_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBeNdZ jm@acme\\ncommand=\\"sh\\" '
+                             'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtTaCk x"\n')}),
     "shared-account": Case(
         "a shared account",
         {ACME: _insert_after("        expires: 2027-08-31\n", "        shared: true\n")}),

@@ -19,7 +19,7 @@ from typing import Any
 from .errors import Diagnostic
 from .inventory import DOMAIN_DIR, LOCK_FILE
 from .model import Inventory, Site, System
-from .yamlsrc import load_file, undotted
+from .yamlsrc import leaves, leaves_diag, load_file, undotted
 
 LOCK_VERSION = 1
 LOCK_HEADER = """\
@@ -58,6 +58,8 @@ def read_lock(root: str, shown_root: str) -> tuple[Lock, list[Diagnostic]]:
     lock = Lock(path, shown, os.path.exists(path))
     if not lock.exists:
         return lock, []
+    if leaves(path, root):  # never read, nor written by plan, through a link leaving the inventory
+        return lock, [leaves_diag(shown)]
     if _read_lock_fast(lock):
         return lock, []
     data, src, diags = load_file(path, shown)

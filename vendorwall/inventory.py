@@ -50,7 +50,7 @@ from .model import (
     WebhookChannel,
     Window,
 )
-from .yamlsrc import Path, Source, dotted, load_bytes, load_file, read_file, undotted
+from .yamlsrc import Path, Source, dotted, leaves, leaves_diag, load_bytes, load_file, read_file, undotted
 
 DOMAIN_DIR = "vendorwall"
 LOCK_FILE = "allocations.lock.yml"
@@ -141,7 +141,10 @@ def _load_hosts(root: str, shown_root: str, col: Collector,
     path = os.path.join(root, hostsrc.HOSTS_FILE)
     shown = os.path.join(shown_root, hostsrc.HOSTS_FILE)
     entries: list[hostsrc.HostEntry] | None
-    if os.path.exists(path):
+    if os.path.exists(path) and leaves(path, root):  # never read: its content would reach the messages
+        col.add(leaves_diag(shown))
+        entries = None
+    elif os.path.exists(path):
         data, src, diags = load_file(path, shown)
         for d in diags:
             col.add(d)
@@ -308,7 +311,7 @@ def _parse(raw: bytes, shown: str) -> tuple[Any, Source, list[Diagnostic], list[
     data, src, diags = load_bytes(raw, shown)
     if diags or data is None:
         return data, src, diags, []
-    return data, src, diags, schema.check(data, src)
+    return data, src, diags, schema.check(data, src) + schema.text_problems(data, src, raw.decode("utf-8", "replace"))
 
 
 def _parsed(path: str, shown: str) -> tuple[Any, Source, list[Diagnostic], list[Diagnostic]]:
@@ -338,6 +341,9 @@ def _load_domain(root: str, shown_root: str, col: Collector, sources: dict[str, 
                            "no *.yml file", "see docs/inventory.md and inventories/example", code="io"))
     for path in files:
         shown = os.path.join(shown_root, os.path.relpath(path, root))
+        if leaves(path, root):
+            col.add(leaves_diag(shown))
+            continue
         data, src, diags, sdiags = _parsed(path, shown)
         sources[shown] = src
         for d in diags:

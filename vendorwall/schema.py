@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from .errors import Diagnostic
+from .errors import BAD_CHARS, Diagnostic
 from .yamlsrc import Source, dotted
 
 SCHEMA_FILE = "inventory.schema.json"
@@ -141,6 +141,39 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str, str, str, list
     if v == "propertyNames":
         return "malformed name", schema()["$defs"]["name"]["description"], _type_name(inst), "", []
     return err.message, "", "", "", []
+
+
+def text_problems(data: Any, src: Source, text: str | None = None) -> list[Diagnostic]:
+    """Control, invisible and bidirectional characters in any key or string value, each at its line.
+    ``text``: the file's text; when it holds neither such a character nor a backslash (a YAML escape could
+    make one), there is nothing to look for."""
+    if text is not None and "\\" not in text and not BAD_CHARS.search(text):
+        return []
+    out: list[Diagnostic] = []
+
+    def bad(value: str, path: tuple[str | int, ...], what: str) -> None:
+        m = BAD_CHARS.search(value)
+        if m:
+            char = m.group(0)
+            out.append(Diagnostic(src.file, src.line(path), dotted(path), f"control or invisible character in {what}",
+                                  "printable text (tab and newline allowed in free text)",
+                                  f"U+{ord(char):04X} in {value[:60]!r}",
+                                  "remove it: it would reach terminals, reports and device configurations as is",
+                                  code="schema"))
+
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str):
+                    bad(k, (*path, k), "a key")
+                stack.append((v, (*path, k)))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(node))
+        elif isinstance(node, str):
+            bad(node, path, "a value")
+    return sorted(out)
 
 
 def check(data: Any, src: Source) -> list[Diagnostic]:

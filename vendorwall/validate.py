@@ -12,6 +12,7 @@ import difflib
 import functools
 import importlib.util
 import os
+import re
 from collections.abc import Iterable
 from ipaddress import IPv4Network
 from typing import Any
@@ -46,6 +47,31 @@ def _accounts_agent() -> Any:
 def reserved_account(name: str) -> str:
     """Why ``name`` cannot be a vendor account id ("" when it can): root, system users, their patterns."""
     return str(_accounts_agent().reserved(name))
+
+
+# Interface types whose names switch CLIs accept abbreviated (any unambiguous prefix, any case).
+_IF_TYPES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet", "TwentyFiveGigE", "FortyGigabitEthernet",
+             "HundredGigE", "Ethernet", "Port-channel", "AppGigabitEthernet", "TwoGigabitEthernet",
+             "FiveGigabitEthernet")
+_IF_NAME = re.compile(r"^\s*([A-Za-z][A-Za-z-]*)\s*(\d[\d/.:]*)\s*$")
+
+
+def port_key(interface: str) -> str:
+    """An interface as the switch understands it, for comparisons: ``Gi1/0/48``, ``gi 1/0/48`` and
+    ``GigabitEthernet1/0/48`` are one port (IOS/NX-OS take any unambiguous prefix of the type, any case)."""
+    m = _IF_NAME.match(interface)
+    if not m:
+        return interface.strip().lower()
+    kind, number = m.group(1).lower(), m.group(2)
+    full = [t for t in _IF_TYPES if t.lower().startswith(kind)]
+    exact = [t for t in full if t.lower() == kind]
+    if exact or len(full) == 1:
+        kind = (exact or full)[0].lower()
+    elif kind in ("gi", "g"):
+        kind = "gigabitethernet"
+    elif kind in ("te", "ten"):
+        kind = "tengigabitethernet"
+    return f"{kind}{number}"
 
 
 def _ref_hint(name: str, known: Iterable[str], what: str) -> str:
@@ -293,7 +319,7 @@ def _check_names(inv: Inventory, out: list[Diagnostic]) -> None:
     ports: dict[tuple[str, str], Origin] = {}
     for s in inv.systems.values():
         for i, p in enumerate(s.switch_ports):
-            key = (p.switch, p.interface)
+            key = (p.switch, port_key(p.interface))
             if key in ports:
                 out.append(_d(s.origin, f"switch port {p.switch} {p.interface} used twice",
                               "one system per access port", f"also at {ports[key]}", "", "duplicate",
@@ -581,13 +607,13 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
                           f"{site.vlan_range[0]}..{site.vlan_range[1]} (site {site.name})", str(s.vlan),
                           "remove 'vlan' to have one allocated", "vlan", "vlan"))
         site_switches = {sw.name for sw in site.switches}
-        uplinks = {(sw.name, sw.uplink) for sw in site.switches}
+        uplinks = {(sw.name, port_key(sw.uplink)) for sw in site.switches}
         for i, p in enumerate(s.switch_ports):
             if p.switch not in site_switches:
                 out.append(_d(o, f"switch {p.switch!r} does not serve site {site.name}",
                               "a switch listed in the site's switches", repr(p.switch),
                               _ref_hint(p.switch, site_switches, "switches"), "reference", f"switch_ports[{i}]"))
-            elif (p.switch, p.interface) in uplinks:
+            elif (p.switch, port_key(p.interface)) in uplinks:
                 out.append(_d(o, "access port is the switch's uplink", "an access port",
                               f"{p.switch} {p.interface}", "the uplink trunks every vendor VLAN to the firewall",
                               "invalid", f"switch_ports[{i}]"))

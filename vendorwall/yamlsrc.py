@@ -272,6 +272,21 @@ def load_text(text: str, display: str) -> tuple[Any, Source, list[Diagnostic]]:
     return data, builder.src, builder.diags
 
 
+def leaves(path: str, root: str) -> bool:
+    """True when ``path`` resolves outside ``root`` (a symbolic link, or a file under a linked directory,
+    pointing elsewhere): such a file is refused unread, so nothing of it reaches a message."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return not (real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep))
+
+
+def leaves_diag(shown: str) -> Diagnostic:
+    return Diagnostic(shown, 0, "", "file leaves the inventory", "a file inside the inventory directory",
+                      "a symbolic link (or a linked directory) pointing outside it: not read",
+                      "copy the file into the inventory (reviewers see its content in the diff) or remove the link",
+                      code="io")
+
+
 def read_file(path: str, display: str | None = None) -> tuple[bytes | None, list[Diagnostic]]:
     """A file's bytes, or a diagnostic naming it as ``display`` (unreadable, larger than MAX_FILE_BYTES)."""
     try:

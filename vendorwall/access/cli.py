@@ -115,9 +115,13 @@ def _print(out: Any, args: argparse.Namespace) -> int:
 def handle(args: argparse.Namespace) -> int:
     if args.command != "access":
         return _handle_more(args)
+    from ..errors import plain_text
     from ..isolate import journal
     from . import grants, policy
 
+    for opt in ("ticket", "requester", "approver", "reason", "reviewer", "note", "duration", "vendor", "system"):
+        if isinstance(getattr(args, opt, None), str):
+            plain_text(f"--{opt}", getattr(args, opt))
     jpath = grants.journal_path(args.inventory, args.journal)
     if args.access_command == "verify":
         problems = journal.verify(jpath)
