@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ansible.plugins.action import ActionBase
 
 from . import actor, ansible_support, hostsrc
-from .errors import UsageError
+from .errors import UsageError, plain_text
 
 NET_ENV = {"ansible_user": "ANSIBLE_NET_USERNAME", "ansible_password": "ANSIBLE_NET_PASSWORD",
            "ansible_ssh_private_key_file": "ANSIBLE_NET_SSH_KEYFILE",
@@ -98,11 +99,18 @@ class VendorwallAction(ActionBase):
     SNAPSHOT = False  # send the play's inventory (hosts, host_secrets)
     CREDENTIAL = False  # send the run's credentials (user, password...) as ``credential`` (no inventory read)
     QUIET = False  # the fan-out's result is not printed with -v (the per-device task prints each device)
+    # module argument -> the play variable it is read from, literally: never templated (see literal_inputs)
+    LITERAL: Mapping[str, str] = MappingProxyType({})
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
+        try:
+            args.update(literal_inputs(task_vars, {a: v for a, v in self.LITERAL.items() if a not in args}))
+        except UsageError as exc:
+            result.update(failed=True, msg=exc.render())
+            return result
         args.setdefault("actor", actor.from_vars(task_vars))
         if not args.get("inventory"):  # vendorwall_inventory_dir not set: the directory given with -i
             try:
@@ -184,6 +192,26 @@ class DeviceResultAction(ActionBase):
         return result
 
 
+def literal_inputs(task_vars: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """The request's free text (ticket, reason, requester...) as the operator typed it (``-e ticket=...``, an AWX
+    survey), read from the play's variables *without templating*: Ansible renders Jinja found in extra
+    variables whenever a template refers to them (``-e 'ticket={{ lookup("pipe", "...") }}'`` ran a command on
+    the controller), so the roles never refer to them; the action plugin copies the raw text. Control,
+    invisible and bidirectional characters are refused (UsageError), as on the command line."""
+    out: dict[str, Any] = {}
+    for arg, var in names.items():
+        if var not in task_vars:
+            continue
+        value = task_vars[var]
+        if isinstance(value, bool | int | float) or value is None:
+            out[arg] = value
+            continue
+        if not isinstance(value, str):
+            raise UsageError(f"-e {var}: a text expected", f"-e {var}=VALUE")
+        out[arg] = plain_text(f"-e {var}", f"{value}")  # an f-string: a plain str, Ansible's tags dropped
+    return out
+
+
 class SnapshotAction(VendorwallAction):
     """Modules that read the inventory's devices (plan, access, accounts and logs)."""
 
@@ -202,3 +230,16 @@ class CredentialAction(VendorwallAction):
 
     CREDENTIAL = True
     INVENTORY_REQUIRED = False
+
+
+class AccessAction(SnapshotAction):
+    """vendorwall_access: the request's fields from the play's variables, literally."""
+
+    LITERAL: Mapping[str, str] = MappingProxyType({k: k for k in (
+        "vendor", "system", "ticket", "requester", "approver", "duration", "emergency", "grant", "reason")})
+
+
+class IsolateAction(CredentialAction):
+    """vendorwall_isolate: the vendor, reason, ticket and scope from the play's variables, literally."""
+
+    LITERAL: Mapping[str, str] = MappingProxyType({k: k for k in ("vendor", "reason", "ticket", "scope")})

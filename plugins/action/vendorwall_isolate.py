@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 try:
-    from vendorwall.ansible_action import CredentialAction as ActionModule
+    from vendorwall.ansible_action import IsolateAction as ActionModule
 except ImportError:  # the vendorwall package is missing: the module itself says how to install it
     from ansible.plugins.action.normal import ActionModule  # noqa: F401
