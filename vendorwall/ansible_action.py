@@ -101,6 +101,7 @@ class VendorwallAction(ActionBase):
     QUIET = False  # the fan-out's result is not printed with -v (the per-device task prints each device)
     # module argument -> the play variable it is read from, literally: never templated (see literal_inputs)
     LITERAL: Mapping[str, str] = MappingProxyType({})
+    REQUIRED: tuple[tuple[str, ...], str] = ((), "")  # literal arguments that must not be empty, and the message
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
@@ -110,6 +111,10 @@ class VendorwallAction(ActionBase):
             args.update(literal_inputs(task_vars, {a: v for a, v in self.LITERAL.items() if a not in args}))
         except UsageError as exc:
             result.update(failed=True, msg=exc.render())
+            return result
+        needed, why = self.REQUIRED
+        if any(not str(args.get(a) or "").strip() for a in needed):
+            result.update(failed=True, msg=why)
             return result
         args.setdefault("actor", actor.from_vars(task_vars))
         if not args.get("inventory"):  # vendorwall_inventory_dir not set: the directory given with -i
@@ -243,3 +248,5 @@ class IsolateAction(CredentialAction):
     """vendorwall_isolate: the vendor, reason, ticket and scope from the play's variables, literally."""
 
     LITERAL: Mapping[str, str] = MappingProxyType({k: k for k in ("vendor", "reason", "ticket", "scope")})
+    REQUIRED = (("vendor", "reason"), "error: a vendor and a reason are needed: -e vendor=NAME (or all) "
+                                      '-e reason="why" [-e ticket=T] [-e scope=segment]; nothing was changed')
