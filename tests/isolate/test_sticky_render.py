@@ -169,3 +169,11 @@ def test_deploy_refuses_files_planned_before_the_isolation_changed(tmp_path):
     with pytest.raises(job.JobError) as exc:
         job.check_reviewed(res, ["fw-s0"], str(out))
     assert "isolation record changed since they were rendered" in exc.value.message and "fw-s0.nft" in exc.value.message
+
+
+def test_reading_the_record_creates_nothing(tmp_path, monkeypatch):
+    base = tmp_path / "state-base"
+    monkeypatch.setenv("VENDORWALL_STATE_DIR", str(base))
+    root = write_inventory(_inv(), tmp_path / "inv")
+    assert isolated.read_for(str(root)).vendors == {}
+    assert not base.exists()

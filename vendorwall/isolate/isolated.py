@@ -24,15 +24,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import EXIT_FAIL, UsageError
-from ..state import StateDir, private_open, write_private
+from ..state import private_open, resolve, write_private
 
 VERSION = 1
+RECORD_NAME = "isolation.json"  # in the state directory (StateDir.isolation_file)
 SCOPES = ("access", "segment")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -94,7 +96,8 @@ class Isolation:
 
 
 def path_of(inventory: str, override: str | None = None) -> str:
-    return StateDir.for_inventory(inventory, override).isolation_file
+    """Where ``inventory``'s record is (nothing created: reading it must leave no trace)."""
+    return os.path.join(resolve(inventory, override), RECORD_NAME)
 
 
 def parse(text: str, path: str) -> Isolation:
