@@ -195,24 +195,32 @@ def _address_set(table, name):
     return out, ""
 
 
-def _sets():
-    q, qerr = _address_set(STATE, QUARANTINE)
-    iso, _ = _address_set(POLICY, ISOLATED)  # missing before the first deploy of this version: fine
-    return {"quarantine": q, "isolated": iso}, qerr
+def _addresses(elems):
+    out = []
+    for e in elems:
+        out += [{"prefix": str(n), "comment": c} for n, c in _prefixes(e)]
+    out.sort(key=lambda x: (int(ipaddress.IPv4Network(x["prefix"]).network_address),
+                            ipaddress.IPv4Network(x["prefix"]).prefixlen))
+    return out
 
 
-def _chain():
-    rc, out, err = _nft(["-j", "list", "chain", STATE[0], STATE[1], "forward"])
+def _state():
+    """One listing of the state table: (quarantine elements or None, quarantine error, chain rules or None,
+    chain error)."""
+    rc, out, err = _nft(["-j", "list", "table", STATE[0], STATE[1]])
     if rc != 0:
-        return None, (err or out).strip()[:500] or "nft exit %d" % rc
+        why = (err or out).strip()[:500] or "nft exit %d" % rc
+        return None, why, None, why
     try:
-        data = json.loads(out)
+        items = json.loads(out).get("nftables", [])
     except ValueError:
-        return None, "nft printed no JSON"
-    items = data.get("nftables", [])
-    if not any("chain" in i and i["chain"].get("hook") == "forward" for i in items):
-        return None, "the state chain is not hooked to forward"
-    return [i["rule"] for i in items if "rule" in i], ""
+        return None, "nft printed no JSON", None, "nft printed no JSON"
+    q = next((i["set"] for i in items if "set" in i and i["set"].get("name") == QUARANTINE), None)
+    hooked = any("chain" in i and i["chain"].get("name") == "forward" and i["chain"].get("hook") == "forward"
+                 for i in items)
+    rules = [i["rule"] for i in items if "rule" in i and i["rule"].get("chain") == "forward"]
+    return (_addresses(q.get("elem", [])) if q is not None else None, "" if q is not None else "no quarantine set",
+            rules if hooked else None, "" if hooked else "the state chain is not hooked to forward")
 
 
 def _keep_honoured(rules):
@@ -255,21 +263,32 @@ def _nft_text_elements(items):
     return ", ".join(parts)
 
 
-def persist(directory):
-    """Rewrite <dir>/quarantine.nft from the live sets (under a lock: the last writer saw the last change)."""
+def _list_into(listed):
+    q, qerr, _c, _e = _state()
+    listed.update(quarantine=q, isolated=_address_set(POLICY, ISOLATED)[0], error=qerr)
+    return listed
+
+
+def persist(directory, listed=None):
+    """Rewrite <dir>/quarantine.nft from the live sets, listed under a lock (the last writer saw the last
+    change). ``listed``: a dict that receives the listing (the run's "after")."""
+    listed = {} if listed is None else listed
     if not directory:
+        _list_into(listed)
         return {"persisted": "", "persist_error": ""}
     if not DIR.match(directory) or "/../" in directory + "/":
+        _list_into(listed)
         return {"persisted": "", "persist_error": "not an absolute path of safe characters: %r" % directory}
     if not os.path.isdir(directory):
+        _list_into(listed)
         return {"persisted": "", "persist_error": "%s does not exist (deploy vendorwall first)" % directory}
     path = os.path.join(directory, "quarantine.nft")
     lock = os.open(os.path.join(directory, "persist.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        sets, err = _sets()
+        sets = _list_into(listed)
         if sets["quarantine"] is None:
-            return {"persisted": "", "persist_error": "cannot list the quarantine: " + err}
+            return {"persisted": "", "persist_error": "cannot list the quarantine: " + sets["error"]}
         lines = ["# vendorwall: the live quarantine at %s, loaded at boot after the policy (boot.nft)."
                  % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "flush set inet vendorwall_state quarantine"]
@@ -312,9 +331,12 @@ def op_quarantine(req):
     vendors = [_match(NAME, v, "vendors[%d]" % i) for i, v in enumerate(_items(req, "vendors"))]
     ans: Dict[str, Any] = {"ok": True, "failed": [], "no_keep": False, "rc": None, "txn_output": "", "conns": None,
            "conntrack_missing": False, "t0": None, "t1": None}
-    before, set_error = _sets()
+    q, set_error, chain, chain_error = _state()
+    # the policy's render-time set: a restore changes it; an isolate does not (listed once, afterwards)
+    iso = _address_set(POLICY, ISOLATED)[0] if action != "isolate" else None
+    before = {"quarantine": q, "isolated": iso}
     ans["before"], ans["set_error"] = before, set_error
-    ans["chain"], ans["chain_error"] = _chain()
+    ans["chain"], ans["chain_error"] = chain, chain_error
     if before["quarantine"] is None:
         ans["after"] = before
         return ans
@@ -373,9 +395,12 @@ def op_quarantine(req):
                     r, _o = _apply([_element_cmd("delete", (el["family"], el["table"]), el["name"], [v])])
                     if r != 0:
                         ans["failed"].append(_val(v))
-    ans["after"], err = _sets()
-    ans["set_error"] = ans["set_error"] or err
-    ans.update(persist(req.get("persist_dir") or ""))
+    listed: Dict[str, Any] = {}
+    ans.update(persist(req.get("persist_dir") or "", listed))  # lists the sets (under its lock) into listed
+    if action == "isolate":
+        ans["before"]["isolated"] = listed.get("isolated")  # unchanged by an isolation
+    ans["after"] = {"quarantine": listed.get("quarantine"), "isolated": listed.get("isolated")}
+    ans["set_error"] = ans["set_error"] or listed.get("error", "")
     return ans
 
 
