@@ -43,18 +43,32 @@ def _q(path: str) -> str:
     return shlex.quote(path)
 
 
-def upload_command(text: str, path: str) -> str:
-    """One line: decode the payload, check its sha256 on the device, move it into place."""
+CHUNK = 32768  # base64 characters per command line: the session's terminal is 65535 columns wide
+
+
+def upload_commands(text: str, path: str) -> list[str]:
+    """Command lines, each under the terminal's width whatever the file's size: the payload in base64
+    chunks appended to ``<path>.b64``, then decoded, its sha256 checked on the device, moved into place."""
     data = text.encode()
     digest = hashlib.sha256(data).hexdigest()
     b64 = base64.b64encode(data).decode()
-    tmp = path + ".tmp"
-    return (f"echo {b64} | base64 -d > {_q(tmp)} && echo {_q(f'{digest}  {tmp}')} | sha256sum -c --status "
-            f"&& mv -f {_q(tmp)} {_q(path)} && echo __VW_UPLOADED")
+    tmp, part = path + ".tmp", path + ".b64"
+    chunks = [b64[i:i + CHUNK] for i in range(0, len(b64), CHUNK)] or [""]
+    out = [f"printf %s {chunks[0]} > {_q(part)}"] + [f"printf %s {c} >> {_q(part)}" for c in chunks[1:]]
+    out.append(f"base64 -d {_q(part)} > {_q(tmp)} && rm -f {_q(part)} && echo {_q(f'{digest}  {tmp}')} | "
+               f"sha256sum -c --status && mv -f {_q(tmp)} {_q(path)} && echo __VW_UPLOADED")
+    return out
+
+
+def upload_command(text: str, path: str) -> str:
+    """The upload as one line (small files; :func:`upload_commands` for any size)."""
+    return " && ".join(upload_commands(text, path))
 
 
 def upload(s: Session, text: str, path: str) -> None:
-    _, out = s.run(upload_command(text, path))
+    out = ""
+    for cmd in upload_commands(text, path):
+        _, out = s.run(cmd)
     if "__VW_UPLOADED" not in out:
         raise DeployError(s.t.device, s.t.platform, f"upload {path}", f"checksum mismatch: {out.strip()[:200]}")
 
