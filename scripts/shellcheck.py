@@ -39,7 +39,9 @@ def generated() -> Iterator[tuple[str, str]]:
     from vendorwall.lab import bastion, runner
 
     pending, rb = f"{RD}/pending.20261128T090000-001", f"{RD}/rollback.nft.20261128T090000-001"
-    yield "nft-upload", nftables.upload_command("table inet vendorwall_policy {\n}\n", f"{RD}/intended.nft")
+    for i, line in enumerate(nftables.upload_commands("table inet vendorwall_policy {\n}\n" * 3000,
+                                                      f"{RD}/intended.nft")):
+        yield f"nft-upload-{i}", line
     yield "nft-listing", planning.listing_command()
     yield "nft-listings", nftables.listings_command(f"{RD}/intended.nft")
     yield "nft-prepare", nftables.prepare_command(RD, 10, SHA)
