@@ -177,7 +177,8 @@ def test_06_unreachable_firewall_named_others_isolated_rerun_finishes(iso_lab, c
         out, err = capsys.readouterr()
         print(out, err)
         assert rc == 1
-        assert f"NOT ISOLATED on 1 of 4 devices: {dev} (connect)" in out
+        assert f"NOT ISOLATED: 1 of 4 devices failed: {dev} (connect)" in out
+        assert "vendor flows still open" in out and "NOT CUT vitalis" in out  # what the failure leaves open
         assert f"{dev}" in err and "NOT done" in err and "rerun the same command" in err
         assert took < 10
         for other in iso_lab.state.firewalls:
