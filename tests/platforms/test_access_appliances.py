@@ -91,7 +91,7 @@ def test_grant_opens_and_closes_the_window(deployed, fw, tmp_path) -> None:
     assert closed.exit == 0, closed.lines
     assert _window(plat, devs[plat], system) == "closed"
     events = [e["event"] for e in grants.journal.read(jpath)]
-    assert events == ["opened", "closed"]
+    assert events == ["opening", "opened", "closed"]  # "opening": journaled before any firewall is touched
     # a second close: the journal says it is no longer live
     again = grants.close_grant(model, gid, access_devices.ConnOptions(), jpath)
     assert again.data["result"] == "not live"
