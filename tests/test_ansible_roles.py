@@ -81,14 +81,16 @@ def test_a_lab_deploy_reaches_only_the_labs_devices(tmp_path: Path) -> None:
 
 def test_actor_from_awx_variables() -> None:
     assert actor.from_vars({"awx_user_name": "alice", "awx_job_id": 42, "tower_user_name": "old"}) == \
-        {"user": "alice", "job_id": 42, "via": "awx"}
+        {"user": "alice", "job_id": 42, "platform": "awx"}
     assert actor.from_vars({"tower_user_name": "bob", "tower_job_id": 7}) == {"user": "bob", "job_id": 7,
-                                                                               "via": "tower"}
+                                                                               "platform": "tower"}
     assert actor.from_vars({"inventory_hostname": "x"}) == {}
-    actor.set_current({"user": "alice", "job_id": 42, "via": "awx", "junk": 1})
+    actor.set_current({"user": "alice", "job_id": 42, "platform": "awx", "junk": 1})
     try:
-        who = actor.apply({"user": "runner", "uid": 1000, "host": "pod"})
-        assert who == {"user": "alice", "uid": 1000, "host": "pod", "runner": "runner", "job_id": 42, "via": "awx"}
+        # a sudo caller's "via" (vendorwall.journal.who) is kept: the platform has its own key
+        who = actor.apply({"user": "runner", "uid": 1000, "host": "pod", "via": "bob"})
+        assert who == {"user": "alice", "uid": 1000, "host": "pod", "runner": "runner", "job_id": 42,
+                       "platform": "awx", "via": "bob"}
     finally:
         actor.set_current(None)
     assert actor.apply({"user": "me"}) == {"user": "me"}

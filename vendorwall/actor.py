@@ -23,7 +23,7 @@ AWX_VARS = {
     "schedule": ("awx_schedule_name", "tower_schedule_name"),
     "controller": ("awx_host", "tower_host"),
 }
-KEYS = ("user", "email", "job_id", "job_template", "workflow_job_id", "schedule", "controller", "via")
+KEYS = ("user", "email", "job_id", "job_template", "workflow_job_id", "schedule", "controller", "platform")
 
 
 def from_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,8 @@ def from_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
                 out[key] = value if isinstance(value, int) else str(value)
                 break
     if out:
-        out["via"] = "awx" if any(n.startswith("awx_") and variables.get(n) not in (None, "")
+        # "platform", not "via": a journal's "via" is the SUDO_USER of the run (vendorwall.journal.who)
+        out["platform"] = "awx" if any(n.startswith("awx_") and variables.get(n) not in (None, "")
                                   for names in AWX_VARS.values() for n in names) else "tower"
     return out
 

@@ -98,7 +98,7 @@ def who() -> dict[str, Any]:
     can set; ``SUDO_USER`` is recorded as ``via``), uid and host; the AWX/AAP user and job id when the run
     comes from there: the environment's AWX_USER_NAME/AWX_JOB_ID (awx_user, awx_job), and the actor the
     Ansible modules were given (:mod:`vendorwall.actor`: the person becomes ``user``, the account that ran
-    ``runner``, ``via`` is then ``awx``)."""
+    ``runner``, ``platform`` says ``awx`` or ``tower``)."""
     uid = os.getuid()
     try:
         user = pwd.getpwuid(uid).pw_name

@@ -87,7 +87,7 @@ def test_isolate_from_a_fresh_checkout_journals_the_awx_user(lab, tmp_path):
     sd = state.StateDir.for_inventory("inventories/example")
     entries = journal.read(sd.journal("incident"))
     who = entries[-1]["who"]
-    assert who["user"] == "alice.martin" and who["job_id"] == 4243 and who["via"] == "awx", who
+    assert who["user"] == "alice.martin" and who["job_id"] == 4243 and who["platform"] == "awx", who
     assert who["runner"] and who["runner"] != "alice.martin"  # the account that really ran
     assert not journal.verify(sd.journal("incident"))
     assert runner.LabState.load(lab.lab_dir) is not None
