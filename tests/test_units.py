@@ -421,8 +421,14 @@ def test_until_and_window_rendered_in_their_own_sets(tmp_path: Path) -> None:
     assert {"until_20270930_tcp", "window_tue_thu_0800_1200_until_20270630_tcp", "ondemand_any"} <= sets
     assert f"@until_20270930_tcp meta time < {int(dt.datetime(2027, 10, 1, tzinfo=dt.UTC).timestamp())} accept" \
         in text
-    assert '@window_tue_thu_0800_1200_until_20270630_tcp meta day { "Tuesday", "Thursday" } ' \
-           'meta hour "08:00"-"12:00" meta time <' in text
+    # a window: UTC per daylight-saving period of the site's time zone (Europe/Paris: 08:00 is 07:00 UTC in
+    # winter, 06:00 in summer), the last period ending with the access's until (2027-06-30)
+    end = int(dt.datetime(2027, 7, 1, tzinfo=dt.UTC).timestamp())
+    assert '@window_tue_thu_0800_1200_until_20270630_tcp meta time < 1806195600 meta day { "Tuesday", "Thursday" } ' \
+           "meta hour 25200-39600 meta mark set" in text
+    assert f'@window_tue_thu_0800_1200_until_20270630_tcp meta time >= 1806195600 meta time < {end} meta day ' \
+           '{ "Tuesday", "Thursday" } meta hour 21600-36000 meta mark set' in text
+    assert "@window_tue_thu_0800_1200_until_20270630_tcp meta mark & 0x00800000 == 0x00800000 accept" in text
 
 
 # --------------------------------------------------------------------------- errors
