@@ -9,6 +9,7 @@ the severity exists.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -208,3 +209,66 @@ def test_invalid_base_reported_from_the_worker_process(vw: Run, scratch: Path) -
         assert rc == 2 and out == ""
         assert err.startswith("error: the base (bad (")
         assert "error: bad:inventories/example/vendorwall/vendors/tomora.yml:" in err and "contract ended" in err
+
+
+# --------------------------------------------------------------------------- the isolation record of a review
+
+
+def test_sides_from_git_render_the_reviewed_inventorys_isolation_and_create_no_state(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each side materialised from git lives in a temporary directory (``base-XXXX``, ``head-XXXX``): it
+    used to read (and create) a state directory of that name, one more empty directory in the state
+    base per review, and to render without the quarantine of the vendors isolated now. Both sides now
+    render the reviewed inventory's isolation, and the state base is left as it was."""
+    import datetime as dt
+
+    from vendorwall.isolate.isolated import Entry, Isolation
+    from vendorwall.render.nftables import ISOLATED_MARK
+    from vendorwall.review.gitsrc import Repo
+    from vendorwall.review.sides import compile_both
+
+    base = tmp_path / "state-base"
+    base.mkdir()
+    monkeypatch.setenv("VENDORWALL_STATE_DIR", str(base))
+    monkeypatch.chdir(repo)
+    iso = Isolation({"tomora": Entry("tomora", "2026-11-30T08:00:00Z", "drill")})
+    git_repo = Repo.find(rs.INVENTORY)
+    revs = git_repo.resolve("main", "--base"), git_repo.resolve("change/permanent_added", "--head")
+    for jobs in (1, 2):
+        texts = {}
+        for label, record in (("none", None), ("isolated", iso)):
+            work = tmp_path / f"work-{label}-{jobs}"
+            work.mkdir()
+            sides, errors, _ = compile_both(git_repo, *revs, dt.date.fromisoformat(rs.NOW.isoformat()), str(work),
+                                            jobs, record)
+            assert errors == []
+            texts[label] = {side: {d: r.text for d, r in c.configs.items()} for side, c in sides.items()}
+        for side in ("base", "head"):
+            fw_none = {d: t for d, t in texts["none"][side].items() if ISOLATED_MARK in t}
+            fw_iso = {d: t for d, t in texts["isolated"][side].items() if d in fw_none}
+            assert fw_none, f"{side}: no nftables firewall rendered"
+            assert all(ISOLATED_MARK + "none" in t for t in fw_none.values())
+            assert all(ISOLATED_MARK + "tomora" in t for t in fw_iso.values()), side
+    assert sorted(p.name for p in base.iterdir()) == []
+
+
+def test_an_isolated_vendor_does_not_show_every_firewall_as_changed(
+        vw: Run, scratch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The working tree (head) rendered the quarantine of the vendors isolated now, the base from git did
+    not (it looked for the record of its temporary directory): with one vendor isolated, a one-line
+    change showed every firewall as changed. Both sides now render the reviewed inventory's record."""
+    from vendorwall.isolate import isolated
+
+    base = tmp_path / "state-base"
+    monkeypatch.setenv("VENDORWALL_STATE_DIR", str(base))
+    monkeypatch.chdir(scratch)
+    args = ("diff", rs.INVENTORY, "--base", "main", "--format", "json", *NOW)
+    rc, out, _ = vw(*args)
+    assert rc == 0 and json.loads(out)["devices"] == []  # nothing changed yet
+    record = isolated.path_of(str(scratch / rs.INVENTORY))
+    os.makedirs(os.path.dirname(record), mode=0o700)
+    isolated.write(record, isolated.Isolation({"tomora": isolated.Entry("tomora", "2026-11-30T08:00:00Z", "drill")}))
+    rc, out, _ = vw(*args)
+    assert rc == 0 and json.loads(out)["devices"] == []
+    assert sorted(p.name for p in base.iterdir()) == [rs.INVENTORY.rsplit("/", 1)[-1]]
+

@@ -153,7 +153,7 @@ def _review(inventory: str, base_rev: str, head_rev: str | None, now: dt.date, s
     base = repo.resolve(base_rev, "--base")
     head = repo.resolve(head_rev, "--head") if head_rev else WORKING_TREE
     with tempfile.TemporaryDirectory(prefix="vendorwall-diff-") as tmp:
-        sides, errors, stats = compile_both(repo, base, head, now, tmp, jobs)
+        sides, errors, stats = compile_both(repo, base, head, now, tmp, jobs, isolation)
     if errors:
         raise ReviewInvalid(errors)
     t1 = time.perf_counter()

@@ -34,6 +34,7 @@ from typing import Any
 
 from .. import allocate, inventory, pipeline, schema
 from ..errors import Diagnostic, UsageError, VendorwallError
+from ..isolate.isolated import Isolation
 from ..model import Inventory, Segment
 from ..render import Rendered
 from .compare import FlowFacts, FlowKey, side_flows
@@ -195,10 +196,15 @@ def root_of(name: str, repo: Repo, revision: Revision, workdir: str) -> str:
 
 
 def compile_side(name: str, repo: Repo, revision: Revision, root: str, now: dt.date,
-                 with_inventory: bool = True) -> Compiled:
-    """Compile one side; raises :class:`SideInvalid` when its inventory does not validate."""
+                 with_inventory: bool = True, isolation: Isolation | None = None) -> Compiled:
+    """Compile one side; raises :class:`SideInvalid` when its inventory does not validate.
+
+    ``isolation``: the vendors isolated now (the reviewed inventory's record; None: nobody). Both
+    sides render the same quarantine, and a side materialised from git in a temporary directory
+    never reads or creates a state directory named after that directory."""
     try:
-        res = pipeline.run(root, now, shown_root=repo.shown, check_lock=False)
+        res = pipeline.run(root, now, shown_root=repo.shown, check_lock=False,
+                           isolation=isolation if isolation is not None else Isolation())
     except VendorwallError as exc:
         raise SideInvalid(name, revision, repo.shown, exc.diagnostics) from None
     inv = res.inventory if with_inventory else None
@@ -222,7 +228,8 @@ def default_jobs() -> int:
 
 
 def compile_both(repo: Repo, base: Revision, head: Revision, now: dt.date, workdir: str,
-                 jobs: int | None = None) -> tuple[dict[str, Compiled], list[SideInvalid], Stats]:
+                 jobs: int | None = None, isolation: Isolation | None = None,
+                 ) -> tuple[dict[str, Compiled], list[SideInvalid], Stats]:
     jobs = default_jobs() if jobs is None else max(1, min(jobs, 2))
     if jobs > 1 and "fork" not in multiprocessing.get_all_start_methods():
         jobs = 1
@@ -251,7 +258,7 @@ def compile_both(repo: Repo, base: Revision, head: Revision, now: dt.date, workd
         with cache.installed():
             for name in ("base", "head"):
                 try:
-                    out[name] = compile_side(name, repo, revs[name], roots[name], now)
+                    out[name] = compile_side(name, repo, revs[name], roots[name], now, True, isolation)
                 except SideInvalid as exc:
                     errors.append(exc)
         return out, errors, stats
@@ -262,9 +269,10 @@ def compile_both(repo: Repo, base: Revision, head: Revision, now: dt.date, workd
         for key, parsed, checked in worker.result():
             cache.put(key, parsed, checked)
     # 2. compile: a forked worker compiles the base (without its inventory), this process the head
-    with cache.installed(), _Fork(compile_side, "base", repo, base, roots["base"], now, False) as worker:
+    with cache.installed(), _Fork(compile_side, "base", repo, base, roots["base"], now, False,
+                                       isolation) as worker:
         try:
-            out["head"] = compile_side("head", repo, head, roots["head"], now)
+            out["head"] = compile_side("head", repo, head, roots["head"], now, True, isolation)
         except SideInvalid as exc:
             errors.append(exc)
         try:
