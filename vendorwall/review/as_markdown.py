@@ -23,13 +23,20 @@ MARK = "<!-- vendorwall-diff -->"  # lets a CI job find and update its previous 
 SUMMARY_DEVICES = 8  # devices named in the summary line; the network section names them all
 
 
+LINE_BREAK = re.compile(r"[ \t]*(?:\r\n|[\n\r\v\f\x85\u2028\u2029])\s*")
+
+
 def esc(text: str) -> str:
-    """Plain text in Markdown and inline HTML: no markup, no table breaks."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    """Plain text in Markdown and inline HTML: no markup, no table breaks. A line break of free text (a
+    title, a justification of the change under review) is a space: it would end a table row or start a
+    paragraph, a heading or a list item of the author's choosing."""
+    return (LINE_BREAK.sub(" ", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|")
             .replace("*", "\\*").replace("_", "\\_").replace("`", "\\`").replace("[", "\\["))
 
 
 def code(text: str) -> str:
+    text = LINE_BREAK.sub(" ", text)  # a file name of the tree under review may hold line breaks too
     return f"`{text}`" if "`" not in text else f"`` {text} ``"
 
 
