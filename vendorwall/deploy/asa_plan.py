@@ -11,6 +11,8 @@ changed access list is built complete under the name not in use, bound at once w
 list bound on the ASA is a refusal (an ASA has one), never replaced.
 
 State is never overwritten: ``vw-quarantine``'s members and the ``vw-od-*`` time-ranges, once present.
+The rendered quarantine (the vendors isolated at render time) is added to the live one: its missing
+``network-object`` lines, never a live one removed.
 Commands: subinterfaces, object-groups and time-ranges (created or changed line by line), the access
 list swap, then what the intent no longer has (object-groups, time-ranges, subinterfaces, stray
 ``vw-global-*`` lists), once nothing bound uses them.
@@ -106,6 +108,10 @@ def plan_asa(device: str, running: str, intended: str) -> AsaPlan:
             cmds += [head, *(f" {x}" for x in body)]
         elif not is_state(head):
             sub = _block_changes(head, cur, body)
+            if sub:
+                cmds += [head, *(f" {x}" for x in sub)]
+        elif head == f"object-group network {QUARANTINE}":  # the rendered quarantine added, no live member removed
+            sub = [x for x in body if x.startswith("network-object ") and x not in cur]
             if sub:
                 cmds += [head, *(f" {x}" for x in sub)]
     # the access list: swapped whole when it differs

@@ -12,7 +12,9 @@ What vendorwall owns on a FortiGate, and therefore compares, changes and deletes
 
 State objects (``vw-quarantine`` members, the ``vw-od-*`` grant windows) are created when missing
 and otherwise left as they run, and the quarantine's addresses (``vw-q-*``) are isolation's, never
-the deploy's: a deploy never lifts an isolation or closes an open grant.
+the deploy's: a deploy never lifts an isolation or closes an open grant. The rendered quarantine
+(the vendors isolated at render time) is added to the live one: its ``vw-q-*`` addresses created or
+corrected, its members appended when missing (``append member``), never a live member removed.
 Everything else on the FortiGate is neither compared nor changed.
 
 Commands: creations and updates table by table in dependency order (interfaces, zones, addresses,
@@ -137,6 +139,10 @@ def plan_fortios(device: str, running: str, intended: str, *, id_base: int = 900
             body: list[str] = []
             for attr, values in e.settings.items():
                 if cur is not None and attr in state:
+                    if (t, attr) == ("firewall addrgrp", "member"):  # the quarantine: render-time members added
+                        missing = [v for v in values if v not in cur.settings.get(attr, [])]
+                        if missing:
+                            body.append(f"        append member {_fmt(missing, True)}")
                     continue  # live state: never overwritten
                 if cur is None or cur.settings.get(attr) != values:
                     body.append(f"        set {attr} {_fmt(values, _quoted(t, attr))}")
@@ -191,4 +197,4 @@ def satisfied(running: str, intended: str) -> list[str]:
     """What still differs after applying (empty: the device runs the intent). State attributes and
     policy ids are not compared; policy order is (vendorwall's block, in order)."""
     p = plan_fortios("", running, intended)
-    return [c for c in p.commands if c.strip().startswith(("set ", "unset ", "delete ", "move "))]
+    return [c for c in p.commands if c.strip().startswith(("set ", "unset ", "delete ", "move ", "append "))]

@@ -10,6 +10,11 @@ reverts the candidate (``load config from running-config.xml``: nothing applied,
 A verification failure after the commit sends the calls that restore the backup's state and commits
 again. Locks are always released (a lock left by a lost session expires with the admin session).
 
+The rendered quarantine (``<register tag="vw-quarantine">``: the vendors isolated at render time) is
+registered first, the missing prefixes only, persistent, in one User-ID call (as ``vendorwall isolate``
+does; no commit needed), so a commit that introduces a new entry path of an isolated vendor finds it
+closed already. A deploy never unregisters: ``vendorwall restore`` does.
+
 Never run against a real PAN-OS (none in this project's lab): tested against an XML API simulator
 (tests/platforms/fakepanos.py) driven through this module. See docs/platforms.md.
 """
@@ -103,6 +108,11 @@ def push(target: Target, text: str, opts: Options | None = None, *,
         running = candidate(s, text)
         p = pp.plan_panos(target.device, running, text)
         res.changed, res.diff, res.commands, res.before, res.after = p.changed, p.diff, p.commands, p.before, p.after
+        reg = _quarantine_message(s, text)
+        if reg:  # the render-time quarantine, registered before the commit that may open a new entry path
+            res.changed, res.commands = True, [f"user-id {reg}", *res.commands]
+            if not opts.check:
+                _register(s, target, text, reg)
         if not p.changed or opts.check:
             return res
         res.backup = _backup(target, running, opts.backups)
@@ -136,6 +146,27 @@ def push(target: Target, text: str, opts: Options | None = None, *,
         with contextlib.suppress(Exception):
             s.close()
         res.seconds = time.monotonic() - t0
+
+
+def _quarantine_message(s: Any, text: str) -> str:
+    """The User-ID message registering the file's render-time quarantine (``<register tag="vw-quarantine">``)
+    that the firewall does not hold yet; empty when nothing is missing."""
+    from ..devices import panos as driver  # the driver imports this module
+
+    want = parse(text).registered.get(driver.QUARANTINE, [])
+    if not want:
+        return ""
+    have = set(driver.parse_state(s.op(driver.STATE)).quarantine)
+    missing = [n for n in want if n not in have]
+    return driver.quarantine_message(missing) if missing else ""
+
+
+def _register(s: Any, target: Target, text: str, message: str) -> None:
+    s.user_id(message)
+    left = _quarantine_message(s, text)
+    if left:
+        raise VerifyError(target.device, target.platform, "user-id",
+                          "the render-time quarantine is not registered after the call: " + left)
 
 
 def _rollback(s: Any, now: str, backup: str) -> bool:

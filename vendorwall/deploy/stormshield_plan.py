@@ -12,6 +12,8 @@ What vendorwall owns on an SNS firewall, and therefore compares, changes and del
 
 State is never overwritten: the quarantine group's members, the ``vw-q-*`` objects isolation creates
 and the ``vw-od-*`` time objects grants open (created when missing, otherwise left as they run).
+The rendered quarantine (the vendors isolated at render time) is added to the live one: its ``vw-q-*``
+objects created or corrected, the missing members added to ``vw-quarantine``, never a live one removed.
 Everything else on the firewall is neither compared nor changed.
 
 Commands come in phases, each closed by its activation: interfaces (``CONFIG NETWORK ACTIVATE``);
@@ -172,9 +174,10 @@ def plan_stormshield(device: str, running: str, intended: str, *, slot: int = 9)
             objs.append(_object_command(name, kind, attrs))
     for name, members in want.members.items():
         kind = want.objects[name][0]
-        if name == QUARANTINE and name in have.objects:
-            continue  # isolation's members
         now = have.members.get(name, []) if name in have.objects else []
+        if name == QUARANTINE and name in have.objects:  # isolation's members: the rendered ones added, none removed
+            objs += [f"CONFIG OBJECT {kind.upper()} ADDTO group={q(name)} node={q(m)}" for m in members if m not in now]
+            continue
         objs += [f"CONFIG OBJECT {kind.upper()} ADDTO group={q(name)} node={q(m)}" for m in members if m not in now]
         objs += [f"CONFIG OBJECT {kind.upper()} REMOVEFROM group={q(name)} node={q(m)}" for m in now
                  if m not in members]

@@ -17,6 +17,10 @@ specs, see docs/platforms.md), from the platform-neutral rule base of :mod:`vend
 
 ``vw-quarantine``'s members and the ``vw-od-*`` time-ranges are *state*: a deploy creates them when
 missing and never overwrites what isolation and grants put in them (``vendorwall.deploy.asa``).
+``vw-quarantine`` carries the vendors isolated at render time (their entry paths and, with scope segment,
+the segments this firewall routes): one ``network-object`` each, as ``vendorwall isolate`` adds it, so
+the top deny ACEs close them; a deploy adds the missing ones and never removes a live one
+(``vendorwall restore`` does), so a redeploy or a new VPN pool of an isolated vendor stays closed.
 """
 
 from __future__ import annotations
@@ -108,10 +112,14 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                                           f"nameif vw{s.vlan}", f"security-level {level}",
                                           f"ip address {s.gateway} {s.subnet.netmask}"])
                   for s in intent.segments]
+    quarantined = sorted(intent.quarantine, key=lambda e: fp.net_key(e.prefix))
     groups = []
     for g in rs.groups.values():
         body = [f"description {clean(g.comment)}"]
-        body += [PLACEHOLDER] if g.state else [network_object(ip_network(str(n))) for n in g.nets]
+        if g.state:  # the quarantine: the placeholder, then the vendors isolated at render time
+            body += [PLACEHOLDER, *(network_object(e.prefix) for e in quarantined)]
+        else:
+            body += [network_object(ip_network(str(n))) for n in g.nets]
         groups.append((f"object-group network {g.name}", body))
     for svc in rs.services.values():
         body = [f"description {clean(svc.comment)}"]
@@ -121,6 +129,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     ranges = [(f"time-range {s.name}", time_range_lines(s)) for s in rs.schedules.values()]
     lines = [line for p in rs.policies for line in aces(acl, p, rs.services, lim.get("remark_max", 100))]
     text = template("firewall", "asa", device=intent.device, site=intent.site, now=model.now.isoformat(),
+                    isolated=fp.isolated_names(model),
                     blocks=[*(("interface " + n, b) for n, b in interfaces), *groups, *ranges],
                     acl_lines=lines, binding=f"access-group {acl} global")
     n_aces = sum(1 for x in lines if " extended " in x)

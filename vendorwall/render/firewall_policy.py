@@ -31,7 +31,7 @@ import hashlib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-from ..model import DeviceIntent, Model, Rule, Segment, Window
+from ..model import DeviceIntent, Model, QuarantineElement, Rule, Segment, Window
 
 QUARANTINE = "vw-quarantine"
 VENDOR_SOURCES = "vw-vendor-sources"
@@ -52,6 +52,22 @@ def cut(text: str, limit: int) -> str:
 
 def net_key(n: IPv4Network) -> tuple[int, int]:
     return int(n.network_address), n.prefixlen
+
+
+def isolated_names(model: Model) -> str:
+    """``acme (access), beta (segment)``: the vendors isolated at render time (``none``), for a header line."""
+    return ", ".join(f"{v} ({s})" for v, s in sorted(model.isolated.items())) or "none"
+
+
+def q_name(n: IPv4Network) -> str:
+    """The quarantine object of one prefix, as the appliance drivers name it (``vw-q-<address>[_<len>]``)."""
+    return f"vw-q-{n.network_address}" if n.prefixlen == 32 else f"vw-q-{n.network_address}_{n.prefixlen}"
+
+
+def quarantine_comment(e: QuarantineElement) -> str:
+    """``vw-isolate <vendor> <kind> <name>``: the comment isolation puts on the element (so a render and a
+    live isolation write the same object, and restore finds it by vendor)."""
+    return f"vw-isolate {e.vendor} {e.kind} {e.name}"
 
 
 def port_ranges(ports: tuple[int, ...]) -> list[tuple[int, int]]:

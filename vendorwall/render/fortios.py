@@ -22,6 +22,11 @@ What it prints (syntax checked against the FortiOS CLI reference and the argumen
 
 ``vw-quarantine`` and the ``vw-od-*`` schedules are *state*: a deploy creates them when missing
 and never overwrites what isolation and grants put in them (see ``vendorwall.deploy.fortios``).
+The quarantine carries the vendors isolated at render time (the controller's isolation record, by
+identity: their entry paths and, with scope segment, the segments this firewall routes): one address
+``vw-q-<prefix>`` each, exactly as ``vendorwall isolate`` creates it, members of ``vw-quarantine``; a
+deploy adds the missing ones (never removes a live member: ``vendorwall restore`` does), so a redeploy,
+a rebuilt FortiGate or a new VPN pool of an isolated vendor is closed in the same transaction.
 Management access to the FortiGate itself (trusted hosts, local-in policies) is never touched.
 """
 
@@ -35,6 +40,7 @@ from ipaddress import IPv4Network
 from ..errors import Diagnostic
 from ..model import DeviceIntent, Model, Rule, Segment, Window
 from ..platforms.registry import Platform
+from . import firewall_policy as fp
 from . import register, template
 
 DAYS = {"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday", "fri": "friday",
@@ -353,8 +359,16 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         members, comment = b.groups[name]
         b.cfg.add(Entry("firewall addrgrp", name, (("member", qs(sorted(set(members)))),
                                                    ("comment", q(_cut(comment, 255))))))
+    # the quarantine of the vendors isolated at render time: the addresses isolation itself would create
+    # (vw-q-*, same subnet and comment), so a deploy adds what is missing and isolate/restore find them
+    qmembers = [EMPTY_MEMBER]
+    for e in sorted(intent.quarantine, key=lambda e: fp.net_key(e.prefix)):
+        b.cfg.add(Entry("firewall address", fp.q_name(e.prefix), (
+            ("subnet", f"{e.prefix.network_address} {e.prefix.netmask}"),
+            ("comment", q(fit(fp.quarantine_comment(e), 255))))))
+        qmembers.append(fp.q_name(e.prefix))
     b.cfg.add(Entry("firewall addrgrp", QUARANTINE, (
-        ("member", q(EMPTY_MEMBER)), ("comment", q("vendorwall isolate: quarantined sources and segments"))),
+        ("member", qs(qmembers)), ("comment", q("vendorwall isolate: quarantined sources and segments"))),
         state=True))
     for name in sorted(b.services):
         b.cfg.add(b.services[name])
@@ -390,7 +404,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         b.cfg.add(Entry("firewall policy", str(base + n), tuple(sets)))
     tables = [(t, b.cfg.tables.get(t, [])) for t in TABLES if b.cfg.tables.get(t)]
     text = template("firewall", "fortios", device=intent.device, site=intent.site, now=model.now.isoformat(),
-                    tables=tables, vdom=plat.defaults.get("vdom", "root"))
+                    tables=tables, vdom=plat.defaults.get("vdom", "root"), isolated=fp.isolated_names(model))
     n_pol = len(b.cfg.tables.get("firewall policy", []))
     summary = {"rules": len([r for r in intent.rules if r.kind != "management"]), "elements": n_pol,
                "segments": len(intent.segments), "policies": n_pol}

@@ -14,6 +14,10 @@ with what the firewall holds and sends only what differs. From the platform-neut
 - the dynamic address groups filled at run time by tag registration (User-ID API, no commit):
   ``vw-quarantine`` (isolation) and ``vw-od-<system>`` (grants register the system's addresses with a
   timeout; the group's description lists them);
+- ``<register tag="vw-quarantine">``: the quarantine of the vendors isolated at render time (their entry
+  paths and, with scope segment, the segments this firewall routes), which the deploy registers with the
+  quarantine tag (persistent, as ``vendorwall isolate`` does) before it commits: a redeploy, a rebuilt
+  firewall or a new VPN pool of an isolated vendor stays closed; ``vendorwall restore`` unregisters them;
 - the security rules, in order: must-keep flows, the quarantine denies, the allow rules (the on-demand
   ones to their ``vw-od-<system>`` group) with their ended-window denies, the logged default deny to and
   from each vendor zone and from the vendor sources. Every rule logs at session end, vendor access also
@@ -179,7 +183,13 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         sets.append((f"{vp}/schedule", scheds))
     rules = [rule_element(p, lim.get("description_max", 1023)) for p in rs.policies]
     sets.append((f"{vp}/rulebase/security/rules", rules))
+    # the quarantine of the vendors isolated at render time: registered with the quarantine tag (User-ID,
+    # persistent) by the deploy, exactly as vendorwall isolate registers them
+    registered = [(quoteattr(str(x.prefix.network_address) if x.prefix.prefixlen == 32 else str(x.prefix)),
+                   quoteattr(fp.quarantine_comment(x)))
+                  for x in sorted(intent.quarantine, key=lambda x: fp.net_key(x.prefix))]
     text = template("firewall", "panos", device=intent.device, site=intent.site, now=model.now.isoformat(),
-                    vsys=vsys, sets=[(quoteattr(x), els) for x, els in sets if els])
+                    vsys=vsys, sets=[(quoteattr(x), els) for x, els in sets if els],
+                    isolated=e(fp.isolated_names(model)), quarantine_tag=fp.QUARANTINE, registered=registered)
     summary = {"rules": rs.rules, "elements": len(rules), "segments": len(intent.segments), "policies": len(rules)}
     return text, summary, diags

@@ -3,8 +3,9 @@
 - :func:`parse` turns a rendered file into a :class:`PanConfig` (xpath -> child elements);
 - :func:`meaning` computes what the configuration allows (security rules first match in order, zones
   checked against the subinterfaces behind them, schedules as conditions, the on-demand dynamic groups
-  ``vw-od-<system>`` as the addresses their description says grants register, the quarantine group empty
-  until isolation registers prefixes; :mod:`vendorwall.render.evaluate`).
+  ``vw-od-<system>`` as the addresses their description says grants register, the quarantine group as the
+  prefixes the file registers (``<register>``: the vendors isolated at render time), else empty until
+  isolation registers prefixes; :mod:`vendorwall.render.evaluate`).
 
 Used by the meaning tests and the lab (``--as-platform panos``), and by the PAN-OS pusher.
 """
@@ -29,6 +30,8 @@ OD_MARK = "grants register"
 @dataclass
 class PanConfig:
     sets: dict[str, list[ET.Element]] = field(default_factory=dict)  # xpath -> children, in order
+    # tag -> the prefixes the deploy registers with it (<register tag>: the render-time quarantine)
+    registered: dict[str, list[IPv4Network]] = field(default_factory=dict)
 
     def under(self, suffix: str) -> list[ET.Element]:
         """Every child of the xpaths ending with ``suffix`` (``/address``, ``/rulebase/security/rules``...)."""
@@ -43,6 +46,9 @@ def parse(text: str) -> PanConfig:
     cfg = PanConfig()
     for s in root.findall("set"):
         cfg.sets.setdefault(s.get("xpath", ""), []).extend(list(s))
+    for r in root.findall("register"):
+        cfg.registered.setdefault(r.get("tag", ""), []).extend(
+            IPv4Network(e.get("ip", ""), strict=False) for e in r.findall("entry"))
     return cfg
 
 
@@ -70,7 +76,8 @@ def addresses(cfg: PanConfig) -> dict[str, list[IPv4Network]]:
             desc = g.findtext("description") or ""
             if name.startswith(OD_PREFIX) and OD_MARK in desc:
                 return [IPv4Network(x) for x in desc.split(OD_MARK, 1)[1].split()]
-            return []  # filled at run time by tag registration (the quarantine)
+            # filled at run time by tag registration (the quarantine): what the file registers itself
+            return list(cfg.registered.get((g.findtext("dynamic/filter") or "").strip("'"), []))
         return [n for m in _members(g, "static") for n in resolve(m, seen | {name})]
 
     for name in groups:

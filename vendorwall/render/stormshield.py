@@ -17,6 +17,10 @@ docs/platforms.md), from the platform-neutral rule base of :mod:`vendorwall.rend
 
 ``vw-quarantine`` (its members) and the ``vw-od-*`` time objects are *state*: a deploy creates them
 when missing and never overwrites what isolation and grants put in them (``vendorwall.deploy.stormshield``).
+The quarantine carries the vendors isolated at render time (their entry paths and, with scope segment,
+the segments this firewall routes): one object ``vw-q-<prefix>`` each, exactly as ``vendorwall isolate``
+creates it, member of ``vw-quarantine``; a deploy adds the missing ones and never removes a live member
+(``vendorwall restore`` does), so a redeploy or a new VPN pool of an isolated vendor stays closed.
 The firewall's own rules below vendorwall's, its administration access and its implicit rules are
 never touched.
 """
@@ -137,10 +141,16 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     objects = [address_command(n, c) for n, c in sorted(addr.items(), key=lambda kv: fp.net_key(kv[0]))]
     objects.append(address_command(PLACEHOLDER, "vendorwall isolate: placeholder of an empty quarantine",
                                    PLACEHOLDER_NAME))
+    # the quarantine of the vendors isolated at render time: the objects isolation itself would create
+    # (vw-q-*, same address and comment), members of vw-quarantine next to the placeholder
+    quarantined = sorted(intent.quarantine, key=lambda e: fp.net_key(e.prefix))
+    objects += [address_command(e.prefix, fp.cut(fp.quarantine_comment(e), 255), fp.q_name(e.prefix))
+                for e in quarantined]
     groups: list[str] = []
     for g in rs.groups.values():
         groups.append(f"CONFIG OBJECT GROUP NEW update=1 name={q(g.name)} comment={q(g.comment)}")
-        members = [PLACEHOLDER_NAME] if g.state else [obj_name(n) for n in g.nets]
+        members = [PLACEHOLDER_NAME, *(fp.q_name(e.prefix) for e in quarantined)] if g.state else \
+            [obj_name(n) for n in g.nets]
         groups += [f"CONFIG OBJECT GROUP ADDTO group={q(g.name)} node={q(m)}" for m in members]
     services: list[str] = []
     for svc in rs.services.values():
@@ -165,6 +175,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                 (f"filter rules, at the top of slot {slot:02d}", rules),
                 ("activate the filter slot", ["CONFIG FILTER ACTIVATE"])]
     text = template("firewall", "stormshield", device=intent.device, site=intent.site, now=model.now.isoformat(),
-                    slot=f"{slot:02d}", sections=[(t, lines) for t, lines in sections if lines])
+                    isolated=fp.isolated_names(model), slot=f"{slot:02d}",
+                    sections=[(t, lines) for t, lines in sections if lines])
     summary = {"rules": rs.rules, "elements": len(rules), "segments": len(intent.segments), "policies": len(rules)}
     return text, summary, diags
