@@ -95,3 +95,105 @@ def test_grant_opens_and_closes_the_window(deployed, fw, tmp_path) -> None:
     # a second close: the journal says it is no longer live
     again = grants.close_grant(model, gid, access_devices.ConnOptions(), jpath)
     assert again.data["result"] == "not live"
+
+
+# --- access list / reconcile: the appliances' open windows are live grants ---------------------------------------
+
+
+def _open(model, fw: str, jpath: str, duration: str = "2h") -> tuple[str, str]:
+    system = _on_demand_system(model, fw)
+    s = model.inventory.systems[system]
+    approver = (s.approvers or model.inventory.vendors[s.vendor].approvers)[0]
+    out = grants.open_grant(model, policy.Request(s.vendor, system, "CHG-43", "alice@chu-exemple.example", approver,
+                                                  duration), access_devices.ConnOptions(), jpath, today=NOW)
+    assert out.exit == 0, out.lines
+    return out.data["grant"], system
+
+
+@pytest.mark.parametrize("fw", ["fw-nord", "fw-sud", "fw-centre", "fw-rive"])
+def test_access_list_shows_an_appliance_grant_and_reconcile_keeps_it(deployed, fw, tmp_path) -> None:
+    """Before: list read the nftables firewalls only, so an appliance grant was missing AND the reconcile that
+    list runs journaled it 'expired' at once ('gone from the firewalls before its expiry')."""
+    model, _devs = deployed
+    jpath = str(tmp_path / "access.jsonl")
+    gid, system = _open(model, fw, jpath)
+    out = grants.list_grants(model, access_devices.ConnOptions(), jpath)
+    assert out.exit == 0, out.lines
+    row = next(r for r in out.data["grants"] if r["grant"] == gid)
+    assert row["system"] == system and row["firewalls"] == [fw]
+    assert [w["window"] for w in row["windows"]] == [f"vw-od-{system}"[:63 if fw != "fw-nord" else 31]]
+    assert 3600 < row["seconds_left"] <= 2 * 3600 + 60
+    assert any(line.startswith(gid) and "window vw-od-" in line for line in out.lines), out.lines
+    assert out.data["expired"] == [] and out.data["unreachable"] == {}
+    live, errors = grants.read_live(model, access_devices.ConnOptions(), jpath)
+    assert gid in live and not errors
+    assert grants.reconcile(jpath, live, errors, detected_by="reconcile") == []
+    assert "expired" not in [e["event"] for e in grants.journal.read(jpath)]
+    # closing it: the window closes, the next list shows nothing live and journals no expiry
+    assert grants.close_grant(model, gid, access_devices.ConnOptions(), jpath).exit == 0
+    after = grants.list_grants(model, access_devices.ConnOptions(), jpath)
+    assert after.data["grants"] == [] and after.data["expired"] == []
+
+
+def test_reconcile_journals_an_appliance_grant_whose_window_was_closed_outside_vendorwall(deployed, tmp_path) -> None:
+    model, _devs = deployed
+    jpath = str(tmp_path / "access.jsonl")
+    gid, system = _open(model, "fw-rive", jpath)
+    closed = appliances.grant_close(Target("fw-rive", "asa", "192.0.2.9"), system, [], [])  # by hand, on the ASA
+    assert closed.ok, closed.error
+    out = grants.list_grants(model, access_devices.ConnOptions(), jpath)
+    assert out.data["expired"] == [gid] and out.data["grants"] == []
+    last = grants.journal.read(jpath)[-1]
+    assert last["event"] == "expired" and last["grant"] == gid and last["on_time"] is False
+
+
+def test_an_appliance_grant_past_its_journaled_expiry_is_reconciled_on_time(deployed, tmp_path, monkeypatch) -> None:
+    model, _devs = deployed
+    jpath = str(tmp_path / "access.jsonl")
+    gid, _system = _open(model, "fw-centre", jpath, "1h")  # PAN-OS: the registration's timeout is the device's
+    later = grants.time.time() + 2 * 3600
+    monkeypatch.setattr(grants.time, "time", lambda: later)
+    live, errors = grants.read_live(model, access_devices.ConnOptions(), jpath)
+    assert gid not in live and not errors  # the simulator keeps the registration: the journaled expiry decides
+    assert grants.reconcile(jpath, live, errors, detected_by="reconcile") == [gid]
+    assert grants.journal.read(jpath)[-1]["on_time"] is True
+
+
+def test_an_unreadable_appliance_is_said_and_stops_the_reconcile(deployed, tmp_path, monkeypatch) -> None:
+    from vendorwall.deploy.errors import ConnectError
+
+    model, _devs = deployed
+    jpath = str(tmp_path / "access.jsonl")
+    gid, _system = _open(model, "fw-sud", jpath)
+
+    class Down:
+        def __init__(self, t: Target) -> None:
+            self.t = t
+
+        def open(self) -> None:
+            raise ConnectError(self.t.device, self.t.platform, "connect", "connection refused")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setitem(appliances.SESSIONS, "stormshield", Down)
+    out = grants.list_grants(model, access_devices.ConnOptions(), jpath)
+    assert out.exit == 1
+    assert any(line.startswith("UNREACHABLE fw-sud") and "windows could not be read" in line for line in out.lines)
+    assert out.data["expired"] == [] and gid not in [r["grant"] for r in out.data["grants"]]
+    assert "expired" not in [e["event"] for e in grants.journal.read(jpath)]
+
+
+def test_a_window_no_open_grant_explains_is_listed_not_hidden(deployed, tmp_path) -> None:
+    model, _devs = deployed
+    system = _on_demand_system(model, "fw-nord")
+    import datetime as dt
+
+    start = dt.datetime.now(dt.UTC)
+    opened = appliances.grant_open(Target("fw-nord", "fortios", "192.0.2.9"), system, [], start,
+                                   start + dt.timedelta(hours=1))  # by hand, outside vendorwall
+    assert opened.ok, opened.error
+    out = grants.list_grants(model, access_devices.ConnOptions(), str(tmp_path / "access.jsonl"))
+    row = next(r for r in out.data["grants"] if r["grant"] == grants.NO_ID)
+    assert row["firewalls"] == ["fw-nord"] and row["windows"][0]["window"].startswith("vw-od-")
+    assert any("not in the journal" in line for line in out.lines)

@@ -8,7 +8,8 @@
     vendorwall access open INVENTORY --vendor X --system Y --ticket T --requester R --approver A --duration 4h
                                      [--emergency]
     vendorwall access close INVENTORY --grant ID [--reason TEXT]
-    vendorwall access list INVENTORY            live grants read from the firewalls, with time left
+    vendorwall access list INVENTORY            live grants read from the firewalls, with time left (nftables:
+                                                the grant elements; appliances: the on-demand windows open now)
     vendorwall access reconcile INVENTORY       journal the grants that expired since the last look
     vendorwall access verify INVENTORY          check the access journal's hash chain
     vendorwall sheets INVENTORY --out DIR
@@ -143,7 +144,7 @@ def handle(args: argparse.Namespace) -> int:
                         model, jpath)
     if args.access_command == "list":
         return _alerted(_print(grants.list_grants(model, o, jpath), args), args, model, jpath)
-    live, errors = grants.read_live(model, o)
+    live, errors = grants.read_live(model, o, jpath)
     expired = grants.reconcile(jpath, live, errors, detected_by="reconcile")
     out = grants.Outcome(1 if errors else 0,
                          [f"{len(live)} live grants; expired since the last look: {', '.join(expired) or 'none'}"]

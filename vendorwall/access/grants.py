@@ -464,11 +464,26 @@ class LiveGrant:
         return sorted({e.firewall for e in self.elements})
 
 
-def read_live(model: Model, o: devices.ConnOptions) -> tuple[dict[str, LiveGrant], dict[str, str]]:
-    """Live grants read from every firewall: (gid -> grant, firewall -> error)."""
+WINDOW = "window "  # the set_name of an appliance's on-demand window in a LiveGrant (not an nft element)
+NO_ID = "(no vendorwall grant id)"
+
+
+def read_live(model: Model, o: devices.ConnOptions, jpath: str | None = None) -> tuple[dict[str, LiveGrant],
+                                                                                      dict[str, str]]:
+    """Live grants read from every firewall: (gid -> grant, firewall -> error).
+
+    nftables firewalls: the grant elements (their comment names the grant). Appliances: the on-demand windows
+    open now, attributed to the open grants of ``jpath``'s journal (:func:`vendorwall.access.appliance.claim`;
+    a window no open grant explains is listed under :data:`NO_ID`); one element ``window <name>`` each."""
+    from . import appliance
+
     inv = model.inventory
     fws = sorted(n for n, d in inv.devices.items() if d.role == "firewall" and d.platform == "nftables")
-    answers = run_all(devices.targets(inv, fws, o), lambda t: LIST_REQUEST, o)
+    app_fws = appliance.firewalls(model, sorted(n for n, d in inv.devices.items() if d.role == "firewall"))
+    with ThreadPoolExecutor(1) as side:  # the appliances' state reads run beside the nft agents
+        wins_f = side.submit(appliance.read_windows, devices.targets(inv, app_fws, o), o.workers) if app_fws else None
+        answers = run_all(devices.targets(inv, fws, o), lambda t: LIST_REQUEST, o)
+        wins = wins_f.result() if wins_f is not None else {}
     grants: dict[str, LiveGrant] = {}
     errors: dict[str, str] = {}
     for fw, a in sorted(answers.items()):
@@ -479,8 +494,26 @@ def read_live(model: Model, o: devices.ConnOptions) -> tuple[dict[str, LiveGrant
         if ob.errors:
             errors[fw] = "; ".join(ob.errors)
         for el in ob.after or []:
-            gid = el.grant or "(no vendorwall grant id)"
+            gid = el.grant or NO_ID
             grants.setdefault(gid, LiveGrant(gid, el.comment, [])).elements.append(el)
+    now = time.time()
+    for fw, w in sorted(wins.items()):
+        if w.open is None:
+            errors[fw] = f"{w.error} (its on-demand windows could not be read)"
+    open_grants = {gid: g["opened"] for gid, g in journal_grants(jpath).items() if g["ended"] is None} if jpath else {}
+    claimed = appliance.claim(wins, open_grants, now)
+    for gid, held in sorted(claimed.grants.items()):
+        op = open_grants[gid]
+        text = comment(gid, str(op.get("vendor", "")), str(op.get("system", "")), str(op.get("ticket", "")),
+                       bool(op.get("emergency")))
+        left = parse_stamp(str(op["expires_at"])) - now
+        for fw, win in held:
+            grants.setdefault(gid, LiveGrant(gid, text, [])).elements.append(LiveElement(
+                fw, WINDOW + win.name, win.text, None, win.end.timestamp() - now if win.end else left, text))
+    for fw, win in claimed.unclaimed:
+        grants.setdefault(NO_ID, LiveGrant(NO_ID, "on-demand windows open on an appliance, no open grant of the "
+                                                  "journal explains them", [])).elements.append(LiveElement(
+            fw, WINDOW + win.name, win.text, None, win.end.timestamp() - now if win.end else None, ""))
     return grants, errors
 
 
@@ -508,22 +541,27 @@ def reconcile(jpath: str, live: dict[str, LiveGrant], errors: dict[str, str], *,
 
 
 def list_grants(model: Model, o: devices.ConnOptions, jpath: str) -> Outcome:
-    live, errors = read_live(model, o)
+    live, errors = read_live(model, o, jpath)
     expired = reconcile(jpath, live, errors, detected_by="list")
     info = journal_grants(jpath)
     lines = []
     rows = []
     for gid, g in sorted(live.items(), key=lambda kv: -kv[1].seconds_left):
         op = (info.get(gid) or {}).get("opened") or {}
+        nft = [e for e in g.elements if not e.set_name.startswith(WINDOW)]
+        wins = [{"firewall": e.firewall, "window": e.set_name.removeprefix(WINDOW), "device": e.key}
+                for e in g.elements if e.set_name.startswith(WINDOW)]
         row = {"grant": gid, "vendor": op.get("vendor", ""), "system": op.get("system", ""),
                "ticket": op.get("ticket", ""), "requester": op.get("requester", ""),
                "approver": op.get("approver", ""), "emergency": op.get("emergency", False),
-               "firewalls": g.firewalls, "elements": len(g.elements), "seconds_left": round(g.seconds_left, 1),
-               "expires_at": op.get("expires_at", ""), "comment": g.comment}
+               "firewalls": g.firewalls, "elements": len(nft), "windows": wins,
+               "seconds_left": round(g.seconds_left, 1), "expires_at": op.get("expires_at", ""), "comment": g.comment}
         rows.append(row)
         who = f"{row['vendor']}/{row['system']}" if op else g.comment
+        held = ([f"{len(nft)} elements"] if nft else []) + [f"window {w['window']} open on {w['firewall']}: "
+                                                            f"{w['device']}" for w in wins]
         lines.append(f"{gid}  {who}  {policy.human(g.seconds_left)} left  on {', '.join(g.firewalls)} "
-                     f"({len(g.elements)} elements)  ticket {row['ticket'] or '?'}  "
+                     f"({'; '.join(held)})  ticket {row['ticket'] or '?'}  "
                      + ("BREAK-GLASS" if row["emergency"] else f"approved by {row['approver'] or '?'}")
                      + ("" if op else "  (not in the journal)"))
     if not rows:
@@ -539,7 +577,7 @@ def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, r
     from ..errors import UsageError
     from . import appliance
 
-    live, errors = read_live(model, o)
+    live, errors = read_live(model, o, jpath)
     g = live.get(gid)
     info = journal_grants(jpath).get(gid)
     opened = (info or {}).get("opened") or {}
@@ -560,7 +598,8 @@ def close_grant(model: Model, gid: str, o: devices.ConnOptions, jpath: str, *, r
         raise UsageError(f"no live grant {gid} on the firewalls", hint)
     keys_by_fw: dict[str, list[Element]] = defaultdict(list)
     for e in g.elements:
-        keys_by_fw[e.firewall].append(element_of(e))
+        if not e.set_name.startswith(WINDOW):  # an appliance's window: closed below, from the journal's record
+            keys_by_fw[e.firewall].append(element_of(e))
     tgts = devices.targets(model.inventory, sorted(keys_by_fw), o)
     answers = run_all(tgts, lambda t: close_request(keys_by_fw[t.device]), o)
     per_fw: dict[str, dict[str, Any]] = {}
