@@ -13,7 +13,12 @@ own code (:func:`code_digest`: any change to the package, templates or schemas m
 - ``run``: a whole ``plan``; key = every input file's bytes, the lock file, the isolation record
   (state directory), the date and the output directory; it records the digest of every file the
   run wrote, so a rerun with nothing changed (inputs and outputs as they were) is answered without
-  running the pipeline.
+  running the pipeline;
+- ``valid``: a whole ``validate`` that found the inventory valid; same inputs as ``run`` but the output
+  directory; a rerun with nothing changed prints the same answer without running the pipeline.
+
+``run`` and ``valid`` are not kept when the devices are read through Ansible (other inventory sources,
+group_vars, templating: :func:`vendorwall.pipeline.inputs_key`).
 
 Values are plain data (dict, list, tuple, str, int...) stored with :mod:`pickle` (its memo of
 repeated strings makes the line maps of parsed files load ~5x faster than :mod:`marshal`), one file
@@ -35,6 +40,7 @@ import marshal
 import os
 import pickle
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from functools import cache
@@ -42,7 +48,7 @@ from typing import Any
 
 ENV = "VENDORWALL_CACHE_DIR"
 FORMAT = b"vendorwall-cache-1"
-KINDS = ("parsed", "render", "vendor", "run")
+KINDS = ("parsed", "render", "vendor", "run", "valid")
 
 _ACTIVE: ContextVar[Cache | None] = ContextVar("vendorwall_cache", default=None)
 
@@ -197,22 +203,36 @@ class Fingerprints:
     device entry, its sites, the services, the client group names, the systems with a port on it),
     its quarantine and the vendors isolated at render time, the policy, the date and the platform.
     A renderer that reads anything else must add it here (tests/scale/test_incremental.py checks
-    incremental == clean over random edits). Prefix tuples are shared between rules, so their text
-    is computed once per tuple.
+    incremental == clean over random edits). Prefix tuples are shared between rules, so their plain
+    data is computed once per tuple; the fingerprints of one model are computed once
+    for render and the isolation manifest (the instances of one model share what they computed).
     """
+
+    _nets: dict[int, tuple[Any, tuple[tuple[int, int], ...]]]
+    _rules: dict[int, tuple[Any, tuple[Any, ...]]]
+    _segs: dict[int, tuple[Any, bytes]]
+    _common: bytes
+    _ports: dict[str, list[str]]
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self._nets: dict[int, tuple[Any, tuple[tuple[int, int], ...]]] = {}
-        self._rules: dict[int, tuple[Any, bytes]] = {}
-        self._segs: dict[int, tuple[Any, bytes]] = {}
+        last = _SHARED[0] if _SHARED else None
+        if last is not None and last[0]() is model:
+            self._nets, self._rules, self._segs, self._common, self._ports = last[1]
+            return
+        self._nets, self._rules, self._segs = {}, {}, {}
         inv = model.inventory
         self._common = _dump((model.now.isoformat(), repr(inv.policy), repr(sorted(inv.services.items())),
                               tuple(sorted(inv.client_groups)), tuple(sorted(getattr(model, "isolated", {}).items()))))
-        self._ports: dict[str, list[str]] = {}
+        self._ports = {}
         for s in sorted(inv.systems.values(), key=lambda s: s.name):
             for p in s.switch_ports:
                 self._ports.setdefault(p.switch, []).append(repr((s.name, s.origin, s.switch_ports)))
+        try:  # the next instance for this model shares these tables; dropped with the model
+            ref = weakref.ref(model, _forget)
+        except TypeError:  # not weakly referenceable: nothing shared
+            return
+        _SHARED[:] = [(ref, (self._nets, self._rules, self._segs, self._common, self._ports))]
 
     def nets(self, nets: tuple[Any, ...]) -> tuple[tuple[int, int], ...]:
         hit = self._nets.get(id(nets))
@@ -222,18 +242,21 @@ class Fingerprints:
         self._nets[id(nets)] = (nets, out)  # keeps ``nets`` alive: its id is not reused
         return out
 
-    def rule(self, r: Any) -> bytes:
+    def _rule(self, r: Any) -> tuple[Any, ...]:
+        """A rule as plain data: every field."""
         hit = self._rules.get(id(r))
         if hit is not None and hit[0] is r:
             return hit[1]
-        v = r.validity
+        nets, v, o = self.nets, r.validity, r.origin
         w = (v.window.days, v.window.start, v.window.end) if v.window else None
-        out = _dump((r.id, r.kind, r.vendor, r.system, self.nets(r.src), self.nets(r.dst), r.service,
-                             r.protocol, r.ports, v.kind, v.until.isoformat() if v.until else None, w, v.max_hours,
-                             r.action, r.log, r.keep, r.via, r.peer, r.firewalls,
-                             (r.origin.file, r.origin.line, r.origin.path)))
+        out = (r.id, r.kind, r.vendor, r.system, nets(r.src), nets(r.dst), r.service, r.protocol, r.ports, v.kind,
+               v.until.isoformat() if v.until else None, w, v.max_hours, r.action, r.log, r.keep, r.via, r.peer,
+               r.firewalls, (o.file, o.line, o.path))
         self._rules[id(r)] = (r, out)
         return out
+
+    def rule(self, r: Any) -> bytes:
+        return _dump(self._rule(r))
 
     def segment(self, s: Any) -> bytes:
         hit = self._segs.get(id(s))
@@ -265,6 +288,15 @@ class Fingerprints:
                         tuple((int(e.prefix.network_address), e.prefix.prefixlen, e.vendor, e.kind, e.name)
                               for e in intent.quarantine))))
         h.update(b"\0rules")
-        for r in intent.rules:
-            h.update(self.rule(r))
+        rule = self._rule
+        h.update(_dump(tuple(rule(r) for r in intent.rules)))  # one marshal call for every rule of the device
         return digest("render", h.digest())
+
+
+_SHARED: list[tuple[Any, tuple[Any, ...]]] = []  # (weak reference to a model, its Fingerprints tables)
+
+
+def _forget(ref: Any) -> None:
+    """The model is gone: its tables (which keep its rules alive) go too."""
+    if _SHARED and _SHARED[0][0] is ref:
+        _SHARED.clear()

@@ -12,6 +12,7 @@ Exit codes: 0 ok, 1 a run that failed (devices, lab), 2 bad input, 70 internal e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -161,19 +162,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from . import cache, pipeline
 
     with cache.use(_cache(args)) as c:
-        res = pipeline.run(args.inventory, parse_now(args.now), shown_root=_shown(args.inventory))
-        if c is not None:
-            c.prune(("parsed", "render"))
-    inv = res.inventory
-    lock = "lock file up to date" if res.lock.exists else "no lock file yet"
-    print(f"{_shown(args.inventory)}: valid ({len(inv.vendors)} vendors, {len(inv.systems)} systems, "
-          f"{len(res.model.segments)} segments, {len(res.model.rules)} rules, {lock})")
-    if not res.lock.exists:  # a first run: say what 'plan' will allocate and pin in the lock file
-        print(f"'vendorwall plan {_shown(args.inventory)}' will allocate and pin these {len(res.allocations)} "
+        res = pipeline.validated(args.inventory, parse_now(args.now), shown_root=_shown(args.inventory))
+        if c is not None and not c.hits["valid"]:  # a full run used every entry it needs
+            c.prune(("parsed", "render", "valid"))
+    lock = "lock file up to date" if res.lock_exists else "no lock file yet"
+    print(f"{_shown(args.inventory)}: valid ({res.vendors} vendors, {res.systems} systems, "
+          f"{res.segments} segments, {res.rules} rules, {lock})")
+    if not res.lock_exists:  # a first run: say what 'plan' will allocate and pin in the lock file
+        print(f"'vendorwall plan {_shown(args.inventory)}' will allocate and pin these {len(res.pending)} "
               "segment(s) in the lock file (commit it with the inventory):")
-        for key, a in sorted(res.allocations.items()):
-            hosts = ", ".join(f"{s} {' '.join(map(str, addrs))}" for s, addrs in sorted(a.hosts.items()))
-            print(f"  {key}: VLAN {a.vlan}, {a.subnet} ({hosts})")
+        for key, vlan, subnet, hosts in res.pending:
+            print(f"  {key}: VLAN {vlan}, {subnet} ({hosts})")
     return EXIT_OK
 
 
@@ -259,9 +258,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INVALID
     from . import state
-    from .journal import JournalError
 
     state.set_run_override(args.state_dir)
+    if argv is None and args.command in ("validate", "plan"):  # the process's own command line
+        from . import pipeline
+
+        pipeline.exiting_process()
+        rc = _dispatch(args)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError):  # a closed pipe: nothing more to say
+                stream.flush()
+        os._exit(rc)  # nothing left to do but free the run's objects one by one: the exit does it at once
+    return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from .journal import JournalError
+
     try:
         return _COMMANDS[args.command](args)
     except VendorwallError as exc:

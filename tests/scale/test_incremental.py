@@ -7,7 +7,9 @@ and after each one run ``plan`` twice on identical copies: once with the cache t
 filled, once with no cache at all. Every file written (configurations, isolation manifest, lock
 file) and the summary must be identical. Also: a no-change rerun is answered from the ``run``
 entry; a one-vendor edit re-renders only the devices it touches; damaged, foreign or unwritable
-cache entries are misses, never errors.
+cache entries are misses, never errors. ``validate`` likewise: after each step, with the cache and
+without it, the same answer (or the same errors); a no-change rerun is answered from the ``valid``
+entry, an edit never is; an inventory whose devices Ansible reads is never answered from the cache.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vendorwall_testlib import NOW, big_inventory, system, write_inventory
 
-from vendorwall import cache, plan
+from vendorwall import cache, pipeline, plan
 from vendorwall.errors import VendorwallError
 from vendorwall.isolate import isolated, manifest
 
@@ -121,6 +123,14 @@ def _plan(root: Path, out: Path, c: cache.Cache | None) -> tuple[str, dict[str, 
     return summary, files, lock.read_bytes() if lock.exists() else b""
 
 
+def _validate(root: Path, c: cache.Cache | None) -> str:
+    with cache.use(c):
+        try:
+            return repr(pipeline.validated(str(root), NOW, shown_root="inv"))
+        except VendorwallError as exc:
+            return exc.render()
+
+
 def _same_run(tmp: Path, inv: dict[str, Any], c: cache.Cache, step: int) -> bool:
     """Write ``inv`` into the incremental copy, mirror it (lock file included) into a clean copy, plan both."""
     inc, clean = tmp / "inc" / "inv", tmp / f"clean{step}" / "inv"  # same name: the manifest carries it
@@ -132,6 +142,8 @@ def _same_run(tmp: Path, inv: dict[str, Any], c: cache.Cache, step: int) -> bool
     shutil.copytree(inc, clean)
     if (tmp / "out-inc").exists():  # both start from the outputs the previous step left
         shutil.copytree(tmp / "out-inc", tmp / f"out-clean{step}")
+    # validate first (before plan rewrites the lock file), incremental then clean
+    assert _validate(inc, c) == _validate(clean, None), f"validate differs after step {step}"
     got = _plan(inc, tmp / "out-inc", c)
     want = _plan(clean, tmp / f"out-clean{step}", None)
     assert got[0] == want[0], f"summary differs after step {step}"
@@ -157,6 +169,50 @@ def test_incremental_equals_clean(tmp_path_factory: pytest.TempPathFactory, edit
     hits = c.hits["run"]
     if _same_run(tmp, inv, c, len(edits) + 1):  # nothing changed: answered by the run entry
         assert c.hits["run"] == hits + 1
+        # validated just before that plan, and the plan changed nothing: answered by the valid entry
+        valid, answer = c.hits["valid"], _validate(tmp / "inc" / "inv", None)
+        assert _validate(tmp / "inc" / "inv", c) == answer and c.hits["valid"] == valid + 1
+
+
+def test_validate_answers_from_cache_only_when_nothing_changed(tmp_path: Path) -> None:
+    inv = copy.deepcopy(BASE)
+    root = tmp_path / "inv"
+    write_inventory(inv, root)
+    _plan(root, tmp_path / "out", None)  # the lock file
+    lock = root / "vendorwall" / "allocations.lock.yml"
+    saved = lock.read_text()
+    c = cache.Cache(str(tmp_path / "cache"))
+    first = _validate(root, c)
+    assert first.startswith("Validated(") and c.misses["valid"] == 1
+    assert _validate(root, c) == first and c.hits["valid"] == 1
+    # an edit that breaks the inventory: the errors, never the cached answer
+    inv["vendors"]["va"]["systems"][0]["access"]["services"] = ["no-such-service"]
+    write_inventory(inv, root, lock_text=saved)
+    broken = _validate(root, c)
+    assert "unknown service 'no-such-service'" in broken and c.hits["valid"] == 1
+    assert _validate(root, c) == broken and c.hits["valid"] == 1  # problems are always recomputed
+    # back as validated: answered again
+    write_inventory(BASE, root, lock_text=saved)
+    assert _validate(root, c) == first and c.hits["valid"] == 2
+    # the lock file is an input: a stale one is refused even though the domain files are as validated
+    first_vlan = saved.index("vlan: ") + len("vlan: ")
+    lock.write_text(saved[:first_vlan] + "3999" + saved[first_vlan + 4:])
+    stale = _validate(root, None)
+    assert stale != first and _validate(root, c) == stale
+
+
+def test_devices_read_through_ansible_are_never_cached(tmp_path: Path) -> None:
+    root = tmp_path / "inv"
+    write_inventory(BASE, root)
+    _plan(root, tmp_path / "out", None)
+    (root / "group_vars").mkdir()
+    (root / "group_vars" / "all.yml").write_text("---\nntp: 10.0.0.1\n")
+    c = cache.Cache(str(tmp_path / "cache"))
+    for _ in range(2):
+        _validate(root, c)
+        _plan(root, tmp_path / "out", c)
+    assert c.hits["valid"] == c.misses["valid"] == 0
+    assert c.hits["run"] == c.misses["run"] == 0
 
 
 def test_one_vendor_change_rerenders_only_its_devices(tmp_path: Path) -> None:
