@@ -253,6 +253,7 @@ def _mgmt_rules(inv: Inventory) -> Iterator[Rule]:
 
 
 _FEATURE_OF_VALIDITY = {"until": "validity_until", "scheduled": "scheduled_windows", "on_demand": "on_demand_grants"}
+_ALL_FEATURES = (*_FEATURE_OF_VALIDITY.values(), "protocol_any")  # every feature required_features() names
 
 
 def required_features(rule: Rule) -> list[str]:
@@ -296,7 +297,8 @@ def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceInten
             if not sites:
                 continue  # a firewall no site uses: nothing to render
             rules = by_fw.get(name, [])
-            for r in rules:
+            lacks = not all(plat.supports(f) for f in _ALL_FEATURES)
+            for r in rules if lacks else ():  # a platform with every feature expresses every rule
                 for feat in required_features(r):
                     if not plat.supports(feat):
                         diags.append(Diagnostic(r.origin.file, r.origin.line, r.origin.path,
@@ -304,7 +306,8 @@ def _device_intents(inv: Inventory, model: Model) -> tuple[dict[str, DeviceInten
                                                 f"a feature {plat.name} has ({', '.join(sorted(plat.features))})",
                                                 f"needs {feat} (rule {r.id})",
                                                 "change the access mode or the firewall platform", "platform"))
-            sources = {p for r in rules if r.kind == "vendor_access" for p in r.src}
+            srcs = {id(r.src): r.src for r in rules if r.kind == "vendor_access"}  # rules share their tuples
+            sources = {p for t in srcs.values() for p in t}
             mgmt = sorted({n for s in sites for n in s.management}, key=lambda n: (int(n.network_address), n.prefixlen))
             segs = tuple(seg for s in sites for seg in segs_by_site.get(s.name, []))
             intents[name] = DeviceIntent(name, "firewall", plat.name, ",".join(s.name for s in sites), tuple(mgmt),

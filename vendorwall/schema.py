@@ -7,9 +7,10 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 from .errors import BAD_CHARS, Diagnostic
 from .yamlsrc import Source, dotted
@@ -26,6 +27,9 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    """jsonschema (imported here, ~0.15 s: only a file the compiled validator refuses needs it)."""
+    import jsonschema
+
     return jsonschema.Draft202012Validator(schema())
 
 
@@ -193,7 +197,9 @@ def check(data: Any, src: Source) -> list[Diagnostic]:
         if err.validator in ("anyOf", "oneOf") and err.context and not (
                 isinstance(err.instance, dict) and "services" in err.instance) and not all(
                 isinstance(x, dict) and "description" in x for x in err.validator_value):
-            best = jsonschema.exceptions.best_match(err.context)
+            from jsonschema.exceptions import best_match
+
+            best = best_match(err.context)
             errs = [best] if best is not None else errs
         for e in errs:
             msg, expected, found, hint, extra = _describe(e)

@@ -56,6 +56,7 @@ _IF_TYPES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet", "TwentyFiv
 _IF_NAME = re.compile(r"^\s*([A-Za-z][A-Za-z-]*)\s*(\d[\d/.:]*)\s*$")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # few distinct names (uplinks, access ports), asked per system
 def port_key(interface: str) -> str:
     """An interface as the switch understands it, for comparisons: ``Gi1/0/48``, ``gi 1/0/48`` and
     ``GigabitEthernet1/0/48`` are one port (IOS/NX-OS take any unambiguous prefix of the type, any case)."""
@@ -95,10 +96,11 @@ def check(inv: Inventory, now: dt.date) -> list[Diagnostic]:
     _check_networks(inv, out)
     _check_infrastructure(inv, out)
     _check_staff(inv, out)
+    banned = forbidden.specs(inv)
     for v in inv.vendors.values():
         _check_vendor(inv, v, now, out)
         for s in v.systems:
-            _check_system(inv, v, s, now, out)
+            _check_system(inv, v, s, now, out, banned)
     return precise(inv, [d for d in out if not _about_broken(inv, d)])
 
 
@@ -581,7 +583,8 @@ def _check_vendor(inv: Inventory, v: Vendor, now: dt.date, out: list[Diagnostic]
                           "remove the account or renew it after review", "policy", "expires"))
 
 
-def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[Diagnostic]) -> None:
+def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[Diagnostic],
+                  banned: list[forbidden.Forbidden]) -> None:
     o = s.origin
     pol = inv.policy
     site = inv.sites.get(s.site)
@@ -638,7 +641,6 @@ def _check_system(inv: Inventory, v: Vendor, s: System, now: dt.date, out: list[
             out.append(_d(ao, f"tunnel {name!r} is confined to other systems", f"one of: {', '.join(ep.systems)}",
                           s.name, f"add {s.name} to the tunnel's systems (a reviewer sees the tunnel widen) or reach "
                           f"it through {instead}", "policy", f"via[{i}]"))
-    banned = forbidden.specs(inv)
     for i, name in enumerate(a.services):
         svc = inv.services.get(name)
         if svc is None:
