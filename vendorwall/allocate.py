@@ -269,7 +269,7 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
         vlans[network.vlan] = need.key
         vlan_pinned_at.setdefault(network.vlan, str(network.origin))
         vlan_of[need.key] = network.vlan
-        nets.add(int(network.subnet.network_address), int(network.subnet.broadcast_address))
+        nets.add(*_span(network.subnet))
         net_owner[int(network.subnet.network_address)] = need.key
         subnet_of[need.key] = network.subnet
 
@@ -305,12 +305,12 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
                                    f"all addresses of the segment inside {net}",
                                    ", ".join(str(a) for _, a in pinned_addrs), "", "prefix"))
                 continue
-            clash = nets.overlaps(int(net.network_address), int(net.broadcast_address))
+            clash = nets.overlaps(*_span(net))
             if clash:
                 diags.append(_diag(s0, "addresses", "pinned subnet already used", f"a free subnet of site {site.name}",
                                    f"{net}, used by segment {net_owner[clash[0]]}", "pin another address", "prefix"))
                 continue
-            nets.add(int(net.network_address), int(net.broadcast_address))
+            nets.add(*_span(net))
             net_owner[int(net.network_address)] = need.key
             subnet_of[need.key] = net
     # 2. the lock file -------------------------------------------------------------------
@@ -333,7 +333,7 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
                 vlan_of[need.key] = prev.vlan
         if need.key not in subnet_of:
             net = prev.subnet
-            clash = nets.overlaps(int(net.network_address), int(net.broadcast_address))
+            clash = nets.overlaps(*_span(net))
             if not in_pool(net):
                 diags.append(Diagnostic(lock.shown, lock.lines.get(need.key, 1), f"segments.{need.key}",
                                         "subnet outside the site's segment pool",
@@ -345,7 +345,7 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
                                         f"{net}, overlaps segment {net_owner[clash[0]]}",
                                         "delete one of the entries and run 'vendorwall plan'", "prefix"))
             else:
-                nets.add(int(net.network_address), int(net.broadcast_address))
+                nets.add(*_span(net))
                 net_owner[int(net.network_address)] = need.key
                 subnet_of[need.key] = net
     # 3. new allocations, lowest free first ------------------------------------------------
@@ -371,7 +371,7 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
                                    "no free subnet", "add a prefix to the site's segment_pool or use shared "
                                    "segments", "pool"))
             else:
-                nets.add(int(free_net.network_address), int(free_net.broadcast_address))
+                nets.add(*_span(free_net))
                 net_owner[int(free_net.network_address)] = need.key
                 subnet_of[need.key] = free_net
         if need.key in vlan_of and need.key in subnet_of:
@@ -380,6 +380,12 @@ def _allocate_site(inv: Inventory, site: Site, needs: list[_Need], lock: Lock, o
             hosts = _hosts(need, subnet_of[need.key], lock.segments.get(need.key), diags, gateway)
             out[need.key] = Allocation(need.key, vlan_of[need.key], subnet_of[need.key], hosts,
                                        network.name if network else "", gateway)
+
+
+def _span(net: IPv4Network) -> tuple[int, int]:
+    """First and last address of ``net`` as integers (without building ``broadcast_address``)."""
+    lo = int(net.network_address)
+    return lo, lo | (0xFFFFFFFF >> net.prefixlen)
 
 
 def _first_free(pools: tuple[IPv4Network, ...], length: int, used: _Space,
@@ -427,7 +433,8 @@ def _hosts(need: _Need, net: IPv4Network, prev: Allocation | None,
         if s.name in hosts or prev is None or s.name not in prev.hosts:
             continue
         addrs = prev.hosts[s.name]
-        if all(a in net and a not in used and a not in (net.network_address, net.broadcast_address) for a in addrs):
+        lo, hi = _span(net)  # a host address: inside the subnet, neither its first nor its last address
+        if all(lo < int(a) < hi and a not in used for a in addrs):
             hosts[s.name] = addrs
             used.update(addrs)
     free = (a for a in net.hosts() if a not in used)
