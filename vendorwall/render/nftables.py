@@ -13,10 +13,17 @@ Design (measured figures in the project notes):
   (the controller's isolation record), by identity: their entry paths and segments as the inventory
   says now. Its drops sit before ``ct state established``, like the state table's, so a redeploy
   after a reboot (empty state table), a rollback or a new VPN pool never re-opens an isolated vendor.
-- Every vendor packet of an on-demand tuple is tagged in the policy table (a meta mark) before
-  ``ct state established``, and the state table drops tagged packets without a live grant, so a
-  grant's expiry ends live sessions too; quarantined addresses are dropped there before any
-  accept, so an isolation cuts established sessions at their next packet.
+- Every vendor packet of an on-demand tuple is tagged in the policy table (a meta mark) before it is
+  accepted, and the state table drops tagged packets without a live grant, so a grant's expiry ends
+  live sessions too; quarantined addresses are dropped there before any accept, so an isolation cuts
+  established sessions at their next packet.
+- Packet path: a connection is classified once, by its first packet (or its first packet after a
+  deploy changed the policy), into its conntrack mark: the policy's generation (a digest of its sets),
+  its validity category and the must-keep bit. Its later packets only look that mark up in the map
+  ``classes`` and run the few checks of their category that can cut a live session (the isolated set,
+  the window's clock, the end date, the on-demand tag), instead of every set of the policy. A
+  connection whose tuple sits in two categories, a related packet, or anything the map does not name
+  goes through ``every_set``: the same checks of every set on every packet, as before the fast path.
 - Drops are logged with ``log group`` (NFLOG, read by ulogd2); new vendor connections too.
 """
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from ipaddress import IPv4Network
@@ -241,6 +249,93 @@ def _tz_of(inv: Any, rule: Rule) -> str:
     return (site.timezone if site is not None and site.timezone else "") or inv.policy.timezone
 
 
+@dataclass(frozen=True)
+class NftChain:
+    """A regular chain of the policy table (the template prints it as it is)."""
+
+    name: str
+    comment: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The conntrack mark of a classified connection: ``generation << shift | multi | keep | class``.
+
+    ``class`` is the category's number (1..n, 0: in no category), ``keep`` the must-keep bit, ``multi``
+    set when the tuple is in two categories (such a connection takes ``every_set``), ``generation`` the
+    policy's digest: a mark written by another policy never matches the map, the connection is classified
+    again by its next packet."""
+
+    width: int
+    generation: int
+
+    @property
+    def field(self) -> int:
+        return (1 << self.width) - 1
+
+    @property
+    def keep(self) -> int:
+        return 1 << self.width
+
+    @property
+    def multi(self) -> int:
+        return 1 << (self.width + 1)
+
+    @property
+    def shift(self) -> int:
+        return self.width + 2
+
+    @property
+    def gen(self) -> int:
+        return self.generation << self.shift
+
+    @property
+    def gen_mask(self) -> int:
+        return (0xFFFFFFFF >> self.shift) << self.shift
+
+    def mark(self, number: int, keep: bool) -> int:
+        return self.gen | (self.keep if keep else 0) | number
+
+
+def _layout(categories: int, digest_parts: list[str]) -> _Layout:
+    """Class numbers in the low bits, the generation (never 0, so a fresh connection's mark 0 never
+    matches) in every bit above the keep and multi bits."""
+    width = max(1, categories.bit_length())
+    shift = width + 2
+    h = hashlib.sha256("\n".join(digest_parts).encode()).digest()
+    generation = int.from_bytes(h[:4], "big") >> shift
+    return _Layout(width, generation or 1)
+
+
+def _hex(v: int) -> str:
+    return f"{v:#010x}"
+
+
+def _class_rules(cat: _Category | None, keep: bool, log_group: int) -> tuple[str, ...]:
+    """The checks every packet of a connection of one class goes through: the same as ``every_set`` runs
+    for a tuple of this one category (isolated drops unless must-keep, the on-demand tag, the clock),
+    then ``open`` (established: accept; new: ``admit``)."""
+    out: list[str] = []
+    if keep:
+        out.append(f"meta mark set meta mark | {_hex(MARK_KEEP)}")
+    else:
+        out += [f'ip {d} @isolated log group {log_group} prefix "vw-isolated" drop' for d in ("saddr", "daddr")]
+    if cat is None:  # in no set: established accepted (as every_set does), new refused
+        return (*out, "ct state established accept", "goto refuse")
+    if cat.stem == "ondemand":
+        out += [f"ct direction original meta mark set meta mark | {_hex(MARK_REQUEST)}",
+                f"ct direction reply meta mark set meta mark | {_hex(MARK_REPLY)}"]
+    if cat.marks:  # scheduled: open inside one of the window's periods, else out of time
+        out += [f"{cond} goto open" for cond in cat.marks]
+        out.append(f'log group {log_group} prefix "vw-out-of-time" drop')
+    elif cat.match:  # dated: open until the end of the day
+        out += [f"{cat.match} goto open", f'log group {log_group} prefix "vw-out-of-time" drop']
+    else:
+        out.append("goto open")
+    return tuple(out)
+
+
 ISOLATED_MARK = "# isolated at render time: "
 
 
@@ -313,6 +408,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                        NftRule(f"{_REPLY_MATCH[proto]} @{name} meta mark set meta mark | {MARK_KEEP:#010x}")]
     mgmt = sorted(set(intent.mgmt), key=lambda n: (int(n.network_address), n.prefixlen))
     isolated = tuple(f'{e.value} comment "{_comment(e.comment, limit)}"' for e in intent.quarantine)
+    category_sets = sets
     sets = [NftSet("mgmt", "ipv4_addr", "interval", tuple(_net(n) for n in mgmt), "management networks: never cut"),
             NftSet("vendor_src", "ipv4_addr", "interval", tuple(_net(n) for n in intent.vendor_sources),
                    "vendor entry paths (bastion, VPN pool, LAN-to-LAN subnets)"),
@@ -321,12 +417,25 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
             *keep_sets, *sets]
     quarantine_rules = [NftRule(f"meta mark & {MARK_KEEP:#010x} == 0 ip {d} @isolated log group {pol.log_group} "
                                 f'prefix "vw-isolated" drop') for d in ("saddr", "daddr")]
+    # every_set: the checks of every set on every packet (connections the fast path does not classify)
+    every_set = (*(r.text for r in keep_rules + tag_rules), *(r.text for r in quarantine_rules),
+                 *(r.text for r in mark_rules + end_rules), "ct state invalid drop",
+                 "ct state established,related accept",
+                 f'fib saddr . iif oif missing log group {pol.log_group} prefix "vw-spoofed" drop',
+                 f'ct state new ip saddr @vendor_src log group {pol.connection_log_group} prefix "vw-vendor-new"',
+                 *(r.text for r in allow_rules), f'log group {pol.log_group} prefix "vw-drop" drop')
+    chains, class_map, layout = _fast_path(intent, info, category_sets, keep_sets, inv, model, pol.log_group,
+                                           pol.connection_log_group)
+    chains.append(NftChain("every_set", "every set's checks on every packet: related packets, tuples in two "
+                           "categories, anything the map classes does not name", every_set))
     text = template(
         "firewall", "nftables",
         device=intent.device, site=intent.site, now=model.now.isoformat(),
         policy_table=POLICY_TABLE, state_table=STATE_TABLE,
-        sets=sets, allow_rules=allow_rules, tag_rules=keep_rules + tag_rules, end_rules=mark_rules + end_rules,
-        quarantine_rules=quarantine_rules, isolated_line=isolated_line(model),
+        sets=sets, chains=chains, class_map=class_map,
+        established_fast="ct state established ct mark vmap @classes",
+        stale=f"ct state established ct mark & {_hex(layout.gen_mask)} != {_hex(layout.gen)} jump classify",
+        isolated_line=isolated_line(model),
         segments=[(s.interface, str(s.vlan), f"{s.gateway}/{s.subnet.prefixlen}", s.key) for s in intent.segments],
         mark_request=f"{MARK_REQUEST:#010x}", mark_reply=f"{MARK_REPLY:#010x}",
         mark_any=f"{MARK_REQUEST | MARK_REPLY:#010x}", mark_keep=f"{MARK_KEEP:#010x}",
@@ -336,3 +445,55 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     summary = {"rules": len([r for r in intent.rules if r.kind != "management"]), "elements": elements,
                "sets": len(sets) - 3 - len(keep_sets), "segments": len(intent.segments)}
     return text, summary, diags
+
+
+def _fast_path(intent: DeviceIntent, info: dict[str, _Category], category_sets: list[NftSet],
+               keep_sets: list[NftSet], inv: Any, model: Model, log_group: int,
+               conn_log_group: int) -> tuple[list[NftChain], list[tuple[str, str]], _Layout]:
+    """The chains that classify a connection once into its conntrack mark, the class chains its later
+    packets take, and the map ``classes`` (mark -> chain)."""
+    order = {"allow": 0, "until": 1, "window": 2, "ondemand": 3}
+    stems = sorted(info, key=lambda st: (order[st.split("_")[0]], st))
+    number = {st: i + 1 for i, st in enumerate(stems)}
+    keep_of: set[str | None] = set()  # the categories must-keep tuples sit in (None: in none)
+    for rule in intent.rules:
+        if rule.keep:
+            keep_of.add(None if rule.kind == "management" else
+                        _category(rule, _tz_of(inv, rule), model.now, inv.policy.timezone).stem)
+    digest = [f"{st} {number[st]}" for st in stems]
+    digest += [f"{s.name} {s.key} {s.flags}\n" + "\n".join(s.elements) for s in (*keep_sets, *category_sets)]
+    layout = _layout(len(stems), digest)
+    classes: list[tuple[str | None, bool]] = [(st, False) for st in stems] + [(None, False)]
+    classes += [(st, True) for st in [*stems, None] if st in keep_of]
+    chains = [
+        NftChain("refuse", "a new connection in no set: spoofing checked, vendor attempts logged, dropped (logged)",
+                 (f'fib saddr . iif oif missing log group {log_group} prefix "vw-spoofed" drop',
+                  f'ip saddr @vendor_src log group {conn_log_group} prefix "vw-vendor-new"',
+                  f'log group {log_group} prefix "vw-drop" drop')),
+        NftChain("admit", "a new connection its class allows: spoofing checked, vendor connections logged",
+                 (f'fib saddr . iif oif missing log group {log_group} prefix "vw-spoofed" drop',
+                  f'ip saddr @vendor_src log group {conn_log_group} prefix "vw-vendor-new"', "accept")),
+        NftChain("open", "its class's checks passed", ("ct state established accept", "goto admit")),
+    ]
+    class_map: list[tuple[str, str]] = []
+    for st, kp in classes:
+        name = f"class_{st or 'none'}" + ("_keep" if kp else "")
+        what = info[st].description if st else "in no set"
+        chains.append(NftChain(name, f"{what}{', must-keep' if kp else ''}",
+                               _class_rules(info[st] if st else None, kp, log_group)))
+        class_map.append((_hex(layout.mark(number[st] if st else 0, kp)), name))
+    for st in stems:
+        n = number[st]
+        chains.append(NftChain(f"hit_{st}", f"the tuple is in a set of {st}", (
+            f"ct mark & {_hex(layout.field)} == 0 ct mark set ct mark | {_hex(n)} return",
+            f"ct mark & {_hex(layout.field)} != {_hex(n)} ct mark set ct mark | {_hex(layout.multi)}")))
+    by_stem = {s.name: s.name.rsplit("_", 1)[0] for s in category_sets}
+    for name, match in (("classify_reply", _REPLY_MATCH), ("classify", _MATCH)):
+        rules = [f"ct mark set {_hex(layout.gen)}"] if name == "classify" else []
+        if name == "classify":
+            rules.append("ct direction reply goto classify_reply")
+        rules += [f"{match[s.name[5:]]} @{s.name} ct mark set ct mark | {_hex(layout.keep)}" for s in keep_sets]
+        rules += [f"{match[s.name.rsplit('_', 1)[1]]} @{s.name} jump hit_{by_stem[s.name]}" for s in category_sets]
+        chains.append(NftChain(name, "the connection's class, from the direction of this packet" if name ==
+                               "classify_reply" else "the connection's class into its conntrack mark", tuple(rules)))
+    return chains, class_map, layout
