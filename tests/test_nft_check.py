@@ -243,10 +243,49 @@ def check_invariants(name: str, text: str, management: tuple[IPv4Network, ...]) 
     state_block = next(block for t, block in nft_blocks(text) if t == STATE_TABLE)
     assert re.search(r"policy accept;", state_block), "the state chain must only drop, never filter the rest"
     assert _priority(state_block, "forward") > _priority(policy_text[POLICY_TABLE], "forward")
-    forward = nft_chain(text, POLICY_TABLE, "forward")
-    est = forward.index("ct state established,related accept")
-    tags = [i for i, r in enumerate(forward) if "meta mark set" in r]
+    every = nft_chain(text, POLICY_TABLE, "every_set")
+    est = every.index("ct state established,related accept")
+    tags = [i for i, r in enumerate(every) if "meta mark set" in r]
     assert all(i < est for i in tags), f"{name}: on-demand packets must be tagged before established is accepted"
+    check_fast_path(name, text)
+
+
+def check_fast_path(name: str, text: str) -> None:
+    """The connection classes: whatever the map sends a packet to, the checks that cut live sessions run
+    before any accept (isolated drops unless must-keep, on-demand tags, the clock of a window or an end
+    date), and what the map does not name goes through every_set."""
+    forward = nft_chain(text, POLICY_TABLE, "forward")
+    assert forward[0] == "type filter hook forward priority filter; policy drop;", forward
+    assert forward[1] == "ct state established ct mark vmap @classes", forward
+    assert forward[-1] == "goto every_set", f"{name}: packets the map does not name must take every_set"
+    block = dict(nft_blocks(text))[POLICY_TABLE]
+    m = re.search(r"^\tmap classes \{\n.*?elements = \{\n(.*?)\n\t\t\}", block, re.M | re.S)
+    assert m, f"{name}: no map classes"
+    targets = dict(re.findall(r"(0x[0-9a-f]{8}) : goto (\S+?),?$", m.group(1), re.M))
+    gen = re.search(r"ct mark set (0x[0-9a-f]{8})$", "\n".join(nft_chain(text, POLICY_TABLE, "classify")), re.M)
+    assert gen, f"{name}: classify does not reset the mark"
+    gen_mask = re.search(r"ct mark & (0x[0-9a-f]{8}) != " + gen.group(1) + " jump classify", "\n".join(forward))
+    assert gen_mask, f"{name}: established connections of another policy are not classified again"
+    for mark, chain in targets.items():
+        assert int(mark, 16) & int(gen_mask.group(1), 16) == int(gen.group(1), 16), f"{name}: {mark} stale"
+        rules = nft_chain(text, POLICY_TABLE, chain)
+        assert chain.startswith("class_") and rules, f"{name}: {chain}"
+        body = [r for r in rules if not r.startswith("comment ")]
+        first_pass = next(i for i, r in enumerate(body) if "goto open" in r or r.endswith("accept"))
+        if chain.endswith("_keep"):
+            assert body[0] == "meta mark set meta mark | 0x00400000", f"{name}: {chain} must carry the keep mark"
+        else:
+            assert [r.split(" log ")[0] for r in body[:2]] == ["ip saddr @isolated", "ip daddr @isolated"], \
+                f"{name}: {chain} must drop the isolated set first"
+        if chain.startswith("class_ondemand"):
+            tags = [i for i, r in enumerate(body) if "meta mark set meta mark | 0x00" in r and "0x00400000" not in r]
+            assert len(tags) == 2 and max(tags) < first_pass, f"{name}: {chain} must tag before it accepts"
+        if chain.startswith(("class_window_", "class_until_")):
+            assert body[-1].endswith('prefix "vw-out-of-time" drop'), f"{name}: {chain} must end out of time"
+            assert all(r.startswith("meta time") or r.startswith("meta day") for r in body[first_pass:-1]), body
+            assert all("meta " in r for r in body[first_pass:-1]), f"{name}: {chain} opens without its clock"
+        if chain.startswith("class_none"):
+            assert body[-2:] == ["ct state established accept", "goto refuse"], body
 
 
 def _log_group(text: str) -> str:

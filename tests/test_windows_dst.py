@@ -40,7 +40,8 @@ def test_rendered_window_switches_at_the_change(tmp_path):
     inv = add_systems(base_inventory(1), [system("va-w", "va", "s0", "scheduled", ("https",), variant=0)])
     root = write_inventory(inv, tmp_path / "inv")
     res = pipeline.run(str(root), NOW, check_lock=False)
-    chain = nft_chain(res.configs["fw-s0"].text, "vendorwall", "forward")
+    text = res.configs["fw-s0"].text
+    chain = nft_chain(text, "vendorwall", "every_set")
     marks = [r for r in chain if "@window_tue_thu_0800_1200_tcp" in r and "meta mark set" in r]
     change = int(dt.datetime(2027, 3, 28, 1, 0, tzinfo=dt.UTC).timestamp())
     assert any(f"meta time < {change} " in r and "meta hour 25200-39600" in r for r in marks)  # 08-12 at UTC+1
@@ -49,6 +50,12 @@ def test_rendered_window_switches_at_the_change(tmp_path):
     inside = chain.index(marks[0])
     outside = next(i for i, r in enumerate(chain) if "@window_tue_thu_0800_1200_tcp" in r and r.endswith("drop"))
     assert inside < outside < chain.index("ct state established,related accept")
+    # the connection class of the window (established packets): the same periods, then out of time
+    cls = nft_chain(text, "vendorwall", "class_window_tue_thu_0800_1200")
+    opens = [r for r in cls if r.endswith("goto open")]
+    assert any(f"meta time < {change} " in r and "meta hour 25200-39600" in r for r in opens)
+    assert any(f"meta time >= {change} " in r and "meta hour 21600-36000" in r for r in opens)
+    assert cls[-1].endswith('prefix "vw-out-of-time" drop')
 
 
 def test_unknown_time_zone_is_refused(tmp_path):

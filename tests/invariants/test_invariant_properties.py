@@ -17,6 +17,7 @@ permanent / scheduled / on-demand access, and services with forbidden ports unde
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -216,9 +217,12 @@ def _every_entry_path_is_cut(root: Path, model: Any, tmp: str) -> None:
                 iso = [IPv4Network(e[0]) for e in nft_sets(text)[("vendorwall", "isolated")].elements]
                 for s in r.src:
                     assert any(s.subnet_of(x) for x in iso), f"{fw}: {r.id} source {s} not quarantined"
-                chain = nft_chain(text, "vendorwall", "forward")
+                chain = nft_chain(text, "vendorwall", "every_set")
                 drop = next(i for i, x in enumerate(chain) if "ip saddr @isolated" in x and x.endswith("drop"))
                 assert drop < chain.index("ct state established,related accept")
+                for cls in re.findall(r"goto (class_\S+?),?$", text, re.M):  # every connection class too
+                    if not cls.endswith("_keep"):
+                        assert nft_chain(text, "vendorwall", cls)[1].startswith("ip saddr @isolated"), cls
         if shared:  # the shared egress itself is never quarantined
             egress = {p for ep in v.entry_paths if ep.shared for p in ep.prefixes}
             for fw, rendered in res.configs.items():

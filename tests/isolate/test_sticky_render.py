@@ -52,10 +52,13 @@ def test_render_carries_the_quarantine_of_isolated_vendors(tmp_path):
         # every entry path of va, on every firewall (a vendor source may reach any site)
         assert _isolated_set(text) == {"10.249.0.1", "10.200.0.0/27"}, fw
         assert "# isolated at render time: va (access)" in text
-        chain = nft_chain(text, "vendorwall", "forward")
+        chain = nft_chain(text, "vendorwall", "every_set")
         drops = [i for i, r in enumerate(chain) if "@isolated" in r and r.endswith("drop")]
         assert len(drops) == 2 and max(drops) < chain.index("ct state established,related accept")
         assert {r.split(" @isolated")[0].rsplit(" ", 1)[1] for r in (chain[i] for i in drops)} == {"saddr", "daddr"}
+        # established packets of a classified connection: its class drops the isolated set first
+        cls = nft_chain(text, "vendorwall", "class_ondemand")
+        assert [r.split(" @isolated")[0] for r in cls[1:3]] == ["ip saddr", "ip daddr"], cls
     # vc is not isolated: its VPN pool is nowhere
     assert all("10.200.1.0/27" not in _isolated_set(res.configs[fw].text) for fw in fws)
 
