@@ -425,3 +425,156 @@ def test_quarantine_cuts_an_established_session(netns, tmp_path: Path) -> None:
             if p is not None:
                 p.kill()
                 p.wait()
+
+
+# --------------------------------------------------------------------------- lab: classified connections
+
+
+def _class_marks(text: str) -> dict[str, int]:
+    """{class chain: conntrack mark} from the rendered map ``classes``."""
+    block = dict(nft_blocks(text))[POLICY_TABLE]
+    m = re.search(r"^\tmap classes \{\n.*?elements = \{\n(.*?)\n\t\t\}", block, re.M | re.S)
+    assert m
+    return {chain: int(mark, 16) for mark, chain in re.findall(r"(0x[0-9a-f]{8}) : goto (\S+?),?$", m.group(1), re.M)}
+
+
+def _ct_mark(fw: str, session: "_Session") -> int | None:
+    """The conntrack mark of a live TCP session on the firewall."""
+    out = subprocess.run(["ip", "netns", "exec", fw, "conntrack", "-L", "-p", "tcp", "-s", session.src, "-d",
+                          session.server, "--sport", str(session.sport), "--dport", str(session.port)],
+                         capture_output=True, text=True, check=False, timeout=30).stdout
+    marks = [int(m) for m in re.findall(r"\bmark=(\d+)", out)]
+    assert len(marks) <= 1, out
+    return marks[0] if marks else None
+
+
+_THREADED_SERVER = """
+import socket, threading
+def serve(c):
+    with c:
+        while True:
+            try:
+                data = c.recv(64)
+            except OSError:
+                return
+            if not data:
+                return
+            c.sendall(data)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", PORT)); s.listen(16); print("listening", flush=True)
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+"""
+
+
+class _Session:
+    """One TCP session client -> server through the firewall, driven word by word."""
+
+    def __init__(self, ns: dict, server: str, port: int, src: str) -> None:
+        import sys
+
+        self.server, self.port, self.src = server, port, src
+
+        code = _CLIENT.replace("DST", repr(server)).replace("PORT", str(port)).replace("TIMEOUT", "1.5")
+        code = code.replace(f"s = socket.create_connection(({server!r}, {port}), timeout=3)",
+                            f"s = socket.create_connection(({server!r}, {port}), timeout=3, "
+                            f"source_address=({src!r}, 0))\nprint(s.getsockname()[1], flush=True)")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns["client"], sys.executable, "-c", code],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.sport = int(self.proc.stdout.readline().strip() or 0)
+        self.first = self.proc.stdout.readline().strip()
+
+    def say(self, word: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.mark.lab
+def test_classified_sessions_are_still_cut(netns, tmp_path: Path) -> None:
+    """The packet path classifies a connection once (its conntrack mark) and then runs only its class's
+    checks. A vendor session taking that fast path is still cut by the very next packet when its grant is
+    deleted, when its source enters the policy's isolated set or the state table's quarantine, and when a
+    redeploy moves its tuple from 'permanent until a date' to 'on demand' without a grant (the mark of the
+    old policy is not trusted: the connection is classified again). A must-keep clinical session stays up
+    when its system's segment is quarantined."""
+    import sys
+
+    from vendorwall import pipeline
+
+    def render(mode: str) -> tuple[str, str]:
+        # x2 (permanent) puts a category between the two policies' numbers: trusting the old mark would
+        # send the session to x2's class (open) after the redeploy instead of on demand
+        inv = add_systems(base_inventory(), [system("x1", "va", "s1", mode, ("ssh",),
+                                                    flows=[{"from": "g-servers", "services": ["hl7"], "keep": True}]),
+                                             system("x2", "va", "s1", "permanent", ("https",))])
+        res = pipeline.run(str(write_inventory(inv, tmp_path / f"inv-{mode}")), NOW, check_lock=False)
+        return res.configs["fw-s1"].text, str(res.allocations["s1/va/x1"].hosts["x1"][0])
+
+    on_demand, server = render("on_demand")
+    permanent, server_p = render("permanent")
+    assert server == server_p
+    vendor, clinical = "10.200.0.5", "10.5.10.5"  # va's VPN pool; g-servers
+    ns = _topology(netns, vendor, server, on_demand, tmp_path)
+    _run(["ip", "-n", ns["client"], "addr", "add", f"{clinical}/24", "dev", "eth0"])  # both clients in one ns
+    _run(["ip", "-n", ns["firewall"], "addr", "add", "10.5.10.254/24", "dev", "toc"])
+    fw = ns["firewall"]
+    servers = [subprocess.Popen(["ip", "netns", "exec", ns["server"], sys.executable, "-c",
+                                 _THREADED_SERVER.replace("PORT", str(p))], stdout=subprocess.PIPE, text=True)
+               for p in (22, 2575)]
+    sessions: list[_Session] = []
+
+    def session(src: str, port: int) -> _Session:
+        s = _Session(ns, server, port, src)
+        sessions.append(s)
+        assert s.first == "through", f"{src} -> {server}:{port} does not pass"
+        assert s.say("again") == "through"
+        return s
+
+    grant = f"{{ {vendor} . {server} . 22 }}"
+    try:
+        for srv in servers:
+            assert srv.stdout is not None and srv.stdout.readline().strip() == "listening"
+        marks = _class_marks(on_demand)
+        nft(fw, "add", "element", "inet", STATE_TABLE, "grants_tcp", grant)
+        # 1. grant deleted: the next packet of the classified session is dropped
+        s = session(vendor, 22)
+        assert _ct_mark(fw, s) == marks["class_ondemand"], "not on the fast path"
+        nft(fw, "delete", "element", "inet", STATE_TABLE, "grants_tcp", grant)
+        assert s.say("after-grant") == "cut", "a deleted grant did not cut the classified session"
+        nft(fw, "add", "element", "inet", STATE_TABLE, "grants_tcp", grant)
+        # 2. the policy's isolated set, filled at run time
+        s = session(vendor, 22)
+        assert _ct_mark(fw, s) == marks["class_ondemand"]
+        nft(fw, "add", "element", "inet", POLICY_TABLE, "isolated", f"{{ {vendor} }}")
+        assert s.say("after-isolated") == "cut", "the isolated set did not cut the classified session"
+        nft(fw, "delete", "element", "inet", POLICY_TABLE, "isolated", f"{{ {vendor} }}")
+        # 3. the state table's quarantine; a must-keep clinical session to the same system stays up
+        s = session(vendor, 22)
+        keep = session(clinical, 2575)
+        assert _ct_mark(fw, keep) == marks["class_allow_keep"], "the keep flow is not classified"
+        nft(fw, "add", "element", "inet", STATE_TABLE, "quarantine", f"{{ {vendor}, {server} }}")
+        assert s.say("after-quarantine") == "cut", "the quarantine did not cut the classified session"
+        assert keep.say("kept") == "through", "the quarantine cut a must-keep clinical session"
+        nft(fw, "delete", "element", "inet", STATE_TABLE, "quarantine", f"{{ {vendor}, {server} }}")
+        # 4. a redeploy: permanent (until a date) -> on demand, no grant: the old mark is not trusted
+        nft(fw, "-f", str(_write(tmp_path, "permanent", permanent)))
+        nft(fw, "delete", "element", "inet", STATE_TABLE, "grants_tcp", grant)
+        s = session(vendor, 22)
+        until = next(m for c, m in _class_marks(permanent).items() if c.startswith("class_until_"))
+        assert _ct_mark(fw, s) == until
+        nft(fw, "-f", str(_write(tmp_path, "on-demand", on_demand)))
+        assert s.say("after-redeploy") == "cut", "a redeploy requiring a grant did not cut the classified session"
+        assert _ct_mark(fw, s) == marks["class_ondemand"], "the session was not classified again"
+        assert keep.say("kept-again") == "through", "a redeploy cut a must-keep clinical session"
+        assert _ct_mark(fw, keep) == marks["class_allow_keep"], "not classified again"
+    finally:
+        for p in [*(x.proc for x in sessions), *servers]:
+            p.kill()
+            p.wait()
