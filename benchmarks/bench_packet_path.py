@@ -107,7 +107,7 @@ def _emit(size: int) -> str:
     for t in sorted(templates.values(), key=lambda r: r.id):
         v = t.validity.kind
         by_kind["ondemand" if v == "on_demand" else "scheduled" if v == "scheduled" else "other"].append(t)
-    cycle = ([("ondemand", 75)] + [("scheduled", 17)] + [("other", 8)])
+    cycle = [("ondemand", 75), ("scheduled", 17), ("other", 8)]
     plan = [k for k, w in cycle for _ in range(w) if by_kind[k]]
     firsts = [t for k in by_kind for t in by_kind[k]]  # every category once, then weighted
     i = 0
@@ -238,7 +238,8 @@ def conn():
 if mode == "server":
     import selectors
     sel = selectors.DefaultSelector(); ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("0.0.0.0", int(sys.argv[2]))); ls.listen(1024); sel.register(ls, selectors.EVENT_READ); print("ready", flush=True)
+    ls.bind(("0.0.0.0", int(sys.argv[2]))); ls.listen(1024); sel.register(ls, selectors.EVENT_READ)
+    print("ready", flush=True)
     while True:
         for key, _ in sel.select():
             if key.fileobj is ls:
@@ -381,7 +382,7 @@ def main() -> int:
                 if (rep + 1) % 10 == 0 or rep + 1 == args.repeat:
                     print(f"repetition {rep + 1}/{args.repeat} done (load {load1():.2f})", file=sys.stderr)
     med = {v: {k: statistics.median(xs) for k, xs in r.items()} for v, r in results.items()}
-    report = {"machine": {"cpus": os.cpu_count(), "load_start": load_start, "load_end": load1(),
+    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "load_start": load_start, "load_end": load1(),
                           "load_range": [min(loads), max(loads)], "loop": "C" if loop[0].endswith("packet_loop")
                           else "Python"},
               "elements": {v[0]: v[2] for v in variants},

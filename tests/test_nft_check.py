@@ -438,16 +438,6 @@ def _class_marks(text: str) -> dict[str, int]:
     return {chain: int(mark, 16) for mark, chain in re.findall(r"(0x[0-9a-f]{8}) : goto (\S+?),?$", m.group(1), re.M)}
 
 
-def _ct_mark(fw: str, session: "_Session") -> int | None:
-    """The conntrack mark of a live TCP session on the firewall."""
-    out = subprocess.run(["ip", "netns", "exec", fw, "conntrack", "-L", "-p", "tcp", "-s", session.src, "-d",
-                          session.server, "--sport", str(session.sport), "--dport", str(session.port)],
-                         capture_output=True, text=True, check=False, timeout=30).stdout
-    marks = [int(m) for m in re.findall(r"\bmark=(\d+)", out)]
-    assert len(marks) <= 1, out
-    return marks[0] if marks else None
-
-
 _THREADED_SERVER = """
 import socket, threading
 def serve(c):
@@ -494,6 +484,16 @@ class _Session:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+
+
+def _ct_mark(fw: str, session: _Session) -> int | None:
+    """The conntrack mark of a live TCP session on the firewall."""
+    out = subprocess.run(["ip", "netns", "exec", fw, "conntrack", "-L", "-p", "tcp", "-s", session.src, "-d",
+                          session.server, "--sport", str(session.sport), "--dport", str(session.port)],
+                         capture_output=True, text=True, check=False, timeout=30).stdout
+    marks = [int(m) for m in re.findall(r"\bmark=(\d+)", out)]
+    assert len(marks) <= 1, out
+    return marks[0] if marks else None
 
 
 @pytest.mark.lab
