@@ -65,6 +65,28 @@ def known_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
+_HOSTKEYS: dict[str, tuple[tuple[int, int, int], Any]] = {}
+_HOSTKEYS_LOCK = threading.Lock()
+
+
+def _known_hosts(path: str) -> Any:
+    """``paramiko.HostKeys`` of ``path``, parsed once per version of the file (inode, size, mtime): a fan-out
+    to N devices that share one known_hosts file parses it once, not N times (paramiko's parse is itself
+    quadratic in the number of lines). A file that changes (a key recorded on first use, an edit) is read
+    again. Lookups only read the parsed object, so threads share it."""
+    import paramiko
+
+    st = os.stat(path)
+    version = (st.st_ino, st.st_size, st.st_mtime_ns)
+    with _HOSTKEYS_LOCK:
+        hit = _HOSTKEYS.get(path)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        hk = paramiko.HostKeys(path)
+        _HOSTKEYS[path] = (version, hk)
+        return hk
+
+
 def _lookup(t: Target, name: str) -> tuple[dict[str, Any], str]:
     """The keys known for ``name`` (or the target's alias), by key type, and where they came from."""
     import paramiko
@@ -74,7 +96,7 @@ def _lookup(t: Target, name: str) -> tuple[dict[str, Any], str]:
         if not os.path.isfile(path):
             continue
         try:
-            hk = paramiko.HostKeys(path)
+            hk = _known_hosts(path)
         except (OSError, UnicodeDecodeError, paramiko.SSHException) as exc:
             raise HostKeyError(t.device, t.platform, t.where, f"cannot read known_hosts file {path}: {exc}") from None
         entry = hk.lookup(wanted)
