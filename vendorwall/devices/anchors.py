@@ -8,6 +8,7 @@ was done on the device (an isolation stays an isolation).
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from .. import journal
@@ -15,12 +16,41 @@ from . import agents
 from .target import Target
 
 
+def write_request(t: Target, jid: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """The ``anchor`` agent's request that keeps ``entry`` of the journal ``jid`` (:func:`journal.identity`)."""
+    return {"op": "write", "dir": t.remote_dir, "journal": jid, "seq": entry["seq"], "hash": entry["hash"]}
+
+
 def write(targets: list[Target], path: str, entry: dict[str, Any], *, workers: int = 64) -> dict[str, str]:
     """Anchor ``entry`` of the journal at ``path`` on every target; device -> error ("" when written)."""
     jid = journal.identity(path)
-    res = agents.run_many(targets, "anchor", lambda t: {"op": "write", "dir": t.remote_dir, "journal": jid,
-                                                        "seq": entry["seq"], "hash": entry["hash"]}, workers=workers)
+    res = agents.run_many(targets, "anchor", lambda t: write_request(t, jid, entry), workers=workers)
     return {d: ("" if r.ok else r.error) for d, r in sorted(res.items())}
+
+
+def write_in(sessions: list[agents.Session], path: str, entry: dict[str, Any], *, workers: int = 64,
+             pool: Executor | None = None) -> dict[str, str]:
+    """Anchor ``entry`` over sessions already open on the devices (:class:`agents.Session` serving the
+    ``anchor`` agent: no new connection, no new program); device -> error ("" when written). ``pool``: the
+    caller's thread pool (else one of ``workers`` threads)."""
+
+    from .errors import DeployError
+
+    jid = journal.identity(path)
+
+    def one(s: agents.Session) -> tuple[str, str]:
+        try:
+            s.ask("anchor", write_request(s.t, jid, entry))
+            return s.t.device, ""
+        except DeployError as exc:
+            return s.t.device, str(exc)
+
+    if not sessions:
+        return {}
+    if pool is not None:
+        return dict(sorted(pool.map(one, sessions)))
+    with ThreadPoolExecutor(max(1, min(workers, len(sessions)))) as own:
+        return dict(sorted(own.map(one, sessions)))
 
 
 def read(targets: list[Target], path: str, *,

@@ -82,26 +82,29 @@ def op_read(req):
 OPS = {"write": op_write, "read": op_read}
 
 
+def handle(req):
+    """One request -> (exit status, answer)."""
+    if not isinstance(req, dict) or req.get("op") not in OPS:
+        return 2, {"ok": False, "error": "unknown op"}
+    try:
+        answer = OPS[req["op"]](req)
+    except Bad as exc:
+        return 2, {"ok": False, "error": str(exc)}
+    except OSError as exc:
+        return 1, {"ok": False, "error": "%s: %s" % (exc.filename or "", exc.strerror)}
+    answer.update({"ok": True, "time": time.time()})
+    return 0, answer
+
+
 def main():
     try:
         req = json.loads(sys.stdin.read() or "{}")
     except ValueError as exc:
         print(json.dumps({"ok": False, "error": "request is not JSON: %s" % exc}))
         return 2
-    if not isinstance(req, dict) or req.get("op") not in OPS:
-        print(json.dumps({"ok": False, "error": "unknown op"}))
-        return 2
-    try:
-        answer = OPS[req["op"]](req)
-    except Bad as exc:
-        print(json.dumps({"ok": False, "error": str(exc)}))
-        return 2
-    except OSError as exc:
-        print(json.dumps({"ok": False, "error": "%s: %s" % (exc.filename or "", exc.strerror)}))
-        return 1
-    answer.update({"ok": True, "time": time.time()})
+    status, answer = handle(req)
     print(json.dumps(answer, sort_keys=True))
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 # vendorwall agent "nft_state": the live state of an nftables firewall (quarantine, grants), changed from data.
 #
-# Runs as `python3 -c <this file> nft_state` with one JSON request on stdin, prints one JSON answer.
+# Runs as `python3 -I -S -c <this file> nft_state` with one JSON request on stdin, prints one JSON answer;
+# or inside the "session" agent (handle(), one request per line on one channel).
 # Standard library only, Python >= 3.7. Nothing of the request ever reaches a shell: addresses are parsed
 # with ipaddress, names and comments checked against fixed patterns, set names taken from a fixed list,
 # and every change goes to `nft -j -f -` as a JSON document built here (argument vectors, no shell).
@@ -31,11 +32,13 @@ import ipaddress
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List
+
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost on every device, every call)
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 STATE = ("inet", "vendorwall_state")
 POLICY = ("inet", "vendorwall")
@@ -342,6 +345,8 @@ def op_quarantine(req):
         return ans
     if action == "check":
         if req.get("conntrack"):
+            import shutil
+
             if shutil.which("conntrack") is None:
                 ans["conntrack_missing"] = True
             else:
@@ -515,15 +520,10 @@ def op_grants(req, op):
     return ans
 
 
-def main():
-    try:
-        req = json.loads(sys.stdin.read() or "{}")
-    except ValueError as exc:
-        print(json.dumps({"ok": False, "error": "request is not JSON: %s" % exc}))
-        return 2
+def handle(req):
+    """One request -> (exit status, answer): 0 when the agent ran (per-item outcomes in the answer)."""
     if not isinstance(req, dict):
-        print(json.dumps({"ok": False, "error": "request is not an object"}))
-        return 2
+        return 2, {"ok": False, "error": "request is not an object"}
     op = req.get("op")
     try:
         if op == "quarantine":
@@ -535,10 +535,19 @@ def main():
         else:
             raise Bad("unknown op: %r" % (op,))
     except Bad as exc:
-        print(json.dumps({"ok": False, "error": str(exc)}))
+        return 2, {"ok": False, "error": str(exc)}
+    return 0, ans
+
+
+def main():
+    try:
+        req = json.loads(sys.stdin.read() or "{}")
+    except ValueError as exc:
+        print(json.dumps({"ok": False, "error": "request is not JSON: %s" % exc}))
         return 2
+    status, ans = handle(req)
     print(json.dumps(ans, sort_keys=True))
-    return 0
+    return status
 
 
 if __name__ == "__main__":
