@@ -54,7 +54,7 @@ def test_isolate_records_the_vendor_and_restore_removes_it_only_when_done(model,
     # once every firewall lifted it, the record forgets it
     done = [run.DeviceResult(fw, "nftables", "", status="restored") for fw in m.firewalls]
 
-    def fake_device(t, p, conntrack=True):
+    def fake_device(t, p, conntrack=True, **_kw):
         return next(x for x in done if x.device == t.device)
 
     orig = run.run_device

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..deploy.errors import DeployError
 from ..deploy.session import Target
-from ..devices import clock
+from ..devices import agents, clock
 from ..devices.agents import run_agent
 from ..devices.target import ConnSettings, HostKeys, from_vars
 from . import actions, bastions, isolated, journal
@@ -456,7 +456,14 @@ def keep_match(c: Conn, p: Plan) -> str:
     return ""
 
 
-def run_device(t: Target, p: Plan, *, conntrack: bool = True) -> DeviceResult:
+SESSION_AGENTS = (actions.AGENT, "anchor")  # the change, then the anchor of the journal entry that records it
+
+
+def run_device(t: Target, p: Plan, *, conntrack: bool = True,
+               sessions: dict[str, agents.Session] | None = None) -> DeviceResult:
+    """One firewall: one SSH connection, one program run (the ``nft_state`` agent). With ``sessions``, the
+    program is a session that stays open afterwards (kept in ``sessions`` under the device's name): the run
+    anchors its journal's last entry over it, with no second connection or program start."""
     t0 = time.monotonic()
     res = DeviceResult(t.device, t.platform, t.host)
     try:
@@ -471,7 +478,17 @@ def run_device(t: Target, p: Plan, *, conntrack: bool = True) -> DeviceResult:
             res.error = (f"platform {t.platform}: vendorwall cannot isolate on it yet; cut the vendor by hand on "
                          "this device")
             return res
-        answer = run_agent(t, actions.AGENT, actions.request(p, conntrack, t.remote_dir))
+        request = actions.request(p, conntrack, t.remote_dir)
+        if sessions is None:
+            answer = run_agent(t, actions.AGENT, request)
+        else:
+            s = agents.Session(t, SESSION_AGENTS)
+            try:
+                answer = s.ask(actions.AGENT, request)
+            except BaseException:
+                s.close()
+                raise
+            sessions[t.device] = s
         return evaluate(p, actions.observed(answer), res)
     except DeployError as exc:
         res.status, res.error_kind, res.error = "failed", exc.kind, str(exc)
@@ -520,49 +537,58 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
                 "the firewalls are reached through a custom connection (a lab) and no bastion target was "
                 "given: accounts NOT disabled here")
     btg = {t.device: t for t in bastion_targets or []}
-    with ThreadPoolExecutor(max(1, min(workers, len(tgts) + len(bplans)))) as pool:
-        futs: list[Future[Any]] = [pool.submit(run_device, t, p, conntrack=conntrack) for t in tgts]
-        futs += [pool.submit(bastions.run_bastion, btg.get(b.bastion), b, p.action, p.check,
-                             skip_reason=skip) for b in bplans]
-        # written while the devices are being changed: not on the critical path
-        record = p.action == "isolate" and not p.check and bool(isolation_path)
-        with _record_lock(isolation_path if record else ""):
-            if record:
-                _record(r, lambda iso: isolated.with_isolated(iso, [
-                    isolated.Entry(v, stamp(r.started), reason, ticket, p.scope, journal.who()["user"], r.run_id)
-                    for v in p.vendors]))
-            if journal_path:
-                _journal(r, journal_path, {
-                    **_journal_base(r), "event": "started", "when": stamp(r.started),
-                    "elements": [e.to_data() for e in p.elements],
-                    "refused": [{**x.element.to_data(), "reason": x.reason} for x in p.refused],
-                    "bastions_planned": {b.bastion: [a.id for a in b.accounts] for b in bplans},
-                    **({"isolation_record": r.record_note} if record else {})})
-        for fut in as_completed(futs):
-            res = fut.result()
-            if isinstance(res, BastionResult):
-                r.bastions.append(res)
-                progress(bastion_line(res, p.action, p.check))
-            else:
-                r.results.append(res)
-                progress(device_line(res, p.action, p.check))
-    r.results.sort(key=lambda x: x.device)
-    r.bastions.sort(key=lambda x: x.device)
-    if lab_dir and not p.check:
-        from . import labcheck
+    # the isolation record and the journal's "started" entry are written BEFORE any device is touched (a run
+    # that dies half-way is on record); the devices' change is anchored at the end, over the same sessions
+    record = p.action == "isolate" and not p.check and bool(isolation_path)
+    with _record_lock(isolation_path if record else ""):
+        if record:
+            _record(r, lambda iso: isolated.with_isolated(iso, [
+                isolated.Entry(v, stamp(r.started), reason, ticket, p.scope, journal.who()["user"], r.run_id)
+                for v in p.vendors]))
+        if journal_path:
+            _journal(r, journal_path, {
+                **_journal_base(r), "event": "started", "when": stamp(r.started),
+                "elements": [e.to_data() for e in p.elements],
+                "refused": [{**x.element.to_data(), "reason": x.reason} for x in p.refused],
+                "bastions_planned": {b.bastion: [a.id for a in b.accounts] for b in bplans},
+                **({"isolation_record": r.record_note} if record else {})})
+    # one connection and one program per firewall; kept open to anchor the journal's last entry afterwards
+    sessions: dict[str, agents.Session] | None = {} if journal_path and not p.check else None
+    try:
+        with ThreadPoolExecutor(max(1, min(workers, len(tgts) + len(bplans)))) as pool:
+            futs: list[Future[Any]] = [
+                pool.submit(run_device, t, p, conntrack=conntrack, **({} if sessions is None else
+                                                                       {"sessions": sessions})) for t in tgts]
+            futs += [pool.submit(bastions.run_bastion, btg.get(b.bastion), b, p.action, p.check,
+                                 skip_reason=skip) for b in bplans]
+            for fut in as_completed(futs):
+                res = fut.result()
+                if isinstance(res, BastionResult):
+                    r.bastions.append(res)
+                    progress(bastion_line(res, p.action, p.check))
+                else:
+                    r.results.append(res)
+                    progress(device_line(res, p.action, p.check))
+            r.results.sort(key=lambda x: x.device)
+            r.bastions.sort(key=lambda x: x.device)
+            if lab_dir and not p.check:
+                from . import labcheck
 
-        r.lab = labcheck.probe(lab_dir, m, p)
-    r.finished = time.time()
-    lift = p.action == "restore" and not p.check and bool(isolation_path)
-    if lift and r.failed_firewalls:
-        r.record_note = (f"{', '.join(p.vendors)} still recorded as isolated in {isolation_path} (not every "
-                         "firewall lifted the quarantine): deploys keep them quarantined; rerun the restore")
-    with _record_lock(isolation_path if lift and not r.failed_firewalls else ""):
-        if lift and not r.failed_firewalls:
-            _record(r, lambda iso: isolated.without(iso, p.vendors))
-        _finish_journal(r, journal_path)
-    if r.journal_entries and not p.check:
-        _anchor(r, [*tgts, *btg.values()])
+                r.lab = labcheck.probe(lab_dir, m, p)
+            r.finished = time.time()
+            lift = p.action == "restore" and not p.check and bool(isolation_path)
+            if lift and r.failed_firewalls:
+                r.record_note = (f"{', '.join(p.vendors)} still recorded as isolated in {isolation_path} (not every "
+                                 "firewall lifted the quarantine): deploys keep them quarantined; rerun the restore")
+            with _record_lock(isolation_path if lift and not r.failed_firewalls else ""):
+                if lift and not r.failed_firewalls:
+                    _record(r, lambda iso: isolated.without(iso, p.vendors))
+                _finish_journal(r, journal_path)
+            if r.journal_entries and not p.check:
+                _anchor(r, [*tgts, *btg.values()], sessions or {}, pool)
+    finally:
+        for s in (sessions or {}).values():
+            s.close()
     return r
 
 
@@ -576,16 +602,25 @@ def _journal(r: Run, path: str, entry: dict[str, Any]) -> None:
                                               "what this run did on the devices is only in this report")
 
 
-def _anchor(r: Run, tgts: list[Target]) -> None:
-    """The last journal entry's hash kept on the devices this run reached (best effort, reported)."""
+def _anchor(r: Run, tgts: list[Target], sessions: dict[str, agents.Session] | None = None,
+            pool: Any = None) -> None:
+    """The last journal entry's hash kept on the devices this run reached (best effort, reported): over the
+    firewalls' open sessions, else (bastions, a firewall whose session ended) one agent call each."""
     from ..devices import anchors
 
+    sessions = sessions or {}
     reached = {x.device for x in r.results if x.error_kind not in ("connect", "host key")}
     reached |= {b.device for b in r.bastions if b.error_kind not in ("connect", "host key", "not in the lab",
                                                                     "unknown bastion", "unsupported")}
-    targets = [t for t in tgts if t.device in reached and t.platform in ("nftables", "linux", "")]
+    live = [s for d, s in sorted(sessions.items()) if d in reached and not s.closed]
+    targets = [t for t in tgts if t.device in reached and t.platform in ("nftables", "linux", "")
+               and t.device not in {s.t.device for s in live}]
+    entry = r.journal_entries[-1]
+    if live:
+        r.anchored.update(anchors.write_in(live, r.journal_path, entry, pool=pool))
     if targets:
-        r.anchored = anchors.write(targets, r.journal_path, r.journal_entries[-1])
+        r.anchored.update(anchors.write(targets, r.journal_path, entry))
+    r.anchored = dict(sorted(r.anchored.items()))
 
 
 def _record_lock(path: str) -> contextlib.ExitStack:
