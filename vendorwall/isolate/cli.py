@@ -25,6 +25,8 @@ from typing import Any
 from ..devices.cli import add_connection_options, settings
 from ..state import StateDir
 
+WORKERS = 256  # devices at once: waiting on the network, not on the controller's CPU
+
 
 def _process_start() -> tuple[float, float]:
     """The command's start: this process's start time (``/proc``), else now; (wall, monotonic)."""
@@ -55,7 +57,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "tunnels) and what stays up; change nothing")
     p.add_argument("--manifest", help="the manifest file (default: MANIFEST_OR_INVENTORY, see above)")
     p.add_argument("--journal", help="incident journal (default: journals/incident.jsonl in the state directory)")
-    p.add_argument("--workers", type=int, default=64, help="devices handled at once (default 64)")
+    p.add_argument("--workers", type=int, default=WORKERS,
+                   help=f"devices handled at once (default {WORKERS}: every firewall of a hospital group at once)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
     add_connection_options(p)  # --lab-dir also probes the vendor side and the clinical flows afterwards
 

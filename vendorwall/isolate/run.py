@@ -510,7 +510,7 @@ def _journal_base(r: Run) -> dict[str, Any]:
 
 
 def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: str = "", journal_path: str = "",
-            started: float | None = None, started_mono: float | None = None, workers: int = 64,
+            started: float | None = None, started_mono: float | None = None, workers: int = 256,
             conntrack: bool = True, lab_dir: str | None = None, settings: ConnSettings | None = None,
             progress: Progress = _quiet, bastion_targets: list[Target] | None = None,
             accounts: bool = True, isolation_path: str = "") -> Run:
