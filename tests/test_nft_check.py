@@ -503,7 +503,7 @@ def test_classified_sessions_are_still_cut(netns, tmp_path: Path) -> None:
     deleted, when its source enters the policy's isolated set or the state table's quarantine, and when a
     redeploy moves its tuple from 'permanent until a date' to 'on demand' without a grant (the mark of the
     old policy is not trusted: the connection is classified again). A must-keep clinical session stays up
-    when its system's segment is quarantined."""
+    when its system's segment is quarantined. A tuple in two categories takes every_set, which still cuts."""
     import sys
 
     from vendorwall import pipeline
@@ -574,6 +574,17 @@ def test_classified_sessions_are_still_cut(netns, tmp_path: Path) -> None:
         assert _ct_mark(fw, s) == marks["class_ondemand"], "the session was not classified again"
         assert keep.say("kept-again") == "through", "a redeploy cut a must-keep clinical session"
         assert _ct_mark(fw, keep) == marks["class_allow_keep"], "not classified again"
+        # 5. a tuple in two categories (here also permanent) is in no class: every_set checks it per packet
+        both = re.sub(r"(\tset allow_tcp \{\n(?:\t\t[^\n]*\n)*?\t\telements = \{\n)",
+                      rf"\g<1>\t\t\t{vendor} . {server} . 22,\n", on_demand, count=1)
+        assert both != on_demand
+        nft(fw, "-f", str(_write(tmp_path, "both", both)))
+        nft(fw, "add", "element", "inet", STATE_TABLE, "grants_tcp", grant)
+        s = session(vendor, 22)
+        mark = _ct_mark(fw, s)
+        assert mark is not None and mark not in _class_marks(both).values(), "a two-category tuple got a class"
+        nft(fw, "delete", "element", "inet", STATE_TABLE, "grants_tcp", grant)
+        assert s.say("after-grant-two-categories") == "cut", "every_set did not cut the two-category session"
     finally:
         for p in [*(x.proc for x in sessions), *servers]:
             p.kill()
