@@ -359,12 +359,17 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     buckets: dict[tuple[str, str], dict[_Key, str]] = defaultdict(dict)
     info: dict[str, _Category] = {}
     inv = model.inventory
+    keep_of: set[str | None] = set()  # the categories must-keep tuples sit in (None: in none)
     for rule in intent.rules:
         if rule.kind == "management":
+            if rule.keep:
+                keep_of.add(None)
             continue  # the input chain accepts the management networks as a whole
         cat = _category(rule, _tz_of(inv, rule), model.now, pol.timezone)
         info[cat.stem] = cat
         keys.add(buckets[(cat.stem, rule.protocol)], rule)
+        if rule.keep:
+            keep_of.add(cat.stem)
     sets: list[NftSet] = []
     allow_rules: list[NftRule] = []
     tag_rules: list[NftRule] = []
@@ -424,7 +429,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                  f'fib saddr . iif oif missing log group {pol.log_group} prefix "vw-spoofed" drop',
                  f'ct state new ip saddr @vendor_src log group {pol.connection_log_group} prefix "vw-vendor-new"',
                  *(r.text for r in allow_rules), f'log group {pol.log_group} prefix "vw-drop" drop')
-    chains, class_map, layout = _fast_path(intent, info, category_sets, keep_sets, inv, model, pol.log_group,
+    chains, class_map, layout = _fast_path(info, keep_of, category_sets, keep_sets, pol.log_group,
                                            pol.connection_log_group)
     chains.append(NftChain("every_set", "every set's checks on every packet: related packets, tuples in two "
                            "categories, anything the map classes does not name", every_set))
@@ -447,19 +452,14 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     return text, summary, diags
 
 
-def _fast_path(intent: DeviceIntent, info: dict[str, _Category], category_sets: list[NftSet],
-               keep_sets: list[NftSet], inv: Any, model: Model, log_group: int,
+def _fast_path(info: dict[str, _Category], keep_of: set[str | None], category_sets: list[NftSet],
+               keep_sets: list[NftSet], log_group: int,
                conn_log_group: int) -> tuple[list[NftChain], list[tuple[str, str]], _Layout]:
     """The chains that classify a connection once into its conntrack mark, the class chains its later
     packets take, and the map ``classes`` (mark -> chain)."""
     order = {"allow": 0, "until": 1, "window": 2, "ondemand": 3}
     stems = sorted(info, key=lambda st: (order[st.split("_")[0]], st))
     number = {st: i + 1 for i, st in enumerate(stems)}
-    keep_of: set[str | None] = set()  # the categories must-keep tuples sit in (None: in none)
-    for rule in intent.rules:
-        if rule.keep:
-            keep_of.add(None if rule.kind == "management" else
-                        _category(rule, _tz_of(inv, rule), model.now, inv.policy.timezone).stem)
     digest = [f"{st} {number[st]}" for st in stems]
     digest += [f"{s.name} {s.key} {s.flags}\n" + "\n".join(s.elements) for s in (*keep_sets, *category_sets)]
     layout = _layout(len(stems), digest)
