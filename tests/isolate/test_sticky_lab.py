@@ -66,6 +66,11 @@ class Lab:
     def remote_dir(self) -> str:
         return self.state.firewalls[self.fw]["remote_dir"]
 
+    def forget(self) -> None:
+        """Each test has its own state directory, hence its own isolation record: the firewall forgets what
+        an earlier test isolated (a deploy refuses to lift an isolation the record no longer lists)."""
+        self.nft("flush", "ruleset")
+
     def write(self, new_pool: bool) -> None:
         write_inventory(_inventory(new_pool), self.root)
 
@@ -179,6 +184,7 @@ def test_02_a_rolled_back_deploy_keeps_the_isolation(lab):
 
 def test_03_a_new_pool_of_an_isolated_vendor_is_cut_by_the_deploy_that_adds_it(lab):
     lab.write(new_pool=False)
+    lab.forget()
     assert [str(r.error) for r in lab.deploy() if r.error] == []
     r = lab.isolate("va")
     assert r.exit_code == 0, r.report()
@@ -200,6 +206,7 @@ def test_04_strings_that_would_break_a_script_run_nothing_on_the_firewall(lab, t
     """A tampered manifest (a name with a newline and the old heredoc terminator, shell metacharacters):
     the manifest is refused; and even handed to the device, the agent takes it as data and runs nothing."""
     lab.write(new_pool=False)
+    lab.forget()
     assert [str(r.error) for r in lab.deploy() if r.error] == []
     marker = f"/tmp/vw-pwned-{os.getpid()}"
     evil = f"x\n__VW_EOF\ntouch {marker}\n__VW_EOF"
@@ -265,9 +272,43 @@ def test_05_an_operators_grant_survives_lab_test_and_isolate_lab_dir(lab, tmp_pa
 
 def test_06_deploy_refuses_without_a_readable_isolation_record(lab):
     lab.write(new_pool=False)
+    lab.forget()
     path = StateDir.for_inventory(lab.root).isolation_file
     with open(path, "w") as fh:
         fh.write("{damaged")
     with pytest.raises(isolated.IsolationStateError):
         lab.deploy()
     os.unlink(path)
+
+
+def test_07_a_lost_or_edited_isolation_record_never_lets_a_deploy_reopen_the_vendor(lab):
+    """The record is the controller's; the firewall knows who it keeps isolated. After a flush and a
+    redeploy the policy's render-time set is the only quarantine on the firewall; a deploy from a controller
+    whose record is lost or edited then re-opened the vendor (main), silently. It now refuses that device."""
+    lab.write(new_pool=False)
+    lab.forget()
+    assert [str(r.error) for r in lab.deploy() if r.error] == []
+    r = lab.isolate("va")
+    assert r.exit_code == 0, r.report()
+    lab.nft("flush", "ruleset")
+    assert [str(r.error) for r in lab.deploy() if r.error] == []
+    assert "10.200.0.0/27" not in lab.nft("list", "set", "inet", "vendorwall_state", "quarantine")
+    assert not lab.connects(VA_VPN, "va-pacs", 443)
+    path = StateDir.for_inventory(lab.root).isolation_file
+    kept = Path(path).read_text()
+    try:
+        Path(path).write_text('{"version": 1, "vendors": {}}')  # lost (another controller) or edited
+        lab.write(new_pool=True)  # and some change to deploy
+        failed = [r for r in lab.deploy() if r.error]
+        assert [r.device for r in failed] == [lab.fw]
+        assert "keeps va isolated" in str(failed[0].error) and "nothing was changed" in str(failed[0].error)
+        assert not lab.connects(VA_VPN, "va-pacs", 443), "a deploy without the isolation record re-opened the vendor"
+        assert lab.connects(VB_BASTION, "vb-lab", 443)
+    finally:
+        Path(path).write_text(kept)
+    lab.write(new_pool=False)
+    assert [str(r.error) for r in lab.deploy() if r.error] == []
+    r = lab.isolate("va", "restore")  # lifting is restore's job: then a deploy goes through
+    assert r.exit_code == 0, r.report()
+    assert [str(r.error) for r in lab.deploy() if r.error] == []
+    assert lab.connects(VA_VPN, "va-pacs", 443)

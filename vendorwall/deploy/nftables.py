@@ -264,6 +264,26 @@ def connlog(target: Target, res: Result, opts: Options) -> None:
     res.changed = res.changed or bool(done or started)
 
 
+def check_no_isolation_lifted(target: Target, live: str, want: str) -> None:
+    """Fail closed when the policy to push drops the render-time quarantine of a vendor the running policy
+    keeps isolated. The policy is rendered from the controller's isolation record; a record that was lost
+    (another controller, a fresh AWX volume, a restored backup) or edited must not silently re-open a
+    vendor the firewall still has cut. A vendor is lifted by ``vendorwall restore``, never by a deploy.
+    Vendors that left the inventory (``target.extra["vendors"]``: those it still has) are not held."""
+    lifted = planning.isolated_vendors(live) - planning.isolated_vendors(want)
+    known = target.extra.get("vendors")
+    if known is not None:
+        lifted &= set(known)
+    if lifted:
+        names = ", ".join(sorted(lifted))
+        raise DeployError(target.device, target.platform, "isolation check",
+                          f"the running policy keeps {names} isolated but the policy to push does not (the "
+                          f"isolation record read by this run does not list {'them' if len(lifted) > 1 else 'it'}): "
+                          "pushing would re-open an isolated vendor; nothing was changed. Deploy with the state "
+                          "directory that holds the isolation record (--state-dir, vendorwall_state_dir), or lift "
+                          f"the isolation first: vendorwall restore INVENTORY --vendor {sorted(lifted)[0]} --reason ...")
+
+
 def _push_policy(target: Target, text: str, opts: Options) -> Result:
     t0 = time.monotonic()
     res = Result(target.device, target.platform)
@@ -281,6 +301,7 @@ def _push_policy(target: Target, text: str, opts: Options) -> Result:
         intended = f"{rd}/intended.nft"
         upload(s, text, intended)
         live, want = listings(s, intended)
+        check_no_isolation_lifted(target, live, want)
         p = planning.plan_nftables(target.device, live, want, remote_dir=rd, confirm_s=opts.confirm_s,
                                    backups=opts.backups)
         res.changed, res.diff, res.commands, res.before = p.changed, p.diff, p.commands, p.before

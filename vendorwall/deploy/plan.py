@@ -17,6 +17,14 @@ from dataclasses import dataclass, field
 POLICY_TABLE = "inet vendorwall"
 STATE_TABLE = "inet vendorwall_state"
 SEPARATOR = "#=== vendorwall_state"
+# an element of the policy's render-time ``isolated`` set: ``comment "vw-isolate <vendor> <entry|segment> <name>"``
+_ISOLATED_TAG = re.compile(r'comment "vw-isolate ([a-z0-9][a-z0-9-]*) ')
+
+
+def isolated_vendors(listing: str) -> set[str]:
+    """The vendors a listing's policy table keeps isolated (its render-time ``isolated`` set), by the tag
+    of their elements. Only the policy table: the state table is listed without its elements."""
+    return set(_ISOLATED_TAG.findall(listing.partition(SEPARATOR)[0]))
 
 
 def listing_command() -> str:
