@@ -106,3 +106,27 @@ def test_validation_refuses_what_could_not_be_cut(tmp_path, edit, message):
 
 def test_the_shared_egress_is_declared_once(tmp_path):
     assert _diags(shared_inventory(), tmp_path) == []
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_report_never_counts_a_flow_not_cut_as_cut(tmp_path, check):
+    """The bastion of a shared egress not reached: the headline said NOT isolated, yet the report went on with
+    "flows cut: 1" (--check: "flows would be cut (1)", listing it) and "their entry paths are quarantined above,
+    so they reach no system meanwhile" - the shared egress is never quarantined."""
+    root = write_inventory(shared_inventory(), tmp_path / "inv")
+    res = pipeline.run(str(root), NOW, check_lock=False)
+    mpath = str(tmp_path / "manifest.json")
+    manifest.write_manifest(mpath, res.model)
+    m = manifest.load(mpath)
+    p = actions.plan(m, "va", check=check)
+    fws = [run.DeviceResult(fw, "nftables", "", status="checked" if check else "isolated") for fw in p.firewalls]
+    skipped = bastions.BastionResult("bst-1", "linux", "h", ["va"], status="skipped", error_kind="not in the lab")
+    r = run.Run(p, m, "x", "", 0.0, 0.0, results=fws, bastions=[skipped])
+    report = r.report()
+    flow = "vendor/va/va-pacs/https/va-pam"
+    assert [f for _, f, _ in r.open_flows()] == [flow]
+    assert f"NOT CUT va: {flow}" in report
+    counted = [ln for ln in report.splitlines() if ln.strip().startswith(("flows cut", "flows would be cut"))]
+    assert counted and all("(0" in ln or ": 0 " in ln for ln in counted), counted
+    assert f"    {flow}: " not in report  # not listed among the flows cut
+    assert "reach no system meanwhile" not in report

@@ -281,7 +281,8 @@ def check_no_isolation_lifted(target: Target, live: str, want: str) -> None:
                           f"isolation record read by this run does not list {'them' if len(lifted) > 1 else 'it'}): "
                           "pushing would re-open an isolated vendor; nothing was changed. Deploy with the state "
                           "directory that holds the isolation record (--state-dir, vendorwall_state_dir), or lift "
-                          f"the isolation first: vendorwall restore INVENTORY --vendor {sorted(lifted)[0]} --reason ...")
+                          "the isolation first: vendorwall restore INVENTORY --vendor "
+                          f"{sorted(lifted)[0]} --reason ...")
 
 
 def _push_policy(target: Target, text: str, opts: Options) -> Result:

@@ -843,11 +843,13 @@ def report(r: Run) -> str:
     tunnels = _tunnels(m, p)
     if p.action != "restore":
         cut_word = "would be cut" if check else "cut"
-        lines.append(f"  flows {cut_word} ({len(p.cut)}):" if check else f"  flows cut: {len(p.cut)} "
-                     f"({sum(f.kind == 'vendor_access' for f in p.cut)} vendor access, "
-                     f"{sum(f.kind == 'clinical' for f in p.cut)} clinical without keep)")
+        not_cut = {fid for _, fid, _ in r.open_flows()}  # listed as NOT CUT above: never counted as cut here
+        cut = [f for f in p.cut if f.id not in not_cut]
+        lines.append(f"  flows {cut_word} ({len(cut)}):" if check else f"  flows cut: {len(cut)} "
+                     f"({sum(f.kind == 'vendor_access' for f in cut)} vendor access, "
+                     f"{sum(f.kind == 'clinical' for f in cut)} clinical without keep)")
         if check:
-            lines += [f"    {_flow_text(f)}" for f in p.cut]
+            lines += [f"    {_flow_text(f)}" for f in cut]
         lines.append(f"  must-keep clinical flows that stay up ({len(p.keep)})" + (":" if check else
                                                                                  " (--check lists them)"))
         if check:
@@ -856,9 +858,10 @@ def report(r: Run) -> str:
             lines.append(f"  other clinical flows stay up too (scope access: the vendor's segments are not "
                          f"quarantined): {len(p.stay)}")
         if manual:
-            meanwhile = ("their entry paths would be quarantined above, so they would reach no system meanwhile"
+            meanwhile = ("and some of their flows would NOT be cut (see NOT CUT above)" if check and not_cut else
+                         "their entry paths would be quarantined above, so they would reach no system meanwhile"
                          if check else "their entry paths are quarantined above, so they reach no system meanwhile"
-                         if not r.open_flows() else "and some of their flows are NOT cut (see NOT CUT above)")
+                         if not not_cut else "and some of their flows are NOT cut (see NOT CUT above)")
             lines.append(f"  accounts NOT disabled by this run ({len(manual)}): do it by hand (NOT AUTOMATED YET where "
                          "no bastion was reached: VPN concentrators, a failed or skipped bastion); "
                          f"{meanwhile}:")
