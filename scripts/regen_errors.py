@@ -320,6 +320,11 @@ CASES: dict[str, Case] = {
     "name-trailing-newline": Case(
         "a system name ending with a newline (before: valid, and plan wrote a broken nft file)",
         {TOMORA: [("      - name: ct-nord-2\n", '      - name: "ct-nord-2\\n"\n')]}),
+    "port-range-non-ascii-digits": Case(
+        "a port range written in Arabic-Indic digits (before: valid, read as tcp/2575-2576; Python's \\d matches any "
+        "script's digits)",
+        {POLICY: [("  hl7: {protocol: tcp, ports: [2575]}\n",
+                   '  hl7: {protocol: tcp, ports: ["\u0662\u0665\u0667\u0665-\u0662\u0665\u0667\u0666"]}\n')]}),
     "control-char-in-text": Case(
         "free text with a terminal escape sequence and a right-to-left override",
         {TOMORA: [("    title: Tomora Medical (CT)\n", '    title: "Tomora \\e[2J\\e[31mMedical"\n'),

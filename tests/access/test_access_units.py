@@ -78,7 +78,8 @@ def test_refusal_text_names_the_rule(example_result):
 
 
 @pytest.mark.parametrize("text, secs", [("4h", 14400), ("90m", 5400), ("1h30m", 5400), ("45s", 45), ("2", None),
-                                        ("1d", 86400), ("", None), ("4 hours", None), ("5ms", None)])
+                                        ("1d", 86400), ("", None), ("4 hours", None), ("5ms", None),
+                                        ("\u0661h", None), ("\u0968\u0966m", None)])  # Arabic-Indic one, Devanagari 20
 def test_durations(text, secs):
     assert policy.parse_duration(text) == secs
 

@@ -25,7 +25,7 @@ from ..isolate.isolated import Isolation
 from ..model import Inventory
 
 EMERGENCY_REVIEW_HOURS = 24
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?$", re.ASCII)  # 1-9, not any script's digits
 
 
 def _mail(address: str) -> str:
