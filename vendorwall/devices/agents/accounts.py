@@ -466,8 +466,8 @@ def _sources(req):
 
 def sources_ruleset(reg, sources):
     """The bastion's table: each owned account may send only from its vendor's source prefixes (another
-    vendor's address is rejected; unbound traffic leaves from the vendor's address when it has exactly one);
-    no IPv6 except loopback."""
+    vendor's address is rejected; unbound traffic leaves from the vendor's address when it has exactly one,
+    and is rejected otherwise: it would leave from the bastion's own address); no IPv6 except loopback."""
     every = list(ipaddress.collapse_addresses(n for nets in sources.values() for n in nets))
     idx = {v: i for i, v in enumerate(sorted(sources))}
     sets, out_rules, nat_rules = [], [], []
@@ -483,6 +483,7 @@ def sources_ruleset(reg, sources):
         if not isinstance(uid, int) or v not in idx:
             continue
         i = idx[v]
+        single = None
         if sources[v]:
             out_rules.append("    meta skuid %d ip saddr @src_%d accept" % (uid, i))
             single = sources[v][0] if len(sources[v]) == 1 and sources[v][0].prefixlen == 32 else None
@@ -492,6 +493,11 @@ def sources_ruleset(reg, sources):
         if every:
             out_rules.append('    meta skuid %d ip saddr @vendor_src counter reject with icmpx admin-prohibited '
                              'comment "%s: not its vendor\'s source"' % (uid, name))
+        if sources[v] and single is None:
+            # no one address to rewrite unbound traffic to: anything else than its vendor's sources (the
+            # bastion's own or management address, unbound) is refused, loopback aside
+            out_rules.append('    meta skuid %d meta nfproto ipv4 ip daddr != 127.0.0.0/8 counter reject with icmpx '
+                             'admin-prohibited comment "%s: only from its vendor\'s source"' % (uid, name))
         out_rules.append("    meta skuid %d meta nfproto ipv6 ip6 daddr != ::1 counter reject" % uid)
     lines = ["table inet %s" % NFT_TABLE, "delete table inet %s" % NFT_TABLE, "table inet %s {" % NFT_TABLE]
     lines += sets
