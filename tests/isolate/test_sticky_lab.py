@@ -272,7 +272,6 @@ def test_05_an_operators_grant_survives_lab_test_and_isolate_lab_dir(lab, tmp_pa
 
 def test_06_deploy_refuses_without_a_readable_isolation_record(lab):
     lab.write(new_pool=False)
-    lab.forget()
     path = StateDir.for_inventory(lab.root).isolation_file
     with open(path, "w") as fh:
         fh.write("{damaged")
@@ -312,3 +311,29 @@ def test_07_a_lost_or_edited_isolation_record_never_lets_a_deploy_reopen_the_ven
     assert r.exit_code == 0, r.report()
     assert [str(r.error) for r in lab.deploy() if r.error] == []
     assert lab.connects(VA_VPN, "va-pacs", 443)
+
+
+def test_08_renaming_an_isolated_vendor_never_reopens_it_removing_it_may_lift_it(lab):
+    """The quarantine follows the vendor's name: renamed while isolated, its entry paths were rendered open
+    under the new name and the deploy re-opened them (main). A deploy now refuses while they are still a
+    vendor's source; a vendor removed from the inventory leaves nothing to re-open, and the deploy goes on."""
+    lab.write(new_pool=False)
+    lab.forget()
+    assert [str(r.error) for r in lab.deploy() if r.error] == []
+    r = lab.isolate("va")
+    assert r.exit_code == 0, r.report()
+    lab.nft("flush", "ruleset")  # the live quarantine lost: the policy's render-time set is the only one
+    assert [str(r.error) for r in lab.deploy() if r.error] == []
+    assert not lab.connects(VA_VPN, "va-pacs", 443)
+    renamed = _inventory(False)
+    renamed["vendors"]["va-group"] = renamed["vendors"].pop("va")
+    write_inventory(renamed, lab.root)
+    failed = [r for r in lab.deploy() if r.error]
+    assert [r.device for r in failed] == [lab.fw] and "keeps va isolated" in str(failed[0].error)
+    assert not lab.connects(VA_VPN, "va-pacs", 443), "renaming an isolated vendor re-opened it"
+    assert lab.connects(VB_BASTION, "vb-lab", 443)
+    removed = _inventory(False)
+    del removed["vendors"]["va"]
+    write_inventory(removed, lab.root)
+    assert [str(r.error) for r in lab.deploy() if r.error] == []  # nothing of va's is a vendor source now
+    assert lab.connects(VB_BASTION, "vb-lab", 443)  # (va-pacs left with its vendor)

@@ -44,3 +44,18 @@ def test_line_breaks_in_free_text_do_not_break_the_review(tmp_path: Path) -> Non
     assert len(rows) == len(rv.flags)
     assert all(r.startswith("| ") and r.endswith(" |") for r in rows)
     assert not any(ln.lstrip("\\").startswith("- all good") for ln in lines)
+
+
+def test_renaming_an_isolated_vendor_is_not_said_to_keep_it_isolated(tmp_path: Path) -> None:
+    """The quarantine follows the vendor's name: a renamed isolated vendor's entry paths are no longer
+    quarantined; the flag said "the isolation follows the vendor". It now says plan and deploy refuse."""
+    from vendorwall.isolate import isolated
+
+    root = rs.init_repo(tmp_path)
+    rs.replace_once(root / VENDORS / "tomora.yml", "\n  tomora:\n", "\n  tomora-medical:\n")
+    iso = isolated.Isolation({"tomora": isolated.Entry("tomora", "2026-11-27T22:10:00.000Z", "vendor breach",
+                                                       "INC-4711")})
+    rv = review(str(root / rs.INVENTORY), "main", None, rs.NOW, None, None, iso)
+    [flag] = [f for f in rv.flags if f.code == "changes_isolated_vendor"]
+    assert flag.severity == "high" and "removes or renames it" in flag.message and "deploy refuses" in flag.message
+    assert "the isolation follows the vendor" not in flag.message

@@ -137,7 +137,7 @@ def targets(res: Any, names: list[str], creds: Credentials, connections: Mapping
 
             sup = c.get("supervisor") or str(dev.vars.get("vendorwall_connlog_supervisor", "systemd"))
             extra["connlog"] = logpipe.install_request(model, t.remote_dir, supervisor=sup)
-            extra["vendors"] = sorted(inv.vendors)  # an isolated vendor still here is never lifted by a deploy
+            extra["vendors"] = sorted(inv.vendors)  # the deploy's isolation check (deploy/nftables.py)
         t.extra = extra
         out.append(t)
     return out

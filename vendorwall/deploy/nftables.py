@@ -267,19 +267,20 @@ def connlog(target: Target, res: Result, opts: Options) -> None:
 def check_no_isolation_lifted(target: Target, live: str, want: str) -> None:
     """Fail closed when the policy to push drops the render-time quarantine of a vendor the running policy
     keeps isolated. The policy is rendered from the controller's isolation record; a record that was lost
-    (another controller, a fresh AWX volume, a restored backup) or edited must not silently re-open a
-    vendor the firewall still has cut. A vendor is lifted by ``vendorwall restore``, never by a deploy.
-    Vendors that left the inventory (``target.extra["vendors"]``: those it still has) are not held."""
-    lifted = planning.isolated_vendors(live) - planning.isolated_vendors(want)
+    (another controller, a fresh AWX volume, a restored backup) or edited, or a vendor renamed while
+    isolated, must not silently re-open a vendor the firewall still has cut. A vendor is lifted by
+    ``vendorwall restore``, never by a deploy (:func:`vendorwall.deploy.plan.lifted_isolations`: a vendor
+    removed from the inventory may leave its quarantine behind, unless its addresses are still a vendor's)."""
     known = target.extra.get("vendors")
-    if known is not None:
-        lifted &= set(known)
+    lifted = planning.lifted_isolations(live, want, set(known) if known is not None else None)
     if lifted:
         names = ", ".join(sorted(lifted))
+        prefixes = ", ".join(p for v in sorted(lifted) for p in lifted[v])
         raise DeployError(target.device, target.platform, "isolation check",
-                          f"the running policy keeps {names} isolated but the policy to push does not (the "
-                          f"isolation record read by this run does not list {'them' if len(lifted) > 1 else 'it'}): "
-                          "pushing would re-open an isolated vendor; nothing was changed. Deploy with the state "
+                          f"the running policy keeps {names} isolated ({prefixes}) but the policy to push does not "
+                          f"(the isolation record read by this run does not list {'them' if len(lifted) > 1 else 'it'}"
+                          ", or the inventory renamed it): pushing would re-open an isolated vendor; nothing was "
+                          "changed. Deploy with the state "
                           "directory that holds the isolation record (--state-dir, vendorwall_state_dir), or lift "
                           "the isolation first: vendorwall restore INVENTORY --vendor "
                           f"{sorted(lifted)[0]} --reason ...")

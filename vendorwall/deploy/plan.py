@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network, summarize_address_range
 
 POLICY_TABLE = "inet vendorwall"
 STATE_TABLE = "inet vendorwall_state"
@@ -21,10 +22,54 @@ SEPARATOR = "#=== vendorwall_state"
 _ISOLATED_TAG = re.compile(r'comment "vw-isolate ([a-z0-9][a-z0-9-]*) ')
 
 
+_ELEMENT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}|-\d{1,3}(?:\.\d{1,3}){3})?)(?:\s+comment\s+\"([^\"]*)\")?",
+                      re.ASCII)
+
+
 def isolated_vendors(listing: str) -> set[str]:
     """The vendors a listing's policy table keeps isolated (its render-time ``isolated`` set), by the tag
     of their elements. Only the policy table: the state table is listed without its elements."""
     return set(_ISOLATED_TAG.findall(listing.partition(SEPARATOR)[0]))
+
+
+def set_elements(listing: str, name: str) -> list[tuple[list[IPv4Network], str]]:
+    """The elements of the policy table's address set ``name`` as nft lists them (``a.b.c.d/n``, ``a.b.c.d``,
+    ranges ``a-b``), each as networks with its comment."""
+    policy = listing.partition(SEPARATOR)[0]
+    m = re.search(r"\bset " + re.escape(name) + r" \{(.*?)\n\s*\}", policy, re.S)
+    if not m or "elements = {" not in m.group(1):
+        return []
+    body = m.group(1).split("elements = {", 1)[1]
+    out = []
+    for text, comment in _ELEMENT.findall(body):
+        if "-" in text:
+            first, last = text.split("-")
+            nets = list(summarize_address_range(IPv4Address(first), IPv4Address(last)))
+        else:
+            nets = [IPv4Network(text, strict=False)]
+        out.append((nets, comment))
+    return out
+
+
+def lifted_isolations(live: str, want: str, vendors: set[str] | None) -> dict[str, list[str]]:
+    """Vendor -> quarantined prefixes the running policy keeps isolated and the policy to push would lift.
+    A vendor still in the inventory (``vendors``; None: unknown, every vendor counts) is held whatever its
+    prefixes: only ``vendorwall restore`` lifts it. A vendor no longer in the inventory is held only for its
+    entry prefixes that the new policy still allows as a vendor source (renamed, or its addresses given to
+    another vendor); a removed vendor's quarantine may go with it."""
+    kept = isolated_vendors(want)
+    sources = [n for nets, _ in set_elements(want, "vendor_src") for n in nets]
+    out: dict[str, list[str]] = {}
+    for nets, comment in set_elements(live, "isolated"):
+        m = _ISOLATED_TAG.match('comment "' + comment + '"')
+        if not m or m.group(1) in kept:
+            continue
+        vendor = m.group(1)
+        still_here = vendors is None or vendor in vendors
+        reused = comment.split()[2:3] == ["entry"] and any(n.overlaps(s) for n in nets for s in sources)
+        if still_here or reused:
+            out.setdefault(vendor, []).extend(str(n) for n in nets)
+    return out
 
 
 def listing_command() -> str:

@@ -217,10 +217,15 @@ def _isolation_flags(impacts: list[isolation_impact.Impact], head: Compiled, bas
         if imp.isolated:
             inv = head.inventory if imp.side == "head" else base.inventory
             v = inv.vendors[imp.vendor]
+            follows = ("the isolation follows the vendor (its entry paths of the change are quarantined at the "
+                       "next deploy); restore it first if the change is meant to give access"
+                       if imp.vendor in head.inventory.vendors else
+                       "this change removes or renames it, and the quarantine follows the vendor's name: a "
+                       "deploy refuses to lift it while its entry paths are still a vendor's (renamed, or given "
+                       "to another vendor); restore it first if that is meant")
             out.append(risk.Flag(risk.RANK["high"], v.origin.file, v.origin.line, "changes_isolated_vendor",
                                  f"vendor {imp.vendor} is isolated ({imp.isolated}) and this change touches it: "
-                                 "the isolation follows the vendor (its entry paths of the change are quarantined "
-                                 "at the next deploy); restore it first if the change is meant to give access",
+                                 f"{follows}",
                                  "high", "changes an isolated vendor", imp.side, imp.vendor))
         if imp.keep_survive:
             continue
