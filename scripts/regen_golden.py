@@ -48,7 +48,8 @@ CONFIGS = "configs"
 LOCK = Path("vendorwall/allocations.lock.yml")
 # variant inventory (under inventories/) -> extensions of the rendered files kept as golden files
 VARIANTS: dict[str, tuple[str, ...]] = {"example-switches": (".nxos", ".aoscx", ".junos"),
-                                        "example-multivendor": (".fortios", ".sns", ".panos", ".asa")}
+                                        "example-multivendor": (".fortios", ".sns", ".panos", ".asa"),
+                                        "example-syslog": (".fortios", ".sns", ".panos", ".asa")}
 # Every firewall of the example rendered on every firewall platform: tests/golden/platforms/<platform>/<device>.<ext>
 PLATFORMS_DIR = REPO / "tests" / "golden" / "platforms"
 

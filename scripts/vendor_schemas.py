@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 ANSIBLE = "ansible==12.3.0"  # bundles fortinet.fortios 2.4.2, cisco.nxos, junipernetworks.junos
 FORTIOS_MODULES = ("system_interface", "system_zone", "firewall_address", "firewall_addrgrp",
                    "firewall_service_custom", "firewall_schedule_onetime", "firewall_schedule_recurring",
-                   "firewall_policy")
+                   "firewall_policy", *(f"log_syslogd{n}_{t}" for n in (2, 3, 4) for t in ("setting", "filter")))
 # switches (tests/switches/test_vendor_schema.py): the resource modules' argument specs
 NXOS_ARGSPEC = "ansible_collections/cisco/nxos/plugins/module_utils/network/nxos/argspec"
 JUNOS_ARGSPEC = "ansible_collections/junipernetworks/junos/plugins/module_utils/network/junos/argspec"

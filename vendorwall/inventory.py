@@ -228,12 +228,54 @@ def _devices(entries: list[hostsrc.HostEntry], col: Collector) -> dict[str, Devi
                                               repr(parent), "letters, digits, '.', '_', '/' and '-' only",
                                               code="invalid"))
             ok = False
-        if not ok:
+        slot, slot_ok = _syslog_slot(hvars, registry.platforms().get(str(platform)), at, col)
+        if not ok or not slot_ok:
             col.broken_devices.add(e.name)
             continue
         devices[e.name] = Device(e.name, role, str(platform), str(mgmt), sites, e.where.origin,
-                                 vlan_parent=str(parent), vars=dict(hvars))
+                                 vlan_parent=str(parent), syslog_slot=slot, vars=dict(hvars))
     return devices
+
+
+SYSLOG_VARS = ("vw_syslog_slot", "vw_syslog_interface")
+
+
+def _syslog_slot(hvars: dict[str, Any], plat: Any, at: Any, col: Collector) -> tuple[str, bool]:
+    """The device-wide syslog slot the device lets vendorwall own (its platform's ``syslog_optin``
+    variable), validated: ("", True) when the device does not opt in."""
+    if plat is None:  # an unknown platform: already an error
+        return "", True
+    optin = plat.syslog_optin
+    ok = True
+    for var in SYSLOG_VARS:
+        if var not in hvars or var == optin.get("var"):
+            continue
+        other = ", ".join(sorted({f"{n}: {p.syslog_optin['var']}" for n, p in _registry().platforms().items()
+                                  if p.syslog_optin.get("var") == var}))
+        col.add(at(var).diag(f"{var} is not a setting of platform {plat.name}",
+                             "nothing: " + ("this platform's log forwarding objects are vendorwall's own"
+                                            if plat.name == "panos" else
+                                            f"{optin['var']} on this platform" if optin else
+                                            "this platform has no device-wide syslog slot to own"),
+                             f"{var}: {hvars[var]!r}", f"the variable is read on {other}", code="invalid"))
+        ok = False
+    var = optin.get("var")
+    if not var or var not in hvars:
+        return "", ok
+    raw = hvars[var]
+    value = str(raw) if isinstance(raw, (str, int)) and not isinstance(raw, bool) else None
+    if value is None or not re.fullmatch(optin["pattern"], value):
+        col.add(at(var).diag(f"invalid {var}", optin["expected"], repr(raw),
+                             f"e.g. {var}: {optin['example']} (docs/platforms.md, connection logs per platform)",
+                             code="invalid"))
+        return "", False
+    return value, ok
+
+
+def _registry() -> Any:
+    from .platforms import registry
+
+    return registry
 
 
 # --------------------------------------------------------------------------- domain files

@@ -124,6 +124,9 @@ class Device:
     sites: tuple[str, ...]
     origin: Origin = NO_ORIGIN
     vlan_parent: str = ""  # hosts.yml vw_vlan_parent: the port carrying the vendor VLANs (FortiOS, Stormshield)
+    # the device-wide syslog slot vendorwall may own (its platform's syslog_optin variable: FortiOS
+    # vw_syslog_slot syslogd2..4, Stormshield the syslog profile index, ASA vw_syslog_interface); "": none
+    syslog_slot: str = ""
     # the host's inventory variables (connection: ansible_port, ansible_user, vendorwall_known_hosts...);
     # may hold secrets (ansible_password): never printed, never exported
     vars: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -30,6 +30,7 @@ class FakeASA:
     blocks: dict[str, list[str]] = field(default_factory=dict)
     acls: dict[str, list[str]] = field(default_factory=dict)
     bindings: list[str] = field(default_factory=list)
+    logging: list[str] = field(default_factory=list)  # as shown: logging host ... 6/<port> for tcp/<port>
     reject: set[str] = field(default_factory=set)
     transcript: list[str] = field(default_factory=list)
     cleared: list[str] = field(default_factory=list)
@@ -49,6 +50,8 @@ class FakeASA:
             out += [f"access-list {n} {x}" for n, lines in self.acls.items() for x in lines]
         if kind == "access-group":
             out += self.bindings
+        if kind == "logging":
+            out += self.logging
         return "\n".join(out)
 
 
@@ -160,6 +163,29 @@ class FakeSession:
             if w[1] != "interface" and self._used(name):
                 self._fail(line, f"{name} is in use")
             del self.dev.blocks[head]
+        elif w[:2] == ["logging", "list"] and len(w) == 5 and w[3] == "message" and \
+                re.fullmatch(r"\d{6}(-\d{6})?", w[4]):
+            if line not in self.dev.logging:
+                self.dev.logging.append(line)
+        elif w[:2] == ["logging", "host"] and 4 <= len(w) <= 6:
+            shown = [*w[:4]]
+            if len(w) > 4:
+                m = re.fullmatch(r"(tcp|udp)/(\d{1,5})", w[4])
+                if not m:
+                    self._fail(line, "% Invalid input detected")
+                assert m is not None
+                shown.append(("6/" if m.group(1) == "tcp" else "17/") + m.group(2))
+            if len(w) == 6:
+                if w[5] != "secure" or not w[4].startswith("tcp/"):
+                    self._fail(line, "% Invalid input detected")
+                shown.append("secure")
+            self.dev.logging = [x for x in self.dev.logging if x.split()[:4] != w[:4]] + [" ".join(shown)]
+        elif w[:3] == ["no", "logging", "list"] or w[:3] == ["no", "logging", "host"]:
+            rest = " ".join(w[1:])
+            left = [x for x in self.dev.logging if x != rest and not (w[2] == "host" and x.split()[:4] == w[1:5])]
+            if len(left) == len(self.dev.logging):
+                self._fail(line, f"{rest} not found")
+            self.dev.logging = left
         elif line in ("exit", "end"):
             return
         else:

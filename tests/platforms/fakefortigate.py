@@ -3,7 +3,8 @@
 It keeps a configuration in memory and answers what vendorwall's FortiOS pusher and driver send
 through :class:`vendorwall.deploy.session.Session` (``open``, ``show``, ``configure``, ``close``):
 
-- ``config <table>`` / ``edit`` / ``set`` / ``unset`` / ``append`` / ``unselect`` / ``delete`` /
+- ``config <table>`` / ``edit`` / ``set`` (the syslog slots ``log syslogd[2-4] setting|filter``: ``set``
+  without ``edit``) / ``unset`` / ``append`` / ``unselect`` / ``delete`` /
   ``move A before|after B`` / ``next`` / ``end`` / ``abort``;
 - workspace mode: ``execute config-transaction start`` buffers every change until ``commit``;
   ``abort`` discards it (FortiOS administration guide, "Workspace mode");
@@ -41,8 +42,17 @@ KNOWN = {
     "firewall policy": {"name", "srcintf", "dstintf", "srcaddr", "dstaddr", "action", "schedule", "service",
                         "logtraffic", "logtraffic-start", "schedule-timeout", "comments", "status"},
 }
-BARE = {"ip", "subnet", "action", "logtraffic", "logtraffic-start", "schedule-timeout", "role", "vlanid", "intrazone",
-        "day", "tcp-portrange", "udp-portrange", "type", "status"}
+# the syslog slots (singleton tables: settings without edit); a FortiGate shows only what differs from defaults
+SYSLOG_SETTING = {"status", "server", "mode", "port", "facility", "source-ip", "format", "enc-algorithm",
+                  "certificate", "ssl-min-proto-version"}
+SYSLOG_FILTER = {"severity", "forward-traffic", "local-traffic", "multicast-traffic", "sniffer-traffic", "anomaly",
+                 "voip", "filter", "filter-type"}
+SINGLETONS = {f"log {s} {t}" for s in ("syslogd", "syslogd2", "syslogd3", "syslogd4") for t in ("setting", "filter")}
+KNOWN.update({t: SYSLOG_SETTING if t.endswith("setting") else SYSLOG_FILTER for t in SINGLETONS})
+BARE = {"status", "mode", "port", "facility", "format", "enc-algorithm", "ssl-min-proto-version", "severity",
+        "forward-traffic", "local-traffic", "multicast-traffic", "sniffer-traffic", "anomaly", "voip", "filter-type",
+        "ip", "subnet", "action", "logtraffic", "logtraffic-start", "schedule-timeout", "role", "vlanid", "intrazone",
+        "day", "tcp-portrange", "udp-portrange", "type"}
 FAIL = "command parse error before '{}'\nCommand fail. Return code -61"
 
 
@@ -59,6 +69,10 @@ class FakeFortiGate:
 
     def show(self, table: str) -> str:
         lines = [f"config {table}"]
+        if table in SINGLETONS:
+            for a, vals in self.config.get(table, {}).get("", {}).items():
+                lines.append(f"    set {a} " + " ".join(v if a in BARE else f'"{v}"' for v in vals))
+            return "\n".join([*lines, "end"])
         for key, attrs in self.config.get(table, {}).items():
             lines.append(f"    edit {key if key.isdigit() else chr(34) + key + chr(34)}")
             uuid = hashlib.sha256(f"{table}/{key}".encode()).hexdigest()
@@ -142,6 +156,9 @@ class FakeSession:
             if table not in KNOWN:
                 self._fail(cmd, toks[-1])
             self.table = table
+            if table in SINGLETONS:  # settings without edit: the one entry ""
+                self.entry = ""
+                self.pending = copy.deepcopy(self._cfg().get(table, {}).get("", {}))
             return
         if toks[0] == "abort":  # leave the edit without saving it, then the config block
             if self.entry is not None:
@@ -154,6 +171,8 @@ class FakeSession:
         assert self.table is not None
         cfg = self._cfg().setdefault(self.table, {})
         if toks[0] == "edit":
+            if self.table in SINGLETONS:
+                self._fail(cmd, toks[0])
             self.entry = toks[1]
             self.pending = copy.deepcopy(cfg.get(self.entry, {}))
         elif toks[0] in ("set", "unset", "append", "unselect"):

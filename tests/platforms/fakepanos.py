@@ -272,12 +272,20 @@ class FakePanApi:
         svcs = names("service") | {"any", "application-default"}
         zones = names("zone") | {"any"}
         scheds = names("schedule")
+        syslog = names("log-settings/syslog")
+        for p in vs.findall("log-settings/profiles/entry"):
+            for m in p.findall("match-list/entry/send-syslog/member"):
+                if m.text not in syslog:
+                    self._fail("commit", f"Validation Error: log forwarding profile {p.get('name')}: {m.text} "
+                               "is not a valid reference")
         for r in vs.findall("rulebase/security/rules/entry"):
             refs = [(m.text, addrs) for tag in ("source", "destination") for m in r.findall(f"{tag}/member")]
             refs += [(m.text, svcs) for m in r.findall("service/member")]
             refs += [(m.text, zones) for tag in ("from", "to") for m in r.findall(f"{tag}/member")]
             if r.findtext("schedule"):
                 refs.append((r.findtext("schedule"), scheds))
+            if r.findtext("log-setting"):
+                refs.append((r.findtext("log-setting"), names("log-settings/profiles")))
             for name, pool in refs:
                 if name not in pool:
                     self._fail("commit", f"Validation Error: rule {r.get('name')}: {name} is not a valid reference")

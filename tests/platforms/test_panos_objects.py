@@ -16,6 +16,7 @@ import pytest
 
 pytest.importorskip("panos", reason="pan-os-python (test extra) validates the PAN-OS rendering")
 
+import panos.device as pdev
 import panos.network as net
 import panos.objects as obj
 import panos.policies as pol
@@ -26,7 +27,8 @@ from vendorwall.render import panos_xml
 
 CLASSES = {"/address": obj.AddressObject, "/address-group": obj.AddressGroup, "/service": obj.ServiceObject,
            "/schedule": obj.ScheduleObject, "/tag": obj.Tag, "/rulebase/security/rules": pol.SecurityRule,
-           "/zone": net.Zone, "/layer3/units": net.Layer3Subinterface}
+           "/zone": net.Zone, "/layer3/units": net.Layer3Subinterface,
+           "/log-settings/syslog": pdev.SyslogServerProfile, "/log-settings/profiles": obj.LogForwardingProfile}
 MEMBER_LISTS = ("/virtual-router/entry[@name='default']/interface", "/import/network/interface")
 
 
@@ -78,6 +80,25 @@ def test_rendered_entries_read_back_by_pan_os_python(source, example_result, big
         assert not problems, problems[:5]
         total += checked
     assert total > 100
+
+
+def test_log_forwarding_profiles_read_back_by_pan_os_python() -> None:
+    """vw-syslog (SyslogServerProfile + SyslogServer), vw-logs (LogForwardingProfile + its match list) and the
+    rules' log-setting, from the log-forwarding example (inventories/example-syslog)."""
+    import datetime as dt
+
+    from vendorwall_testlib import REPO
+
+    from vendorwall import pipeline
+
+    res = pipeline.run(str(REPO / "inventories" / "example-syslog"), dt.date(2026, 11, 28))
+    r, diags = render.render_device(res.model, res.model.devices["fw-centre"])
+    assert r is not None and not diags and "<log-setting>vw-logs</log-setting>" in r.text
+    checked, problems = check(r.text)
+    assert checked > 100 and not problems, problems[:5]
+    for a, b in (("send-syslog>", "send-syslogs>"), ("log-setting>", "log-settings>"), ("facility>", "facilty>")):
+        bad = r.text.replace(f"<{a}", f"<{b}", 1).replace(f"</{a}", f"</{b}", 1)
+        assert bad != r.text and check(bad)[1], a
 
 
 def test_the_check_can_fail(example_result) -> None:

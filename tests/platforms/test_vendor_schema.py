@@ -12,6 +12,7 @@ by the schema's ``v_range``.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import os
 import sys
@@ -23,12 +24,14 @@ from vendorwall_testlib import REPO
 from vendorwall import render
 from vendorwall.platforms import registry
 from vendorwall.render import fortios_cli
+from vendorwall.render.fortios import LOG_TABLES
 
 MODULE_OF = {"system interface": "system_interface", "system zone": "system_zone",
              "firewall address": "firewall_address", "firewall addrgrp": "firewall_addrgrp",
              "firewall service custom": "firewall_service_custom",
              "firewall schedule onetime": "firewall_schedule_onetime",
-             "firewall schedule recurring": "firewall_schedule_recurring", "firewall policy": "firewall_policy"}
+             "firewall schedule recurring": "firewall_schedule_recurring", "firewall policy": "firewall_policy",
+             **{t: t.replace(" ", "_") for t in LOG_TABLES}}  # log syslogd2 setting -> log_syslogd2_setting
 KEY_OF = {"firewall policy": "policyid"}
 PKG = "ansible_collections.fortinet.fortios"
 
@@ -59,7 +62,7 @@ def _in_range(v_range: list[list[str]] | None, target: tuple[int, ...]) -> bool:
 
 
 def _as_module_dict(entry: fortios_cli.Entry, table: str, spec: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {KEY_OF.get(table, "name"): entry.key}
+    out: dict[str, Any] = {KEY_OF.get(table, "name"): entry.key} if entry.key else {}  # "": a singleton table
     for attr, values in entry.settings.items():
         k = attr.replace("-", "_")
         s = spec.get(k, {})
@@ -117,6 +120,23 @@ def test_rendered_objects_match_fortinet_argument_specs(source, example_result, 
         assert not problems, problems[:10]
         total += checked
     assert total > 100
+
+
+def test_log_forwarding_slot_matches_fortinet_argument_specs() -> None:
+    """The syslog slot of the log-forwarding example (inventories/example-syslog: vw_syslog_slot: syslogd2)."""
+    from vendorwall import pipeline
+
+    res = pipeline.run(str(REPO / "inventories" / "example-syslog"), dt.date(2026, 11, 28))
+    r, diags = render.render_device(res.model, res.model.devices["fw-nord"])
+    assert r is not None and not diags
+    tables = [(t, tbl.entries[""].settings) for t, tbl in fortios_cli.parse(r.text).items() if t in LOG_TABLES]
+    logs = "".join(f"config {t}\n" + "".join(f"    set {k} {' '.join(v)}\n" for k, v in sets.items()) + "end\n"
+                   for t, sets in tables)
+    assert "config log syslogd2 setting" in logs and "config log syslogd2 filter" in logs
+    checked, problems = _check(logs, _target())
+    assert checked == 2 and not problems, problems
+    _checked, problems = _check(logs.replace("enc-algorithm high", "enc-algorithm strong"), _target())
+    assert problems and "strong" in problems[0]
 
 
 def test_the_validation_can_fail() -> None:

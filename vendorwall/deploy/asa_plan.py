@@ -10,6 +10,10 @@ changed access list is built complete under the name not in use, bound at once w
 <new> global``, then the old one cleared, so the firewall never runs half a list. Another global access
 list bound on the ASA is a refusal (an ASA has one), never replaced.
 
+Logging: the ``logging list vw-*`` entries, and the ``logging host`` line of the nameif and address the
+intent names (added, or replaced when its parameters differ); the ASA's other logging lines (other hosts,
+``logging enable``, ``logging trap``) are read but never compared or changed.
+
 State is never overwritten: ``vw-quarantine``'s members and the ``vw-od-*`` time-ranges, once present.
 The rendered quarantine (the vendors isolated at render time) is added to the live one: its missing
 ``network-object`` lines, never a live one removed.
@@ -26,7 +30,43 @@ from dataclasses import dataclass
 from ..render.asa_cli import AsaConfig, parse
 
 SHOW = ("show running-config interface", "show running-config object-group", "show running-config time-range",
-        "show running-config access-list", "show running-config access-group")
+        "show running-config access-list", "show running-config access-group", "show running-config logging")
+LOG_LIST_PREFIX = "logging list vw-"
+
+
+def norm_logging(line: str) -> str:
+    """A logging line as rendered: the ASA shows ``logging host ... 6/6514`` for ``tcp/6514`` (17/ for udp/)."""
+    w = line.split()
+    if w[:2] == ["logging", "host"] and len(w) > 4:
+        w[4] = w[4].replace("6/", "tcp/", 1) if w[4].startswith("6/") else w[4].replace("17/", "udp/", 1) \
+            if w[4].startswith("17/") else w[4]
+    return " ".join(w)
+
+
+def _host_key(line: str) -> tuple[str, ...]:
+    return tuple(line.split()[:4])  # logging host <nameif> <address>
+
+
+def owned_logging(line: str, want: AsaConfig) -> bool:
+    """vendorwall's logging lines: its ``logging list vw-*`` entries, and the ``logging host`` the intent names
+    (same nameif and address); every other logging line of the ASA is its own."""
+    if line.startswith(LOG_LIST_PREFIX):
+        return True
+    keys = {_host_key(x) for x in want.logging if x.startswith("logging host ")}
+    return line.startswith("logging host ") and _host_key(line) in keys
+
+
+def _logging_changes(have: AsaConfig, want: AsaConfig) -> list[str]:
+    cur = [norm_logging(x) for x in have.logging]
+    out: list[str] = []
+    for line in want.logging:
+        if line in cur:
+            continue
+        if line.startswith("logging host "):  # the same server with other parameters: replaced
+            out += [f"no {x}" for x in cur if x.startswith("logging host ") and _host_key(x) == _host_key(line)]
+        out.append(line)
+    out += [f"no {x}" for x in cur if x.startswith(LOG_LIST_PREFIX) and x not in want.logging]
+    return out
 NAMES = ("vw-global-a", "vw-global-b")
 QUARANTINE = "vw-quarantine"
 
@@ -75,6 +115,7 @@ def canonical(cfg: AsaConfig, want: AsaConfig) -> str:
         if owned_block(head, body, want):
             lines.append(head)
             lines += [f" {x}" for x in body]
+    lines += [norm_logging(x) for x in cfg.logging if owned_logging(norm_logging(x), want)]
     acl = bound(cfg)
     lines += [f"access-list <vendorwall> {x}" for x in cfg.acls.get(acl, [])] if acl in (*NAMES, "vw-global") else []
     return "\n".join(lines) + ("\n" if lines else "")
@@ -133,6 +174,8 @@ def plan_asa(device: str, running: str, intended: str) -> AsaPlan:
         keep = acl_to or live
         cmds += [f"clear configure access-list {n}" for n in NAMES if n in have.acls and n != keep
                  and f"clear configure access-list {n}" not in cmds]
+    # log forwarding (the device opted in): vendorwall's message list and its logging host
+    cmds += _logging_changes(have, want)
     # what the intent no longer has
     for head, body in have.blocks.items():
         if head not in want.blocks and owned_block(head, body, want) and not head.startswith(

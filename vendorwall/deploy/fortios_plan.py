@@ -8,7 +8,10 @@ What vendorwall owns on a FortiGate, and therefore compares, changes and deletes
 - addresses, address groups, custom services and schedules named ``vw-*``;
 - policies whose name starts with ``vw-`` (matched by name: a live policy keeps its id);
 - zones named in the intent or described ``vendorwall ...``; VLAN interfaces named in the intent
-  or described ``vendorwall ...``.
+  or described ``vendorwall ...``;
+- the settings vendorwall renders of the one syslog slot the device names (``vw_syslog_slot``:
+  ``log syslogdN setting`` / ``filter``): compared and set, never unset or deleted; the other slots are
+  read (and backed up) but never compared or changed.
 
 State objects (``vw-quarantine`` members, the ``vw-od-*`` grant windows) are created when missing
 and otherwise left as they run, and the quarantine's addresses (``vw-q-*``) are isolation's, never
@@ -28,7 +31,7 @@ import difflib
 import itertools
 from dataclasses import dataclass
 
-from ..render.fortios import TABLES
+from ..render.fortios import LOG_TABLES, TABLES
 from ..render.fortios_cli import Entry, Table, parse
 
 SHOW = tuple(f"show {t}" for t in TABLES)  # what the pusher reads (and backs up)
@@ -44,6 +47,8 @@ DRIVER_OWNED = {"firewall address": "vw-q-"}
 
 
 def owned(table: str, e: Entry, want: Table | None) -> bool:
+    if table in LOG_TABLES:  # a device-wide syslog slot: vendorwall's only when the intent writes it
+        return want is not None and e.key in want.entries
     if want is not None and e.key in want.entries:
         return True
     if table in DRIVER_OWNED and e.key.startswith(DRIVER_OWNED[table]):
@@ -100,7 +105,10 @@ def canonical(cfg: dict[str, Table], want: dict[str, Table]) -> str:
 
 
 UNQUOTED = {"ip", "subnet", "action", "logtraffic", "logtraffic-start", "schedule-timeout", "role", "vlanid",
-            "intrazone", "day", "tcp-portrange", "udp-portrange"}
+            "intrazone", "day", "tcp-portrange", "udp-portrange",
+            # log syslogdN setting / filter
+            "status", "mode", "port", "format", "enc-algorithm", "severity", "forward-traffic", "local-traffic",
+            "multicast-traffic", "sniffer-traffic", "anomaly"}
 
 
 def _quoted(table: str, attr: str) -> bool:
@@ -150,7 +158,9 @@ def plan_fortios(device: str, running: str, intended: str, *, id_base: int = 900
                 for attr in sorted(MANAGED.get(t, set())):
                     if attr in cur.settings and attr not in e.settings:
                         body.append(f"        unset {attr}")
-            if body:
+            if body and not key:  # the settings of a singleton table (a syslog slot): no edit
+                block += [b.removeprefix("    ") for b in body]
+            elif body:
                 block += [f"    edit {key if key.isdigit() else _fmt([key], True)}", *body, "    next"]
         if block:
             cmds += [f"config {t}", *block, "end"]
@@ -170,7 +180,7 @@ def plan_fortios(device: str, running: str, intended: str, *, id_base: int = 900
         cmds += ["config firewall policy", *moves, "end"]
     # deletions: owned entries the intent no longer has, policies first
     for t in reversed(TABLES):
-        if t not in have:
+        if t not in have or t in LOG_TABLES:  # a syslog slot's settings are set, never deleted
             continue
         w = want.get(t)
         gone: list[str] = []

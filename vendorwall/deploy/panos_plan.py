@@ -5,7 +5,8 @@ the intended side is the rendered file, the running side is what ``get`` answers
 (:func:`running_text`, also the controller's backup).
 
 What vendorwall owns, and therefore compares, changes and deletes: entries named ``vw-*`` (tags,
-addresses, address groups, services, schedules, security rules), the zones named in the intent or
+addresses, address groups, services, schedules, security rules, the syslog server profile ``vw-syslog`` and
+the log forwarding profile ``vw-logs``), the zones named in the intent or
 ``vendor_*``, the subinterfaces named in the intent or commented ``vendorwall ...`` (and their members
 in the virtual router and the vsys import list). Everything else is neither compared nor changed; the
 dynamic groups' members are run-time registrations, never configuration.
@@ -26,7 +27,7 @@ from xml.sax.saxutils import quoteattr
 from ..render.panos_xml import PanConfig, parse
 
 RULES = "/rulebase/security/rules"
-MANAGED = {"schedule", "log-start", "disabled", "description"}  # rule children vendorwall may drop
+MANAGED = {"schedule", "log-start", "log-setting", "disabled", "description"}  # rule children vendorwall may drop
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,10 @@ A capability file declares:
   with a level (``yes`` / ``partial`` / ``no``) and why;
 - ``limits`` (name lengths, ...), ``defaults`` (platform settings a device may override),
   ``netmiko_device_type``, ``error_patterns`` (rejected-command output), ``commit`` style,
-  ``logs`` (what the platform logs) and ``sources`` (where its syntax was checked).
+  ``logs`` (what the platform logs) and ``sources`` (where its syntax was checked);
+- ``syslog_optin`` (appliances whose syslog target is a device-wide slot): the host variable that names
+  the slot vendorwall may own (``var``), the regex its value matches (``pattern``), what it means
+  (``expected``) and an ``example``. Without the variable on a device nothing device-wide is rendered.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class Platform:
     defaults: dict[str, Any] = field(default_factory=dict)
     logs: str = ""
     sources: tuple[str, ...] = ()
+    syslog_optin: dict[str, str] = field(default_factory=dict)  # var, pattern, expected, example
 
     def supports(self, feature: str) -> bool:
         return feature in self.features
@@ -87,6 +91,7 @@ def _load(data: dict[str, Any]) -> Platform:
         support=support,
         defaults=dict(data.get("defaults") or {}), logs=str(data.get("logs", "")).strip(),
         sources=tuple(data.get("sources", [])),
+        syslog_optin={k: str(v) for k, v in (data.get("syslog_optin") or {}).items()},
     )
 
 

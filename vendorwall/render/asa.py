@@ -21,6 +21,13 @@ missing and never overwrites what isolation and grants put in them (``vendorwall
 the segments this firewall routes): one ``network-object`` each, as ``vendorwall isolate`` adds it, so
 the top deny ACEs close them; a deploy adds the missing ones and never removes a live one
 (``vendorwall restore`` does), so a redeploy or a new VPN pool of an isolated vendor stays closed.
+
+Log forwarding (:mod:`vendorwall.render.logfwd`), when the inventory names a syslog server and the device
+opts in with ``vw_syslog_interface`` (the nameif that reaches the server): ``logging list vw-conn`` (messages
+106100, 302013-302014) and ``logging host <nameif> <address> tcp/<port> [secure]``. ``logging enable``,
+``logging trap`` (which messages every logging host receives) and ``logging permit-hostdown`` are the ASA's
+own settings, never written: with TCP syslog and without ``permit-hostdown`` an ASA stops passing new
+connections while the server is unreachable (docs/platforms.md says so).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from ..errors import Diagnostic
 from ..model import DeviceIntent, Model
 from ..platforms.registry import Platform
 from . import firewall_policy as fp
-from . import register, template
+from . import logfwd, register, template
 
 DAYS = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
         "sat": "Saturday", "sun": "Sunday"}
@@ -88,6 +95,14 @@ def aces(acl: str, p: fp.Policy, services: dict[str, fp.Service], remark_max: in
     return out
 
 
+def logging_lines(fwd: logfwd.Forward) -> list[str]:
+    """The ASA's share of log forwarding: the message list ``vw-conn`` (106100 ACE hits, 302013/302014 TCP
+    connections built and torn down with bytes and duration) and one ``logging host`` on the nameif the device
+    names (TCP, ``secure`` = TLS when the inventory says so)."""
+    return [*(f"logging list {logfwd.ASA_LIST} message {m}" for m in logfwd.ASA_MESSAGES),
+            f"logging host {fwd.slot} {fwd.host} tcp/{fwd.port}" + (" secure" if fwd.tls else "")]
+
+
 @register("asa")
 def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dict[str, int], list[Diagnostic]]:
     lim = plat.limits
@@ -128,8 +143,11 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         groups.append((f"object-group service {svc.name} {svc.protocol}", body))
     ranges = [(f"time-range {s.name}", time_range_lines(s)) for s in rs.schedules.values()]
     lines = [line for p in rs.policies for line in aces(acl, p, rs.services, lim.get("remark_max", 100))]
+    fwd, fwd_note, fwd_diags = logfwd.forward_of(model, intent, plat)
+    diags += fwd_diags
     text = template("firewall", "asa", device=intent.device, site=intent.site, now=model.now.isoformat(),
-                    isolated=fp.isolated_names(model),
+                    isolated=fp.isolated_names(model), log_forwarding=fwd_note,
+                    logging=logging_lines(fwd) if fwd is not None else [],
                     blocks=[*(("interface " + n, b) for n, b in interfaces), *groups, *ranges],
                     acl_lines=lines, binding=f"access-group {acl} global")
     n_aces = sum(1 for x in lines if " extended " in x)

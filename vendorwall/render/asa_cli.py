@@ -30,6 +30,7 @@ class AsaConfig:
     blocks: dict[str, list[str]] = field(default_factory=dict)  # header -> its lines (stripped), in order
     acls: dict[str, list[str]] = field(default_factory=dict)  # ACL name -> its lines after the name, in order
     bindings: list[str] = field(default_factory=list)  # access-group lines
+    logging: list[str] = field(default_factory=list)  # logging lines (logging list / logging host ...)
 
     def groups(self, kind: str) -> dict[str, tuple[str, list[str]]]:
         """``object-group <kind>`` name -> (protocol or "", lines)."""
@@ -69,6 +70,9 @@ def parse(text: str) -> AsaConfig:
             current = None
         elif w[0] == "access-group":
             cfg.bindings.append(line)
+            current = None
+        elif w[0] == "logging":
+            cfg.logging.append(line)
             current = None
         elif w[0] in ("interface", "object-group", "time-range"):
             current = cfg.blocks.setdefault(line, [])

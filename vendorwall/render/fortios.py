@@ -28,6 +28,11 @@ identity: their entry paths and, with scope segment, the segments this firewall 
 deploy adds the missing ones (never removes a live member: ``vendorwall restore`` does), so a redeploy,
 a rebuilt FortiGate or a new VPN pool of an isolated vendor is closed in the same transaction.
 Management access to the FortiGate itself (trusted hosts, local-in policies) is never touched.
+
+Log forwarding (:mod:`vendorwall.render.logfwd`): when the inventory names a syslog server and the device
+opts in with ``vw_syslog_slot`` (syslogd2, syslogd3 or syslogd4), ``config log <slot> setting`` (server,
+reliable TCP, RFC 5424, ``enc-algorithm high`` with TLS) and ``config log <slot> filter`` (traffic logs) of
+that slot only; the other slots (and ``log syslogd``) are never written.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from ..errors import Diagnostic
 from ..model import DeviceIntent, Model, Rule, Segment, Window
 from ..platforms.registry import Platform
 from . import firewall_policy as fp
-from . import register, template
+from . import logfwd, register, template
 
 DAYS = {"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday", "fri": "friday",
         "sat": "saturday", "sun": "sunday"}
@@ -65,6 +70,9 @@ class Entry:
 
     @property
     def edit(self) -> str:
+        """The ``edit`` argument; "" for the settings of a singleton table (``config log syslogd2 setting``)."""
+        if not self.key:
+            return ""
         return self.key if self.key.isdigit() else q(self.key)
 
 
@@ -76,9 +84,25 @@ class FortiConfig:
         self.tables.setdefault(e.table, []).append(e)
 
 
+# The device-wide syslog slots a FortiGate may let vendorwall own (hosts.yml vw_syslog_slot): singleton tables,
+# read (and backed up) on every deploy, written only in the slot the device names.
+LOG_SLOTS = ("syslogd2", "syslogd3", "syslogd4")
+LOG_TABLES = tuple(f"log {s} {t}" for s in LOG_SLOTS for t in ("setting", "filter"))
 # Table order: what a policy references exists before the policy (and is deleted after it).
 TABLES = ("system interface", "system zone", "firewall address", "firewall addrgrp", "firewall service custom",
-          "firewall schedule onetime", "firewall schedule recurring", "firewall policy")
+          "firewall schedule onetime", "firewall schedule recurring", "firewall policy", *LOG_TABLES)
+
+
+def log_entries(fwd: logfwd.Forward) -> list[Entry]:
+    """The syslog slot the device lets vendorwall own: vendorwall's server, reliable syslog (RFC 6587 over TCP),
+    RFC 5424 format, TLS when the inventory says so; the filter forwards traffic logs (every policy's, the
+    FortiGate has no per-policy syslog target) at severity information and up."""
+    return [Entry(f"log {fwd.slot} setting", "", (
+        ("status", "enable"), ("server", q(fwd.host)), ("mode", "reliable"), ("port", str(fwd.port)),
+        ("format", "rfc5424"), ("enc-algorithm", "high" if fwd.tls else "disable"))),
+        Entry(f"log {fwd.slot} filter", "", (
+            ("severity", "information"), ("forward-traffic", "enable"), ("local-traffic", "disable"),
+            ("multicast-traffic", "disable"), ("sniffer-traffic", "disable"), ("anomaly", "disable")))]
 
 
 def q(text: str) -> str:
@@ -402,9 +426,14 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
             sets.append(("schedule-timeout", "enable"))
         sets.append(("comments", q(p.comment)))
         b.cfg.add(Entry("firewall policy", str(base + n), tuple(sets)))
+    fwd, fwd_note, fwd_diags = logfwd.forward_of(model, intent, plat)
+    b.diags += fwd_diags
+    for log_entry in log_entries(fwd) if fwd is not None else []:
+        b.cfg.add(log_entry)
     tables = [(t, b.cfg.tables.get(t, [])) for t in TABLES if b.cfg.tables.get(t)]
     text = template("firewall", "fortios", device=intent.device, site=intent.site, now=model.now.isoformat(),
-                    tables=tables, vdom=plat.defaults.get("vdom", "root"), isolated=fp.isolated_names(model))
+                    tables=tables, vdom=plat.defaults.get("vdom", "root"), isolated=fp.isolated_names(model),
+                    log_forwarding=fwd_note)
     n_pol = len(b.cfg.tables.get("firewall policy", []))
     summary = {"rules": len([r for r in intent.rules if r.kind != "management"]), "elements": n_pol,
                "segments": len(intent.segments), "policies": n_pol}

@@ -23,6 +23,11 @@ with what the firewall holds and sends only what differs. From the platform-neut
   from each vendor zone and from the vendor sources. Every rule logs at session end, vendor access also
   at its start; application ``any`` with port-based services.
 
+Log forwarding (:mod:`vendorwall.render.logfwd`), when the inventory names a syslog server: a syslog server
+profile ``vw-syslog`` (TCP, or SSL with TLS; IETF format) and a log forwarding profile ``vw-logs`` (traffic
+logs to it) in the vsys, set as ``log-setting`` on every vendorwall rule: vendorwall's own objects, so no
+opt-in; the firewall's other profiles are never touched.
+
 The firewall's own objects and rules, its management and its other zones are never touched.
 """
 
@@ -36,7 +41,7 @@ from ..errors import Diagnostic
 from ..model import DeviceIntent, Model
 from ..platforms.registry import Platform
 from . import firewall_policy as fp
-from . import register, template
+from . import logfwd, register, template
 
 DAYS = {"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday", "fri": "friday",
         "sat": "saturday", "sun": "sunday"}
@@ -84,7 +89,21 @@ def schedule_element(s: fp.Schedule) -> str:
             f"</schedule-type></entry>")
 
 
-def rule_element(p: fp.Policy, desc_max: int) -> str:
+def syslog_elements(fwd: logfwd.Forward) -> tuple[str, str]:
+    """The syslog server profile ``vw-syslog`` (TCP, or SSL when the inventory says TLS; IETF = RFC 5424) and
+    the log forwarding profile ``vw-logs`` sending the traffic logs of the rules it is set on to it."""
+    name = f"<entry name=\"{logfwd.PROFILE}\">"
+    server = (f"{name}<server>{name}<server>{e(fwd.host)}</server>"
+              f"<transport>{'SSL' if fwd.tls else 'TCP'}</transport><port>{fwd.port}</port><format>IETF</format>"
+              "<facility>LOG_USER</facility></entry></server></entry>")
+    profile = (f"<entry name=\"{logfwd.LOG_PROFILE}\"><description>vendorwall: traffic logs of the vendorwall rules to "
+               f"{e(fwd.host)}</description><match-list><entry name=\"vw-traffic\"><log-type>traffic</log-type>"
+               f"<filter>All Logs</filter><send-syslog><member>{logfwd.PROFILE}</member></send-syslog></entry>"
+               "</match-list></entry>")
+    return server, profile
+
+
+def rule_element(p: fp.Policy, desc_max: int, log_setting: str = "") -> str:
     action = "allow" if p.action == "accept" else "deny"
     parts = [f"<entry name={quoteattr(p.name)}>", members("from", [p.src_zone]), members("to", [p.dst_zone]),
              members("source", p.src), members("destination", p.dst), members("source-user", ["any"]),
@@ -93,6 +112,8 @@ def rule_element(p: fp.Policy, desc_max: int) -> str:
     if p.log_start:
         parts.append("<log-start>yes</log-start>")
     parts.append("<log-end>yes</log-end>")
+    if log_setting:
+        parts.append(f"<log-setting>{e(log_setting)}</log-setting>")
     if p.schedule:
         parts.append(f"<schedule>{e(p.schedule)}</schedule>")
     parts.append(f"<description>{e(fp.cut(p.comment, desc_max))}</description></entry>")
@@ -181,7 +202,13 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     scheds = [schedule_element(s) for s in rs.schedules.values() if s.kind != "on_demand"]
     if scheds:
         sets.append((f"{vp}/schedule", scheds))
-    rules = [rule_element(p, lim.get("description_max", 1023)) for p in rs.policies]
+    fwd, fwd_note, fwd_diags = logfwd.forward_of(model, intent, plat)
+    diags += fwd_diags
+    if fwd is not None:  # vendorwall's own profiles, before the rules that name them
+        server, profile = syslog_elements(fwd)
+        sets += [(f"{vp}/log-settings/syslog", [server]), (f"{vp}/log-settings/profiles", [profile])]
+    rules = [rule_element(p, lim.get("description_max", 1023), logfwd.LOG_PROFILE if fwd else "")
+             for p in rs.policies]
     sets.append((f"{vp}/rulebase/security/rules", rules))
     # the quarantine of the vendors isolated at render time: registered with the quarantine tag (User-ID,
     # persistent) by the deploy, exactly as vendorwall isolate registers them
@@ -190,6 +217,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                   for x in sorted(intent.quarantine, key=lambda x: fp.net_key(x.prefix))]
     text = template("firewall", "panos", device=intent.device, site=intent.site, now=model.now.isoformat(),
                     vsys=vsys, sets=[(quoteattr(x), els) for x, els in sets if els],
-                    isolated=e(fp.isolated_names(model)), quarantine_tag=fp.QUARANTINE, registered=registered)
+                    isolated=e(fp.isolated_names(model)), quarantine_tag=fp.QUARANTINE, registered=registered,
+                    log_forwarding=e(fwd_note))
     summary = {"rules": rs.rules, "elements": len(rules), "segments": len(intent.segments), "policies": len(rules)}
     return text, summary, diags

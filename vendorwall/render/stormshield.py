@@ -34,7 +34,7 @@ from ..errors import Diagnostic
 from ..model import DeviceIntent, Model
 from ..platforms.registry import Platform
 from . import firewall_policy as fp
-from . import register, template
+from . import logfwd, register, template
 
 WEEKDAY = {"mon": "1", "tue": "2", "wed": "3", "thu": "4", "fri": "5", "sat": "6", "sun": "0"}
 CLOSED = "2001:01:01:00:00-2001:01:01:00:01"  # a closed on-demand window (yyyy:mm:dd:hh:mm-yyyy:mm:dd:hh:mm)
@@ -174,8 +174,9 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                 ("activate the objects", ["CONFIG OBJECT ACTIVATE"]),
                 (f"filter rules, at the top of slot {slot:02d}", rules),
                 ("activate the filter slot", ["CONFIG FILTER ACTIVATE"])]
+    _fwd, fwd_note, _d = logfwd.forward_of(model, intent, plat)  # the header says what is (not) rendered
     text = template("firewall", "stormshield", device=intent.device, site=intent.site, now=model.now.isoformat(),
-                    isolated=fp.isolated_names(model), slot=f"{slot:02d}",
+                    isolated=fp.isolated_names(model), slot=f"{slot:02d}", log_forwarding=fwd_note,
                     sections=[(t, lines) for t, lines in sections if lines])
     summary = {"rules": rs.rules, "elements": len(rules), "segments": len(intent.segments), "policies": len(rules)}
     return text, summary, diags

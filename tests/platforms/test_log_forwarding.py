@@ -1,0 +1,216 @@
+"""Log forwarding of vendorwall's traffic on the appliances (docs/platforms.md, "Connection logs per platform").
+
+The log-forwarding variant of the multi-vendor example (``inventories/example-syslog``: a syslog server over
+TLS in the policy, the FortiGate opting in with ``vw_syslog_slot: syslogd2``, the ASA with
+``vw_syslog_interface: inside``) is rendered and pushed to the platform simulators:
+
+- each simulator accepts the pushed configuration, a second push changes nothing, and a FortiGate's other
+  syslog slots (and an ASA's other logging hosts) are exactly as they were;
+- without the opt-in nothing device-wide is rendered (and the file's header says so); PAN-OS renders its own
+  ``vw-syslog`` / ``vw-logs`` profiles without one, referenced by every vendorwall rule;
+- a bad opt-in variable is an error naming file, variable, expected and found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import pytest
+from fakeasa import FakeASA
+from fakefortigate import FakeFortiGate
+from fakepanos import FakePanos
+from vendorwall_testlib import NOW, REPO
+
+from vendorwall import inventory, pipeline, render
+from vendorwall.deploy import asa as asa_pusher
+from vendorwall.deploy import asa_plan as ap
+from vendorwall.deploy import fortios as forti_pusher
+from vendorwall.deploy import panos as pan_pusher
+from vendorwall.deploy.common import Options
+from vendorwall.deploy.session import Target
+from vendorwall.render import fortios_cli, panos_xml
+
+SYSLOG = REPO / "inventories" / "example-syslog"
+MULTIVENDOR = REPO / "inventories" / "example-multivendor"
+
+
+@pytest.fixture(scope="module")
+def syslog_result():
+    return pipeline.run(str(SYSLOG), NOW, shown_root="inventories/example-syslog")  # raises on any error
+
+
+def _text(res, device: str) -> str:
+    r, diags = render.render_device(res.model, res.model.devices[device])
+    assert r is not None and not diags, [d.render() for d in diags]
+    return r.text
+
+
+def _target(tmp_path, device: str, platform: str) -> Target:
+    return Target(device, platform, "192.0.2.1", backup_dir=str(tmp_path / "backups"))
+
+
+# --------------------------------------------------------------------------- FortiOS
+
+
+OTHER_SLOTS = {  # what the hospital already runs: its own syslog server in syslogd, a SIEM in syslogd3
+    "log syslogd setting": {"": {"status": ["enable"], "server": ["siem.hospital.example"], "mode": ["udp"]}},
+    "log syslogd3 setting": {"": {"status": ["enable"], "server": ["10.9.9.9"], "port": ["5514"]}},
+    "log syslogd3 filter": {"": {"severity": ["warning"], "forward-traffic": ["disable"]}},
+}
+
+
+def test_fortios_slot_pushed_and_other_slots_untouched(syslog_result, tmp_path) -> None:
+    import copy
+
+    text = _text(syslog_result, "fw-nord")
+    dev = FakeFortiGate(config=copy.deepcopy(OTHER_SLOTS))
+    r = forti_pusher.push(_target(tmp_path, "fw-nord", "fortios"), text, Options(), session_factory=dev.session)
+    assert r.error is None and r.changed, r.error
+    setting = dev.config["log syslogd2 setting"][""]
+    assert setting["server"] == ["10.250.0.50"] and setting["port"] == ["6514"]
+    assert setting["mode"] == ["reliable"] and setting["enc-algorithm"] == ["high"] and setting["status"] == ["enable"]
+    assert dev.config["log syslogd2 filter"][""]["forward-traffic"] == ["enable"]
+    for table, entries in OTHER_SLOTS.items():
+        assert dev.config[table] == entries, f"{table} changed"
+    assert not any(c.startswith(("config log syslogd setting", "config log syslogd3", "config log syslogd4"))
+                   for c in r.commands)
+    again = forti_pusher.push(_target(tmp_path, "fw-nord", "fortios"), text, Options(), session_factory=dev.session)
+    assert again.error is None and not again.changed and again.commands == []
+
+
+def test_fortios_slot_drift_is_corrected_in_place(syslog_result, tmp_path) -> None:
+    text = _text(syslog_result, "fw-nord")
+    dev = FakeFortiGate()
+    assert forti_pusher.push(_target(tmp_path, "fw-nord", "fortios"), text, Options(),
+                             session_factory=dev.session).error is None
+    dev.config["log syslogd2 setting"][""]["enc-algorithm"] = ["disable"]  # someone turned TLS off
+    r = forti_pusher.push(_target(tmp_path, "fw-nord", "fortios"), text, Options(), session_factory=dev.session)
+    assert r.error is None and r.changed
+    assert r.commands == ["config log syslogd2 setting", "    set enc-algorithm high", "end"], r.commands
+    assert dev.config["log syslogd2 setting"][""]["enc-algorithm"] == ["high"]
+
+
+# --------------------------------------------------------------------------- PAN-OS
+
+
+def test_panos_profiles_pushed_and_referenced_by_every_rule(syslog_result, tmp_path) -> None:
+    text = _text(syslog_result, "fw-centre")
+    cfg = panos_xml.parse(text)
+    rules = next(els for x, els in cfg.sets.items() if x.endswith("/rulebase/security/rules"))
+    assert rules and all(r.findtext("log-setting") == "vw-logs" for r in rules)
+    dev = FakePanos()
+    r = pan_pusher.push(_target(tmp_path, "fw-centre", "panos"), text, Options(), session_factory=dev.session)
+    assert r.error is None and r.changed and dev.commits == 1, r.error
+    vs = dev.running.find("devices/entry/vsys/entry")
+    assert vs is not None
+    server = vs.find("log-settings/syslog/entry[@name='vw-syslog']/server/entry")
+    assert server is not None and server.findtext("transport") == "SSL" and server.findtext("port") == "6514"
+    again = pan_pusher.push(_target(tmp_path, "fw-centre", "panos"), text, Options(), session_factory=dev.session)
+    assert again.error is None and not again.changed
+
+
+def test_panos_commit_refuses_a_rule_naming_a_missing_profile(syslog_result, tmp_path) -> None:
+    """The simulator checks the reference (the test above could not fail otherwise)."""
+    text = _text(syslog_result, "fw-centre").replace("<log-setting>vw-logs</log-setting>",
+                                                     "<log-setting>vw-nothing</log-setting>", 1)
+    dev = FakePanos()
+    r = pan_pusher.push(_target(tmp_path, "fw-centre", "panos"), text, Options(), session_factory=dev.session)
+    assert r.error is not None and "vw-nothing" in str(r.error.message)
+
+
+# --------------------------------------------------------------------------- ASA
+
+
+def test_asa_logging_pushed_other_hosts_untouched(syslog_result, tmp_path) -> None:
+    text = _text(syslog_result, "fw-rive")
+    theirs = ["logging enable", "logging trap informational", "logging host inside 10.9.9.9"]
+    dev = FakeASA(logging=list(theirs))
+    r = asa_pusher.push(_target(tmp_path, "fw-rive", "asa"), text, Options(), session_factory=dev.session)
+    assert r.error is None and r.changed, r.error
+    assert dev.logging[:3] == theirs
+    assert "logging host inside 10.250.0.50 6/6514 secure" in dev.logging  # as an ASA shows tcp/6514
+    assert {"logging list vw-conn message 106100", "logging list vw-conn message 302013-302014"} <= set(dev.logging)
+    again = asa_pusher.push(_target(tmp_path, "fw-rive", "asa"), text, Options(), session_factory=dev.session)
+    assert again.error is None and not again.changed and again.commands == [], again.commands
+
+
+def test_asa_changed_port_replaces_only_vendorwalls_host() -> None:
+    running = "logging host inside 10.9.9.9\nlogging host inside 10.250.0.50 6/514\n"
+    intended = "logging host inside 10.250.0.50 tcp/6514 secure\n"
+    cmds = ap.plan_asa("fw", running, intended).commands
+    assert cmds == ["no logging host inside 10.250.0.50 tcp/514", "logging host inside 10.250.0.50 tcp/6514 secure"]
+
+
+# --------------------------------------------------------------------------- without the opt-in
+
+
+def test_without_opt_in_nothing_device_wide_is_rendered(syslog_result) -> None:
+    inv = syslog_result.inventory
+    devices = {n: dataclasses.replace(d, syslog_slot="") for n, d in inv.devices.items()}
+    model = dataclasses.replace(syslog_result.model, inventory=dataclasses.replace(inv, devices=devices))
+    forti = render.render_device(model, model.devices["fw-nord"])[0]
+    asa = render.render_device(model, model.devices["fw-rive"])[0]
+    assert forti is not None and asa is not None
+    assert not any(t.startswith("log ") for t in fortios_cli.parse(forti.text))
+    assert "config log" not in forti.text and "\nlogging " not in asa.text
+    for r in (forti, asa):
+        assert "not rendered, the device does not opt in" in r.text
+    # PAN-OS needs no opt-in: its profiles are vendorwall's own objects
+    pan = render.render_device(model, model.devices["fw-centre"])[0]
+    assert pan is not None and "vw-syslog" in pan.text
+
+
+def test_without_a_syslog_server_nothing_is_rendered(example_result) -> None:
+    for platform in ("fortios", "panos", "asa", "stormshield"):
+        r, _ = render.render_as(example_result.model, "fw-centre", platform)
+        assert r is not None
+        assert "names no policy.connection_logs.syslog" in r.text
+        assert "vw-syslog" not in r.text and "config log" not in r.text and "\nlogging " not in r.text
+
+
+def test_asa_needs_an_address(syslog_result) -> None:
+    inv = syslog_result.inventory
+    logs = dataclasses.replace(inv.policy.connection_logs,
+                               syslog=dataclasses.replace(inv.policy.connection_logs.syslog, host="syslog.example"))
+    model = dataclasses.replace(syslog_result.model, inventory=dataclasses.replace(
+        inv, policy=dataclasses.replace(inv.policy, connection_logs=logs)))
+    _r, diags = render.render_device(model, model.devices["fw-rive"])
+    text = "\n".join(d.render() for d in diags)
+    assert "policy.yml" in text and "IPv4" in text and "syslog.example" in text and "vw_syslog_interface" in text
+
+
+# --------------------------------------------------------------------------- the opt-in variables
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ("vw_syslog_slot: syslogd2", "vw_syslog_slot: syslogd9", ["invalid vw_syslog_slot", "syslogd2, syslogd3 or",
+                                                              "'syslogd9'"]),
+    ("vw_syslog_slot: syslogd2", "vw_syslog_slot: syslogd", ["invalid vw_syslog_slot", "'syslogd'"]),
+    ("vw_syslog_interface: inside", 'vw_syslog_interface: "in side; x"', ["invalid vw_syslog_interface", "nameif"]),
+    ("vw_vlan_parent: ethernet1/2}", "vw_vlan_parent: ethernet1/2, vw_syslog_slot: syslogd2}",
+     ["vw_syslog_slot is not a setting of platform panos", "vendorwall's own", "fortios"]),
+])
+def test_bad_opt_in_is_an_error_with_place(tmp_path, old, new, words) -> None:
+    inv = tmp_path / "inv"
+    shutil.copytree(SYSLOG, inv)
+    hosts = inv / "hosts.yml"
+    assert old in hosts.read_text()
+    hosts.write_text(hosts.read_text().replace(old, new))
+    _inv, diags, _ = inventory.load(str(inv), str(inv))
+    text = "\n".join(d.render() for d in diags)
+    assert "hosts.yml:" in text, text
+    for w in words:
+        assert w in text, (w, text)
+
+
+def test_the_variant_shares_the_example_domain_files() -> None:
+    """Only hosts.yml and the syslog server in policy.yml differ from the multi-vendor example."""
+    for p in sorted((MULTIVENDOR / "vendorwall").rglob("*.yml")):
+        rel = p.relative_to(MULTIVENDOR)
+        mine = (SYSLOG / rel).read_text()
+        if rel.name == "policy.yml":
+            extra = [x for x in mine.splitlines() if x not in p.read_text().splitlines()]
+            assert len(extra) == 2 and "connection_logs" in extra[0] and "syslog" in extra[1], extra
+        else:
+            assert mine == p.read_text(), rel
