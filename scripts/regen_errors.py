@@ -262,6 +262,15 @@ CASES: dict[str, Case] = {
         "a bastion declared with a firewall platform",
         {HOSTS: [("bst-1: {ansible_host: 10.250.0.21, vw_platform: linux}",
                   "bst-1: {ansible_host: 10.250.0.21, vw_platform: nftables}")]}),
+    "hosts-syslog-slot-invalid": Case(
+        "a FortiGate opting in to log forwarding with a syslog slot that does not exist",
+        {HOSTS: [("fw-nord: {ansible_host: 10.250.1.1, vw_platform: nftables}",
+                  "fw-nord: {ansible_host: 10.250.1.1, vw_platform: fortios, vw_vlan_parent: port2,\n"
+                  "                  vw_syslog_slot: syslogd9}")]}),
+    "hosts-syslog-slot-wrong-platform": Case(
+        "a log-forwarding opt-in on a platform that does not read it",
+        {HOSTS: [("fw-nord: {ansible_host: 10.250.1.1, vw_platform: nftables}",
+                  "fw-nord: {ansible_host: 10.250.1.1, vw_platform: nftables, vw_syslog_interface: inside}")]}),
     "hosts-missing-ansible-host": Case(
         "a device without ansible_host",
         {HOSTS: [("bst-1: {ansible_host: 10.250.0.21, vw_platform: linux}", "bst-1: {vw_platform: linux}")]}),

@@ -252,11 +252,12 @@ def _syslog_slot(hvars: dict[str, Any], plat: Any, at: Any, col: Collector) -> t
             continue
         other = ", ".join(sorted({f"{n}: {p.syslog_optin['var']}" for n, p in _registry().platforms().items()
                                   if p.syslog_optin.get("var") == var}))
+        why = {"panos": "this platform's log forwarding profiles are vendorwall's own (vw-syslog, vw-logs)",
+               "nftables": "deploy installs vendorwall's own log pipeline, which forwards to "
+                           "policy.connection_logs.syslog"}.get(plat.name, "")
         col.add(at(var).diag(f"{var} is not a setting of platform {plat.name}",
-                             "nothing: " + ("this platform's log forwarding objects are vendorwall's own"
-                                            if plat.name == "panos" else
-                                            f"{optin['var']} on this platform" if optin else
-                                            "this platform has no device-wide syslog slot to own"),
+                             "nothing: " + (why or (f"{optin['var']} on this platform" if optin else
+                                                    "this platform has no syslog slot vendorwall writes")),
                              f"{var}: {hvars[var]!r}", f"the variable is read on {other}", code="invalid"))
         ok = False
     var = optin.get("var")

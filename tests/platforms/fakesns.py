@@ -23,7 +23,7 @@ import copy
 import shlex
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
-from typing import Any
+from typing import Any, ClassVar
 
 from vendorwall.deploy.errors import CommandError
 from vendorwall.deploy.session import Target
@@ -31,6 +31,8 @@ from vendorwall.devices.serverd import Answer, read_answer
 from vendorwall.render.stormshield_cli import GROUP_TYPES, TYPES, SnsConfig, tokens
 
 OK = '100 code=00a00100 msg="Ok"'
+SYSLOG_DEFAULTS = {"State": "0", "Port": "514", "Protocol": "UDP", "SyslogProtocol": "Legacy", "Facility": "0",
+                   "LogAlarm": "0", "LogConnection": "0", "LogFilter": "0", "LogSystem": "0"}
 BEGIN = '101 code=00a01000 msg="Begin" format="section_line"'
 
 
@@ -53,6 +55,11 @@ class FakeSNS:
 
     def session(self, target: Target) -> FakeSession:
         return FakeSession(self, target)
+
+    def profile(self, index: str) -> dict[str, str]:
+        """Syslog profile ``index`` as the firewall shows it: every key, the defaults where unset."""
+        attrs = self.live.syslog.get(index, {})
+        return {k: attrs.get(k, SYSLOG_DEFAULTS.get(k, "")) for k in FakeSession.SYSLOG_KEYS}
 
 
 class FakeSession:
@@ -123,10 +130,49 @@ class FakeSession:
             return self._activated("filter")
         if w[:2] == ["NETWORK", "INTERFACE"]:
             return self._iface(w[2:], a)
+        if w[:3] == ["COMMUNICATION", "SYSLOG", "PROFILE"]:
+            return self._syslog(w[3:], a)
+        if w == ["COMMUNICATION", "ACTIVATE"]:
+            self.dev.live.syslog = copy.deepcopy(p.syslog)
+            return self._activated("communication")
         if w == ["NETWORK", "ACTIVATE"]:
             self.dev.live.interfaces = copy.deepcopy(p.interfaces)
             return self._activated("network")
         raise _Refused(f"unknown command {' '.join(w[:3])}")
+
+    SYSLOG_CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "state": ("0", "1"), "protocol": ("UDP", "TCP", "TLS"), "syslogprotocol": ("Legacy", "Legacy_long", "RFC5424"),
+        "logconnection": ("0", "1"), "logfilter": ("0", "1")}
+    SYSLOG_KEYS: ClassVar[tuple[str, ...]] = (
+        "State", "Name", "Comment", "Server", "Port", "Protocol", "SyslogProtocol", "CAServer", "Facility", "LogAlarm",
+        "LogConnection", "LogFilter", "LogSystem")
+
+    def _syslog(self, w: list[str], a: dict[str, str]) -> str | None:
+        """Syslog profiles 0..3: SHOW answers ``[<index>]`` sections of Key=Value (the firewall's key case);
+        UPDATE checks the index, the values and that Server names an existing host object."""
+        if w == ["SHOW"]:
+            idx = a.get("index") or a.get("Index")
+            out = ""
+            for i in ("0", "1", "2", "3"):  # every profile, every key (unset: its default), as the firewall answers
+                if idx in (None, i):
+                    out += f"[{i}]\n" + "".join(f"{k}={_fmt(v)}\n" for k, v in self.dev.profile(i).items())
+            return out
+        if w != ["UPDATE"]:
+            raise _Refused(f"unknown syslog profile command {w}")
+        low = {k.lower(): v for k, v in a.items()}
+        index = low.pop("index", "")
+        if index not in ("0", "1", "2", "3"):
+            raise _Refused(f"invalid syslog profile index {index!r}")
+        for k, v in low.items():
+            key = next((x for x in self.SYSLOG_KEYS if x.lower() == k), None)
+            if key is None or (k in self.SYSLOG_CHOICES and v not in self.SYSLOG_CHOICES[k]):
+                raise _Refused(f"invalid syslog profile argument {k}={v}")
+        if low.get("server") and self.pending.objects.get(low["server"], ("", {}))[0] != "host":
+            raise _Refused(f"syslog server {low['server']} is not a host object")
+        cur = self.pending.syslog.setdefault(index, {})
+        for k, v in low.items():
+            cur[next(x for x in self.SYSLOG_KEYS if x.lower() == k)] = v
+        return None
 
     def _activated(self, what: str) -> None:
         self.dev.activations.append(what)
@@ -193,6 +239,8 @@ class FakeSession:
                      if name in (r.get("srctarget", "").split(",") + r.get("dsttarget", "").split(",")
                                  + r.get("dstport", "").split(",") + [r.get("schedule", "")])]
             in_groups = [g for g, m in p.members.items() if name in m]
+            in_groups += [f"syslog profile {i}" for i, s in {**self.dev.live.syslog, **p.syslog}.items()
+                          if s.get("Server") == name]
             if (users or in_groups) and a.get("force") != "1":
                 raise _Refused(f"object {name} is used")
             del p.objects[name]

@@ -1,11 +1,12 @@
 """Log forwarding of vendorwall's traffic on the appliances (docs/platforms.md, "Connection logs per platform").
 
 The log-forwarding variant of the multi-vendor example (``inventories/example-syslog``: a syslog server over
-TLS in the policy, the FortiGate opting in with ``vw_syslog_slot: syslogd2``, the ASA with
-``vw_syslog_interface: inside``) is rendered and pushed to the platform simulators:
+TLS in the policy, the FortiGate opting in with ``vw_syslog_slot: syslogd2``, the SNS with
+``vw_syslog_slot: 3``, the ASA with ``vw_syslog_interface: inside``) is rendered and pushed to the platform simulators:
 
 - each simulator accepts the pushed configuration, a second push changes nothing, and a FortiGate's other
-  syslog slots (and an ASA's other logging hosts) are exactly as they were;
+  syslog slots, an SNS's other syslog profiles (and the families vendorwall does not set in its own) and an
+  ASA's other logging hosts are exactly as they were; a failed verification restores the SNS profile;
 - without the opt-in nothing device-wide is rendered (and the file's header says so); PAN-OS renders its own
   ``vw-syslog`` / ``vw-logs`` profiles without one, referenced by every vendorwall rule;
 - a bad opt-in variable is an error naming file, variable, expected and found.
@@ -20,6 +21,7 @@ import pytest
 from fakeasa import FakeASA
 from fakefortigate import FakeFortiGate
 from fakepanos import FakePanos
+from fakesns import FakeSNS
 from vendorwall_testlib import NOW, REPO
 
 from vendorwall import inventory, pipeline, render
@@ -27,6 +29,7 @@ from vendorwall.deploy import asa as asa_pusher
 from vendorwall.deploy import asa_plan as ap
 from vendorwall.deploy import fortios as forti_pusher
 from vendorwall.deploy import panos as pan_pusher
+from vendorwall.deploy import stormshield as sns_pusher
 from vendorwall.deploy.common import Options
 from vendorwall.deploy.session import Target
 from vendorwall.render import fortios_cli, panos_xml
@@ -142,6 +145,59 @@ def test_asa_changed_port_replaces_only_vendorwalls_host() -> None:
     assert cmds == ["no logging host inside 10.250.0.50 tcp/514", "logging host inside 10.250.0.50 tcp/6514 secure"]
 
 
+# --------------------------------------------------------------------------- Stormshield
+
+
+THEIR_PROFILES = {"0": {"State": "1", "Name": "siem", "Server": "siem-host", "Port": "514", "Protocol": "UDP",
+                        "LogAlarm": "1"},
+                  "3": {"State": "0", "Name": "spare", "Protocol": "UDP", "LogSystem": "1"}}
+
+
+def _sns(profiles: dict[str, dict[str, str]]) -> FakeSNS:
+    import copy
+
+    dev = FakeSNS()
+    dev.live.objects["siem-host"] = ("host", {"ip": "10.9.9.9", "resolve": "static"})
+    dev.live.syslog = copy.deepcopy(profiles)
+    return dev
+
+
+def test_stormshield_profile_pushed_other_profiles_untouched(syslog_result, tmp_path) -> None:
+    text = _text(syslog_result, "fw-sud")
+    dev = _sns(THEIR_PROFILES)
+    r = sns_pusher.push(_target(tmp_path, "fw-sud", "stormshield"), text, Options(), session_factory=dev.session)
+    assert r.error is None and r.changed, r.error
+    assert dev.live.syslog["0"] == THEIR_PROFILES["0"], "another profile changed"
+    mine = dev.live.syslog["3"]
+    assert mine["Server"] == "vw-syslog" and mine["Port"] == "6514" and mine["Protocol"] == "TLS"
+    assert mine["SyslogProtocol"] == "RFC5424" and mine["LogConnection"] == "1" and mine["LogFilter"] == "1"
+    assert mine["LogSystem"] == "1", "a family vendorwall does not set is left as it was"
+    assert dev.live.objects["vw-syslog"][1]["ip"] == "10.250.0.50"
+    # the server object is active before the profile names it
+    assert dev.activations.index("object") < dev.activations.index("communication")
+    again = sns_pusher.push(_target(tmp_path, "fw-sud", "stormshield"), text, Options(), session_factory=dev.session)
+    assert again.error is None and not again.changed and again.commands == [], again.commands
+
+
+def test_stormshield_failed_verification_restores_the_profile(syslog_result, tmp_path) -> None:
+    """A drift injected after the activations fails the verification: the rollback puts profile 3 back as the
+    backup had it (and profile 0 was never written)."""
+    text = _text(syslog_result, "fw-sud")
+    dev = _sns(THEIR_PROFILES)
+    shown = {i: dev.profile(i) for i in "0123"}
+
+    def drift(d: FakeSNS) -> None:  # someone edits vendorwall's profile right after the filter activation
+        if d.activations.count("filter") == 1 and d.activations[-1] == "filter":
+            d.live.syslog["3"]["Port"] = "1"
+
+    dev.after_activate = drift
+    r = sns_pusher.push(_target(tmp_path, "fw-sud", "stormshield"), text, Options(), session_factory=dev.session)
+    assert r.error is not None and r.rolled_back, r.error
+    assert dev.live.syslog["0"] == THEIR_PROFILES["0"]
+    assert {i: dev.profile(i) for i in "0123"} == shown
+    assert "vw-syslog" not in dev.live.objects, "the server object is deleted once no profile names it"
+
+
 # --------------------------------------------------------------------------- without the opt-in
 
 
@@ -151,10 +207,12 @@ def test_without_opt_in_nothing_device_wide_is_rendered(syslog_result) -> None:
     model = dataclasses.replace(syslog_result.model, inventory=dataclasses.replace(inv, devices=devices))
     forti = render.render_device(model, model.devices["fw-nord"])[0]
     asa = render.render_device(model, model.devices["fw-rive"])[0]
-    assert forti is not None and asa is not None
+    sns = render.render_device(model, model.devices["fw-sud"])[0]
+    assert forti is not None and asa is not None and sns is not None
     assert not any(t.startswith("log ") for t in fortios_cli.parse(forti.text))
     assert "config log" not in forti.text and "\nlogging " not in asa.text
-    for r in (forti, asa):
+    assert "COMMUNICATION" not in sns.text and "vw-syslog" not in sns.text
+    for r in (forti, asa, sns):
         assert "not rendered, the device does not opt in" in r.text
     # PAN-OS needs no opt-in: its profiles are vendorwall's own objects
     pan = render.render_device(model, model.devices["fw-centre"])[0]
@@ -188,6 +246,8 @@ def test_asa_needs_an_address(syslog_result) -> None:
                                                               "'syslogd9'"]),
     ("vw_syslog_slot: syslogd2", "vw_syslog_slot: syslogd", ["invalid vw_syslog_slot", "'syslogd'"]),
     ("vw_syslog_interface: inside", 'vw_syslog_interface: "in side; x"', ["invalid vw_syslog_interface", "nameif"]),
+    ("vw_syslog_slot: 3}", "vw_syslog_slot: 7}", ["invalid vw_syslog_slot", "0 to 3", "found:    7"]),
+    ("vw_syslog_slot: 3}", "vw_syslog_slot: true}", ["invalid vw_syslog_slot", "found:    True"]),
     ("vw_vlan_parent: ethernet1/2}", "vw_vlan_parent: ethernet1/2, vw_syslog_slot: syslogd2}",
      ["vw_syslog_slot is not a setting of platform panos", "vendorwall's own", "fortios"]),
 ])

@@ -136,6 +136,12 @@ def push(target: Target, text: str, opts: Options | None = None, *,
         res.seconds = time.monotonic() - t0
 
 
+# syslog profile arguments that take "" (CONFIG COMMUNICATION SYSLOG PROFILE UPDATE): an empty one in the backup is
+# restored as empty (Server="" un-names vendorwall's host object); other empty answers are left out
+SYSLOG_EMPTY_OK = {"comment", "server", "backupserver", "bindaddr", "caserver", "certserver", "certclient",
+                   "sekoiaintakekey"}
+
+
 def backup_as_script(running: str, slot: int) -> str:
     """The backup's state of vendorwall's objects and rules as a script the planner can aim at."""
     cfg = sp.parse_running(running)
@@ -150,6 +156,10 @@ def backup_as_script(running: str, slot: int) -> str:
         if name.startswith("vw-"):
             kind = cfg.objects[name][0]
             lines += [f"CONFIG OBJECT {kind.upper()} ADDTO group={sp.q(name)} node={sp.q(m)}" for m in members]
+    for index, attrs in cfg.syslog.items():  # every profile as it was: only the changed one differs
+        kept = {k: v for k, v in attrs.items() if v or k.lower() in SYSLOG_EMPTY_OK}
+        lines.append(f"CONFIG COMMUNICATION SYSLOG PROFILE UPDATE Index={index} "
+                     + " ".join(f"{k}={sp.q(v)}" for k, v in kept.items()))
     n = 0
     for r in cfg.rules:
         if r.get("rulename", "").startswith("vw-"):

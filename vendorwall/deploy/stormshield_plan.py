@@ -8,7 +8,9 @@ What vendorwall owns on an SNS firewall, and therefore compares, changes and del
 
 - objects named ``vw-*`` (hosts, networks, groups, services, service groups, time objects);
 - filter rules of its slot whose ``rulename`` starts with ``vw-`` (kept as one block at the top, in order);
-- VLAN interfaces named in the intent or commented ``vendorwall ...``.
+- VLAN interfaces named in the intent or commented ``vendorwall ...``;
+- the attributes vendorwall sets of the one syslog profile the device names (``vw_syslog_slot``); every
+  profile is read (and backed up), the others are never compared or changed.
 
 State is never overwritten: the quarantine group's members, the ``vw-q-*`` objects isolation creates
 and the ``vw-od-*`` time objects grants open (created when missing, otherwise left as they run).
@@ -17,7 +19,8 @@ objects created or corrected, the missing members added to ``vw-quarantine``, ne
 Everything else on the firewall is neither compared nor changed.
 
 Commands come in phases, each closed by its activation: interfaces (``CONFIG NETWORK ACTIVATE``);
-objects and group members (``CONFIG OBJECT ACTIVATE``: new objects exist before a rule uses them);
+objects and group members (``CONFIG OBJECT ACTIVATE``: new objects exist before a rule uses them); the
+syslog profile (``CONFIG COMMUNICATION ACTIVATE``);
 vendorwall's rules removed and inserted again at the top of the slot when they differ, then
 ``CONFIG FILTER CHECK`` and ``CONFIG FILTER ACTIVATE`` (the slot changes at once); finally the stale
 objects and interfaces, deleted once no active rule uses them.
@@ -40,12 +43,14 @@ RULE_KEYS = ("state", "action", "srctarget", "dsttarget", "dstport", "ipproto", 
 RULE_DEFAULTS = {"state": "on", "dstport": "any", "ipproto": "any", "schedule": "anytime", "loglevel": "none"}
 IFACE_KEYS = ("physical", "tag", "address", "mask", "comment", "protected", "state")
 OBJECT_LIST = "CONFIG OBJECT LIST type=host,network,group,service,servicegroup,time usage=any"
+SYSLOG_SHOW = "CONFIG COMMUNICATION SYSLOG PROFILE SHOW"  # every syslog profile: read and backed up
 HEADER = re.compile(r"^### (.+)$", re.M)
 
 
 def read_commands(slot: int) -> list[str]:
     """What the pusher reads first (the group members follow, one SHOW per owned group)."""
-    return [OBJECT_LIST, f"CONFIG FILTER EXPLICIT index={slot} type=filter", "CONFIG NETWORK INTERFACE SHOW"]
+    return [OBJECT_LIST, f"CONFIG FILTER EXPLICIT index={slot} type=filter", "CONFIG NETWORK INTERFACE SHOW",
+            SYSLOG_SHOW]
 
 
 def member_command(kind: str, name: str) -> str:
@@ -59,7 +64,7 @@ def running_text(answers: list[tuple[str, str]]) -> str:
 
 def parse_running(text: str) -> SnsConfig:
     parts = HEADER.split(text)
-    objects = groups = rules = interfaces = ""
+    objects = groups = rules = interfaces = syslog = ""
     for cmd, body in zip(parts[1::2], parts[2::2], strict=True):
         c = cmd.upper()
         if c.startswith("CONFIG OBJECT LIST"):
@@ -70,7 +75,21 @@ def parse_running(text: str) -> SnsConfig:
             rules += body
         elif c.startswith("CONFIG NETWORK INTERFACE SHOW"):
             interfaces += body
-    return parse_answers(objects, groups, rules, interfaces)
+        elif c.startswith(SYSLOG_SHOW):
+            syslog += body
+    return parse_answers(objects, groups, rules, interfaces, syslog)
+
+
+def syslog_changes(have: SnsConfig, want: SnsConfig) -> list[str]:
+    """The syslog profiles the intent writes (the device's vw_syslog_slot), when an attribute it sets differs
+    (keys compared without case: the firewall answers ``State``, ``Server``...); other profiles never."""
+    out: list[str] = []
+    for index, attrs in want.syslog.items():
+        cur = {k.lower(): v for k, v in have.syslog.get(index, {}).items()}
+        if any(cur.get(k.lower()) != v for k, v in attrs.items()):
+            out.append(f"CONFIG COMMUNICATION SYSLOG PROFILE UPDATE Index={index} "
+                       + " ".join(f"{k}={q(v)}" for k, v in attrs.items()))
+    return out
 
 
 def owned_object(name: str, want: SnsConfig) -> bool:
@@ -123,6 +142,9 @@ def canonical(cfg: SnsConfig, want: SnsConfig) -> str:
     for i, r in enumerate(cfg.rules, start=1):
         if r.get("rulename", "").startswith("vw-"):
             lines.append(f"rule {i} " + " ".join(f"{k}={v}" for k, v in norm_rule(r)))
+    for index, wattrs in sorted(want.syslog.items()):  # the profile the intent writes, its keys only
+        cur = {k.lower(): v for k, v in cfg.syslog.get(index, {}).items()}
+        lines.append(f"syslog profile {index} " + " ".join(f"{k}={cur.get(k.lower(), '')}" for k in wattrs))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -183,6 +205,10 @@ def plan_stormshield(device: str, running: str, intended: str, *, slot: int = 9)
                  if m not in members]
     if objs:
         phases.append([*objs, "CONFIG OBJECT ACTIVATE"])
+    # 2b. the syslog profile the device lets vendorwall own (its server object exists and is active by now)
+    logs = syslog_changes(have, want)
+    if logs:
+        phases.append([*logs, "CONFIG COMMUNICATION ACTIVATE"])
     # 3. vendorwall's rules: one block at the top of the slot, in order
     owned_pos = [i for i, r in enumerate(have.rules) if r.get("rulename", "").startswith("vw-")]
     same = ([norm_rule(have.rules[i]) for i in owned_pos] == [norm_rule(r) for r in want.rules]

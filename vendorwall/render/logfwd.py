@@ -7,12 +7,11 @@ the same server:
 
 - PAN-OS: a syslog server profile ``vw-syslog`` and a log forwarding profile ``vw-logs`` set on every
   vendorwall rule: objects vendorwall names and owns, rendered whenever the inventory names a server;
-- FortiOS, ASA: the syslog target is a device-wide slot shared with everything else the device logs, so
-  it is rendered only when the device opts in with its platform's host variable (capability file
-  ``syslog_optin``: FortiOS ``vw_syslog_slot: syslogd2..4``, ASA ``vw_syslog_interface: <nameif>``);
-  without it nothing device-wide is rendered, and the rendered file's header says why;
-- Stormshield (its syslog profiles, ``CONFIG COMMUNICATION SYSLOG PROFILE UPDATE Index=..``) is not
-  rendered yet: the header says so, the network team sets the profile (docs/platforms.md).
+- FortiOS, Stormshield, ASA: the syslog target is a device-wide slot shared with everything else the
+  device logs, so it is rendered only when the device opts in with its platform's host variable
+  (capability file ``syslog_optin``: FortiOS ``vw_syslog_slot: syslogd2..4``, Stormshield
+  ``vw_syslog_slot: 0..3`` (a syslog profile index), ASA ``vw_syslog_interface: <nameif>``); without it
+  nothing device-wide is rendered, and the rendered file's header says why.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from ..errors import Diagnostic
 from ..model import DeviceIntent, Model
 from ..platforms.registry import Platform
 
-PROFILE = "vw-syslog"  # PAN-OS syslog server profile
+PROFILE = "vw-syslog"  # PAN-OS syslog server profile; Stormshield host object of the server
 LOG_PROFILE = "vw-logs"  # PAN-OS log forwarding profile
 ASA_LIST = "vw-conn"  # ASA logging list of the connection messages
 ASA_MESSAGES = ("106100", "302013-302014")  # ACE hit; TCP connection built / torn down (bytes, duration)
@@ -54,9 +53,6 @@ def forward_of(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[Forw
     where = f"{syslog.host}:{syslog.port}" + (" over TLS" if syslog.tls else " over TCP")
     optin = plat.syslog_optin
     slot = ""
-    if plat.name == "stormshield":
-        return None, (f"log forwarding to {where}: not rendered on Stormshield (its syslog profiles are set by "
-                      "the network team, docs/platforms.md)"), []
     if optin:
         dev = model.inventory.devices.get(intent.device)
         # a device rendered as another platform (render_as) has no slot of that platform
@@ -64,13 +60,14 @@ def forward_of(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[Forw
         if not slot:
             return None, (f"log forwarding to {where}: not rendered, the device does not opt in "
                           f"({optin['var']}: the device-wide slot vendorwall may own, docs/platforms.md)"), []
-        if plat.name == "asa" and not _is_ipv4(syslog.host):
+        if plat.name in ("asa", "stormshield") and not _is_ipv4(syslog.host):
             o = model.inventory.policy.origin
             var = optin["var"]
             return None, "", [Diagnostic(
                 o.file, o.line, f"{o.path + '.' if o.path else ''}connection_logs.syslog.host",
                 f"platform {plat.name} of {intent.device} needs the syslog server's IPv4 address",
-                "an IPv4 address (the ASA's logging host command takes an address, not a name)",
+                "an IPv4 address (the " + ("ASA's logging host command" if plat.name == "asa" else
+                                           "syslog profile's host object") + " takes an address, not a name)",
                 repr(syslog.host), f"write the server's address, or remove {var} from {intent.device} in hosts.yml",
                 "platform")]
     return Forward(syslog.host, syslog.port, syslog.tls, slot), (

@@ -23,6 +23,11 @@ creates it, member of ``vw-quarantine``; a deploy adds the missing ones and neve
 (``vendorwall restore`` does), so a redeploy or a new VPN pool of an isolated vendor stays closed.
 The firewall's own rules below vendorwall's, its administration access and its implicit rules are
 never touched.
+
+Log forwarding (:mod:`vendorwall.render.logfwd`), when the inventory names a syslog server and the device
+opts in with ``vw_syslog_slot`` (a syslog profile index, 0 to 3): the host object ``vw-syslog`` and
+``CONFIG COMMUNICATION SYSLOG PROFILE UPDATE Index=<slot>`` (TCP, or TLS; RFC 5424; filter and connection
+logs), then ``CONFIG COMMUNICATION ACTIVATE``; the other profiles are never written.
 """
 
 from __future__ import annotations
@@ -107,6 +112,16 @@ def rule_command(slot: int, position: int, p: fp.Policy) -> str:
     return " ".join(parts)
 
 
+def syslog_command(fwd: logfwd.Forward) -> str:
+    """The syslog profile the device lets vendorwall own (``vw_syslog_slot``): vendorwall's server (host object
+    ``vw-syslog``), TCP or TLS, RFC 5424, the filter and connection log families; the profile's other families
+    and certificates are left as they are."""
+    return (f"CONFIG COMMUNICATION SYSLOG PROFILE UPDATE Index={fwd.slot} State=1 Name={logfwd.PROFILE} "
+            f"Comment={q('vendorwall: connection logs of the vendorwall rules')} Server={logfwd.PROFILE} "
+            f"Port={fwd.port} Protocol={'TLS' if fwd.tls else 'TCP'} SyslogProtocol=RFC5424 LogConnection=1 "
+            "LogFilter=1")
+
+
 @register("stormshield")
 def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dict[str, int], list[Diagnostic]]:
     lim = plat.limits
@@ -139,6 +154,11 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         for n in g.nets:
             addr.setdefault(n, g.comment)
     objects = [address_command(n, c) for n, c in sorted(addr.items(), key=lambda kv: fp.net_key(kv[0]))]
+    fwd, fwd_note, fwd_diags = logfwd.forward_of(model, intent, plat)
+    diags += fwd_diags
+    if fwd is not None:  # the syslog server, a host object vendorwall owns (the profile names it)
+        objects.append(address_command(IPv4Network(f"{fwd.host}/32"), "vendorwall: syslog server of the connection "
+                                       "logs", logfwd.PROFILE))
     objects.append(address_command(PLACEHOLDER, "vendorwall isolate: placeholder of an empty quarantine",
                                    PLACEHOLDER_NAME))
     # the quarantine of the vendors isolated at render time: the objects isolation itself would create
@@ -172,9 +192,10 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
     sections = [("vendor VLAN interfaces", interfaces), ("address objects", objects), ("address groups", groups),
                 ("services", services), ("time objects", times),
                 ("activate the objects", ["CONFIG OBJECT ACTIVATE"]),
+                (f"log forwarding: syslog profile {fwd.slot}" if fwd else "log forwarding",
+                 [syslog_command(fwd), "CONFIG COMMUNICATION ACTIVATE"] if fwd else []),
                 (f"filter rules, at the top of slot {slot:02d}", rules),
                 ("activate the filter slot", ["CONFIG FILTER ACTIVATE"])]
-    _fwd, fwd_note, _d = logfwd.forward_of(model, intent, plat)  # the header says what is (not) rendered
     text = template("firewall", "stormshield", device=intent.device, site=intent.site, now=model.now.isoformat(),
                     isolated=fp.isolated_names(model), slot=f"{slot:02d}", log_forwarding=fwd_note,
                     sections=[(t, lines) for t, lines in sections if lines])

@@ -39,6 +39,7 @@ class SnsConfig:
     objects: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # name -> (type, attributes)
     members: dict[str, list[str]] = field(default_factory=dict)  # group / servicegroup -> members, in order
     rules: list[dict[str, str]] = field(default_factory=list)  # the slot's filter rules, in order
+    syslog: dict[str, dict[str, str]] = field(default_factory=dict)  # syslog profile index -> its attributes
 
     def of_type(self, kind: str) -> dict[str, dict[str, str]]:
         return {n: a for n, (t, a) in self.objects.items() if t == kind}
@@ -92,6 +93,10 @@ def _apply(cfg: SnsConfig, words: list[str], a: dict[str, str], n: int) -> None:
         at = int(a.get("position", str(len(cfg.rules) + 1)))
         rule = {k: v for k, v in a.items() if k not in ("index", "position", "global")}
         cfg.rules.insert(max(0, min(at - 1, len(cfg.rules))), rule)
+    elif w[:4] == ["COMMUNICATION", "SYSLOG", "PROFILE", "UPDATE"]:
+        attrs = {k: v for k, v in a.items() if k.lower() != "index"}
+        index = next((v for k, v in a.items() if k.lower() == "index"), "")
+        cfg.syslog[index] = {**cfg.syslog.get(index, {}), **attrs}
     elif w[:3] == ["FILTER", "RULE", "REMOVE"]:
         pos = a.get("position", "")
         if pos == "all":
@@ -135,10 +140,12 @@ def sections(text: str) -> dict[str, list[dict[str, str]]]:
     return out
 
 
-def parse_answers(objects: str = "", groups: str = "", rules: str = "", interfaces: str = "") -> SnsConfig:
+def parse_answers(objects: str = "", groups: str = "", rules: str = "", interfaces: str = "",
+                  syslog: str = "") -> SnsConfig:
     """What the firewall answers: ``CONFIG OBJECT LIST`` (``[Object]``), ``CONFIG OBJECT GROUP SHOW`` /
     ``SERVICEGROUP SHOW`` (one ``[<group>]`` section of ``name=<member>`` lines each), ``CONFIG FILTER
-    EXPLICIT`` (``[Filter]``, in slot order) and ``CONFIG NETWORK INTERFACE SHOW`` (``[<name>]`` sections)."""
+    EXPLICIT`` (``[Filter]``, in slot order), ``CONFIG NETWORK INTERFACE SHOW`` (``[<name>]`` sections) and
+    ``CONFIG COMMUNICATION SYSLOG PROFILE SHOW`` (``[<index>]`` sections)."""
     cfg = SnsConfig()
     for a in sections(objects).get("Object", []):
         kind, name = a.get("type", ""), a.get("name", "")
@@ -151,6 +158,8 @@ def parse_answers(objects: str = "", groups: str = "", rules: str = "", interfac
         cfg.members[group] = [a["name"] for a in lines if "name" in a]
     cfg.rules = [{k: v for k, v in a.items() if k not in ("index", "position", "ruleid", "global")}
                  for a in sections(rules).get("Filter", [])]
+    for index, lines in sections(syslog).items():  # CONFIG COMMUNICATION SYSLOG PROFILE SHOW: [<index>]
+        cfg.syslog[index] = {k: v for a in lines for k, v in a.items()}
     for ifname, lines in sections(interfaces).items():
         if lines:
             attrs = {k: v for a in lines for k, v in a.items()}
