@@ -32,6 +32,8 @@ class Summary:
     files_removed: list[str] = field(default_factory=list)
     manifest: str = ""  # the isolation manifest, in the inventory's state directory
     migration_plans: list[str] = field(default_factory=list)  # plan --migration: one file per site
+    # with policy.connection_logs.syslog: firewall -> what its rendering forwards there (or why nothing)
+    log_forwarding: dict[str, str] = field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -61,6 +63,9 @@ class Summary:
             lines.append("  since the lock file: no allocation change")
         if self.lock_written:
             lines.append("  lock file updated: commit it with the inventory")
+        if self.log_forwarding:
+            lines.append("  log forwarding (policy.connection_logs.syslog):")
+            lines += [f"    {name:<20} {note}" for name, note in sorted(self.log_forwarding.items())]
         lines.append(f"  isolation manifest: {self.manifest} (read by vendorwall isolate)")
         for f in self.files_removed:
             lines.append(f"  removed stale output: {f}")
@@ -162,7 +167,28 @@ def _preview(root: str, now: dt.date, out: str | None, shown_root: str | None = 
                       [p for p in changed if after[p] is not None and p not in (res.lock.path, mpath)],
                       [p for p in changed if after[p] is None], mpath)
     summary.migration_plans = migration_files
+    summary.log_forwarding = _log_forwarding(res.model)
     return Preview(summary, res.lock.path, before, after)
+
+
+def _log_forwarding(model: Any) -> dict[str, str]:
+    """Per firewall, what its rendering forwards to the inventory's syslog server, or why nothing (the device
+    does not opt in): the line the rendered file's header carries. Empty without a syslog server."""
+    from .platforms import registry
+    from .render import logfwd
+
+    if model.inventory.policy.connection_logs.syslog is None:
+        return {}
+    out: dict[str, str] = {}
+    for name, intent in model.devices.items():
+        if intent.role != "firewall":
+            continue
+        if intent.platform == "nftables":
+            out[name] = "vendorwall's connection-log pipeline (deploy installs it)"
+            continue
+        _fwd, note, _diags = logfwd.forward_of(model, intent, registry.get(intent.platform))
+        out[name] = note.removeprefix("log forwarding: ").removeprefix("log forwarding ")
+    return out
 
 
 def apply(pv: Preview) -> None:

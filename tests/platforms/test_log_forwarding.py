@@ -274,3 +274,19 @@ def test_the_variant_shares_the_example_domain_files() -> None:
             assert len(extra) == 2 and "connection_logs" in extra[0] and "syslog" in extra[1], extra
         else:
             assert mine == p.read_text(), rel
+
+
+def test_plan_says_per_firewall_what_is_forwarded(tmp_path) -> None:
+    from vendorwall import plan
+
+    inv = tmp_path / "inv"
+    shutil.copytree(SYSLOG, inv)
+    hosts = inv / "hosts.yml"
+    hosts.write_text(hosts.read_text().replace(", vw_syslog_slot: syslogd2}", "}"))
+    text = plan.preview(str(inv), NOW, str(tmp_path / "out"), "inv").summary.text()
+    lines = {x.split()[0]: x for x in text.splitlines()[text.splitlines().index(
+        "  log forwarding (policy.connection_logs.syslog):") + 1:] if x.startswith("    fw-")}
+    assert "not rendered, the device does not opt in (vw_syslog_slot" in lines["fw-nord"]
+    assert "(slot 3)" in lines["fw-sud"] and "(slot inside)" in lines["fw-rive"] and "TLS" in lines["fw-centre"]
+    # an inventory without a syslog server: no such section
+    assert "log forwarding" not in plan.preview(str(MULTIVENDOR), NOW, str(tmp_path / "out2"), "mv").summary.text()
