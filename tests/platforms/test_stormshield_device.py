@@ -32,6 +32,7 @@ from vendorwall.render import meaning as M
 from vendorwall.render import stormshield_cli as S
 
 READ_ONLY = ("MODIFY ON", "CONFIG OBJECT LIST", "CONFIG FILTER EXPLICIT", "CONFIG NETWORK INTERFACE SHOW",
+             "CONFIG COMMUNICATION SYSLOG PROFILE SHOW",
              "CONFIG OBJECT GROUP SHOW", "CONFIG OBJECT SERVICEGROUP SHOW")
 
 
