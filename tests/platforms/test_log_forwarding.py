@@ -198,6 +198,23 @@ def test_stormshield_failed_verification_restores_the_profile(syslog_result, tmp
     assert "vw-syslog" not in dev.live.objects, "the server object is deleted once no profile names it"
 
 
+def test_stormshield_opt_in_removed_later_leaves_the_profile_and_its_server(syslog_result, tmp_path) -> None:
+    """The device stops opting in: the next deploy neither writes the profile nor deletes the host object it
+    still names (the firewall would refuse: the deploy failed before)."""
+    dev = _sns(THEIR_PROFILES)
+    first = sns_pusher.push(_target(tmp_path, "fw-sud", "stormshield"), _text(syslog_result, "fw-sud"), Options(),
+                            session_factory=dev.session)
+    assert first.error is None
+    inv = syslog_result.inventory
+    devices = {**inv.devices, "fw-sud": dataclasses.replace(inv.devices["fw-sud"], syslog_slot="")}
+    model = dataclasses.replace(syslog_result.model, inventory=dataclasses.replace(inv, devices=devices))
+    r, _ = render.render_device(model, model.devices["fw-sud"])
+    assert r is not None
+    again = sns_pusher.push(_target(tmp_path, "fw-sud", "stormshield"), r.text, Options(), session_factory=dev.session)
+    assert again.error is None, again.error
+    assert dev.live.syslog["3"]["Server"] == "vw-syslog" and "vw-syslog" in dev.live.objects
+
+
 # --------------------------------------------------------------------------- without the opt-in
 
 

@@ -221,8 +221,12 @@ def plan_stormshield(device: str, running: str, intended: str, *, slot: int = 9)
                          f"state={r.get('state', 'on')} action={r.get('action', 'block')} {args}")
         phases.append([*rules, f"CONFIG FILTER CHECK index={slot} type=filter", "CONFIG FILTER ACTIVATE"])
     # 4. stale objects (groups before their members) and interfaces, once no rule uses them
+    # a host object a syslog profile still names stays (the device no longer opts in: the profile is the
+    # network team's again, and the firewall refuses to delete an object in use)
+    named = {v for attrs in [*have.syslog.values(), *want.syslog.values()] for k, v in attrs.items()
+             if k.lower() in ("server", "backupserver")}
     gone = [(name, kind) for name, (kind, _a) in have.objects.items()
-            if owned_object(name, want) and name not in want.objects and name != QUARANTINE]
+            if owned_object(name, want) and name not in want.objects and name != QUARANTINE and name not in named]
     gone.sort(key=lambda nk: (nk[1] not in GROUP_TYPES, nk[0]))
     stale = [f"CONFIG OBJECT {kind.upper()} DELETE name={q(name)}" for name, kind in gone]
     if stale:
