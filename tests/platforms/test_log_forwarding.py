@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import xml.etree.ElementTree as ET
 
 import pytest
 from fakeasa import FakeASA
@@ -120,6 +121,31 @@ def test_panos_commit_refuses_a_rule_naming_a_missing_profile(syslog_result, tmp
     dev = FakePanos()
     r = pan_pusher.push(_target(tmp_path, "fw-centre", "panos"), text, Options(), session_factory=dev.session)
     assert r.error is not None and "vw-nothing" in str(r.error.message)
+
+
+def test_panos_profiles_deleted_when_the_inventory_drops_the_server(syslog_result, tmp_path) -> None:
+    """vw-syslog / vw-logs are vendorwall's: gone with the syslog server (the rules edited first, then the
+    profiles deleted, one commit); a profile of the firewall's own stays."""
+    dev = FakePanos()
+    t = _target(tmp_path, "fw-centre", "panos")
+    assert pan_pusher.push(t, _text(syslog_result, "fw-centre"), Options(), session_factory=dev.session).error is None
+    for root in (dev.candidate, dev.running):  # the firewall's own profile, committed
+        theirs = root.find("devices/entry/vsys/entry/log-settings/profiles")
+        assert theirs is not None
+        theirs.append(ET.fromstring('<entry name="default"><match-list/></entry>'))
+    inv = syslog_result.inventory
+    policy = dataclasses.replace(inv.policy, connection_logs=dataclasses.replace(inv.policy.connection_logs,
+                                                                                 syslog=None))
+    model = dataclasses.replace(syslog_result.model, inventory=dataclasses.replace(inv, policy=policy))
+    r, _ = render.render_device(model, model.devices["fw-centre"])
+    assert r is not None and "<log-setting>" not in r.text
+    res = pan_pusher.push(t, r.text, Options(), session_factory=dev.session)
+    assert res.error is None and res.changed, res.error
+    vs = dev.running.find("devices/entry/vsys/entry")
+    assert vs is not None
+    assert [e.get("name") for e in vs.findall("log-settings/profiles/entry")] == ["default"]
+    assert vs.findall("log-settings/syslog/entry") == []
+    assert not any(r.findtext("log-setting") for r in vs.findall("rulebase/security/rules/entry"))
 
 
 # --------------------------------------------------------------------------- ASA

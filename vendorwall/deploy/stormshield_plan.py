@@ -223,8 +223,10 @@ def plan_stormshield(device: str, running: str, intended: str, *, slot: int = 9)
     # 4. stale objects (groups before their members) and interfaces, once no rule uses them
     # a host object a syslog profile still names stays (the device no longer opts in: the profile is the
     # network team's again, and the firewall refuses to delete an object in use)
-    named = {v for attrs in [*have.syslog.values(), *want.syslog.values()] for k, v in attrs.items()
-             if k.lower() in ("server", "backupserver")}
+    applied = {i: {k.lower(): v for k, v in a.items()} for i, a in have.syslog.items()}  # the profiles, once applied
+    for i, a in want.syslog.items():
+        applied.setdefault(i, {}).update({k.lower(): v for k, v in a.items()})
+    named = {a.get(k) for a in applied.values() for k in ("server", "backupserver") if a.get(k)}
     gone = [(name, kind) for name, (kind, _a) in have.objects.items()
             if owned_object(name, want) and name not in want.objects and name != QUARANTINE and name not in named]
     gone.sort(key=lambda nk: (nk[1] not in GROUP_TYPES, nk[0]))

@@ -204,9 +204,11 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         sets.append((f"{vp}/schedule", scheds))
     fwd, fwd_note, fwd_diags = logfwd.forward_of(model, intent, plat)
     diags += fwd_diags
-    if fwd is not None:  # vendorwall's own profiles, before the rules that name them
-        server, profile = syslog_elements(fwd)
-        sets += [(f"{vp}/log-settings/syslog", [server]), (f"{vp}/log-settings/profiles", [profile])]
+    # vendorwall's own profiles, before the rules that name them; the containers are listed even when empty, so
+    # a deploy reads them and deletes vw-syslog / vw-logs once the inventory names no syslog server
+    server, profile = syslog_elements(fwd) if fwd is not None else ("", "")
+    log_xpaths = (f"{vp}/log-settings/syslog", f"{vp}/log-settings/profiles")
+    sets += [(log_xpaths[0], [server] if server else []), (log_xpaths[1], [profile] if profile else [])]
     rules = [rule_element(p, lim.get("description_max", 1023), logfwd.LOG_PROFILE if fwd else "")
              for p in rs.policies]
     sets.append((f"{vp}/rulebase/security/rules", rules))
@@ -216,7 +218,7 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
                    quoteattr(fp.quarantine_comment(x)))
                   for x in sorted(intent.quarantine, key=lambda x: fp.net_key(x.prefix))]
     text = template("firewall", "panos", device=intent.device, site=intent.site, now=model.now.isoformat(),
-                    vsys=vsys, sets=[(quoteattr(x), els) for x, els in sets if els],
+                    vsys=vsys, sets=[(quoteattr(x), els) for x, els in sets if els or x in log_xpaths],
                     isolated=e(fp.isolated_names(model)), quarantine_tag=fp.QUARANTINE, registered=registered,
                     log_forwarding=e(fwd_note))
     summary = {"rules": rs.rules, "elements": len(rules), "segments": len(intent.segments), "policies": len(rules)}
