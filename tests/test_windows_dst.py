@@ -42,16 +42,17 @@ def test_rendered_window_switches_at_the_change(tmp_path):
     res = pipeline.run(str(root), NOW, check_lock=False)
     text = res.configs["fw-s0"].text
     chain = nft_chain(text, "vendorwall", "every_set")
-    marks = [r for r in chain if "@window_tue_thu_0800_1200_tcp" in r and "meta mark set" in r]
+    marks = [r for r in chain if "@window_tue_thu_0800_1200_until_20281231_tcp" in r and "meta mark set" in r]
     change = int(dt.datetime(2027, 3, 28, 1, 0, tzinfo=dt.UTC).timestamp())
     assert any(f"meta time < {change} " in r and "meta hour 25200-39600" in r for r in marks)  # 08-12 at UTC+1
     assert any(f"meta time >= {change} " in r and "meta hour 21600-36000" in r for r in marks)  # 08-12 at UTC+2
     assert not any('meta hour "' in r for r in chain)  # never a local time for nft to convert at load
     inside = chain.index(marks[0])
-    outside = next(i for i, r in enumerate(chain) if "@window_tue_thu_0800_1200_tcp" in r and r.endswith("drop"))
+    outside = next(i for i, r in enumerate(chain)
+                   if "@window_tue_thu_0800_1200_until_20281231_tcp" in r and r.endswith("drop"))
     assert inside < outside < chain.index("ct state established,related accept")
     # the connection class of the window (established packets): the same periods, then out of time
-    cls = nft_chain(text, "vendorwall", "class_window_tue_thu_0800_1200")
+    cls = nft_chain(text, "vendorwall", "class_window_tue_thu_0800_1200_until_20281231")
     opens = [r for r in cls if r.endswith("goto open")]
     assert any(f"meta time < {change} " in r and "meta hour 25200-39600" in r for r in opens)
     assert any(f"meta time >= {change} " in r and "meta hour 21600-36000" in r for r in opens)

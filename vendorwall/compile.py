@@ -125,8 +125,8 @@ def _validity(inv: Inventory, s: System) -> Validity:
     a = s.access
     if a.mode == "on_demand":
         return Validity("on_demand", max_hours=a.max_hours or inv.policy.on_demand_max_hours)
-    if a.mode == "scheduled":
-        return Validity("scheduled", until=a.until, window=a.window)
+    if a.mode == "scheduled":  # without an end date, a window lasts as long as the contract: the firewall ends it
+        return Validity("scheduled", until=a.until or inv.vendors[s.vendor].contract_ends, window=a.window)
     if a.until is not None:
         return Validity("until", until=a.until)
     return Validity("permanent")

@@ -132,8 +132,9 @@ def test_on_demand_to_scheduled_and_validity_extended(scratch: Path) -> None:
     assert ext.severity == "low" and "from 2027-09-30 to 2027-10-31" in ext.message
     sentence = next(st.text for va in rv.access for sa in va.systems for st in sa.statements
                     if sa.system == "ct-nord-2")
-    assert "validity changed from on demand, at most 2 h per opening to on schedule (sat 06:00-08:00), " \
-           "with no end date" in sentence
+    # no end date of its own: the contract's end, which the firewall enforces
+    assert "validity changed from on demand, at most 2 h per opening to on schedule (sat 06:00-08:00) " \
+           "until 2029-01-31" in sentence
 
 
 # --------------------------------------------------------------------------- on typed inventories
