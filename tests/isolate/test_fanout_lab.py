@@ -19,6 +19,23 @@ pytestmark = pytest.mark.lab
 VENDOR = "radiante"
 
 
+def _agents_left(lab, fws: list[str]) -> list[str]:
+    """Agent programs still running in the firewalls' namespaces."""
+    from vendorwall.lab import netns
+
+    left = []
+    for fw in fws:
+        for pid in netns.netns_pids(lab.fw_ns(fw)):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    argv = fh.read().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"python3") and b"session" in argv:
+                left.append(f"{fw}: pid {pid}")
+    return left
+
+
 def test_one_connection_per_firewall_started_first_finished_anchored(iso_lab, tmp_path, monkeypatch):
     monkeypatch.delenv(journal.KEY_ENV, raising=False)
     jpath = str(tmp_path / "incident.jsonl")
@@ -57,6 +74,7 @@ def test_one_connection_per_firewall_started_first_finished_anchored(iso_lab, tm
             for fw in fws:  # the finished entry's hash is on every firewall
                 with open(os.path.join(iso_lab.state.firewalls[fw]["remote_dir"], "journal-anchors.jsonl")) as fh:
                     assert last["hash"] in fh.read().splitlines()[-1]
+            assert _agents_left(iso_lab, fws) == []  # every session's program has ended
             on_devices = [qvalues(iso_lab, fw) & vendor_prefixes(iso_lab, VENDOR) for fw in fws]
             assert all(on_devices) if action == "isolate" else not any(on_devices)
     finally:

@@ -586,7 +586,9 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
                 _finish_journal(r, journal_path)
             if r.journal_entries and not p.check:
                 _anchor(r, [*tgts, *btg.values()], sessions or {}, pool)
-    finally:
+    finally:  # every program told to end at once, then each waited for (no process left on a device)
+        for s in (sessions or {}).values():
+            s.end_input()
         for s in (sessions or {}).values():
             s.close()
     return r

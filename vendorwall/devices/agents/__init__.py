@@ -25,6 +25,7 @@ the answer then carries ``error``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import time
@@ -169,6 +170,7 @@ class Session:
         self._client = client or connect(t)
         self._buf = bytearray()
         self.closed = False
+        self._ended_input = False
         try:
             self._chan = self._client.get_transport().open_session(timeout=t.connect_timeout)
             self._chan.settimeout(timeout or t.command_timeout)
@@ -237,16 +239,30 @@ class Session:
         if self._own:
             close(self._client)
 
-    def close(self) -> None:
-        """End the session: end of input (the program exits), then the connection."""
-        if self.closed:
+    def end_input(self) -> None:
+        """End of input: the program exits after its last answer (:meth:`close` waits for it; ending the
+        input of many sessions first lets them all exit at once)."""
+        if self.closed or self._ended_input:
             return
-        try:
+        self._ended_input = True
+        with contextlib.suppress(Exception):  # a dead channel: close() has nothing to wait for
             self._chan.shutdown_write()
+
+    def close(self, wait: float = 5.0) -> int | None:
+        """End the session: end of input, wait (up to ``wait`` s) until the program exits (no process is
+        left behind on the device), then close the connection. Its exit status, None if unknown."""
+        if self.closed:
+            return None
+        rc = None
+        try:
+            self.end_input()
+            if self._chan.status_event.wait(wait):
+                rc = self._chan.recv_exit_status()
             self._chan.close()
         except Exception:  # closing a dead channel: nothing left to do
             pass
         self._drop()
+        return rc
 
     def __enter__(self) -> Session:
         return self
