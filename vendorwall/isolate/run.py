@@ -586,11 +586,13 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
                 _finish_journal(r, journal_path)
             if r.journal_entries and not p.check:
                 _anchor(r, [*tgts, *btg.values()], sessions or {}, pool)
-    finally:  # every program told to end at once, then each waited for (no process left on a device)
+    finally:  # every program told to end at once, then waited for (5 s in all: a device gone silent since its
+        # answer costs the run 5 s at most, not 5 s each)
         for s in (sessions or {}).values():
             s.end_input()
+        deadline = time.monotonic() + 5.0
         for s in (sessions or {}).values():
-            s.close()
+            s.close(wait=max(0.0, deadline - time.monotonic()))
     return r
 
 
