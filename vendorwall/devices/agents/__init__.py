@@ -184,8 +184,10 @@ class Session:
         """Agent ``name``'s answer to ``request`` (the answer's ``_seconds``: send to answer)."""
         t = self.t
         label = f"agent {name} {request.get('op', '')}".strip()
-        if name not in self.names or self.closed:
-            raise ValueError(f"session on {t.device} does not serve {name!r}" if not self.closed else "session closed")
+        if name not in self.names:  # a caller's mistake, not a device's
+            raise ValueError(f"the session on {t.device} does not serve agent {name!r}")
+        if self.closed:
+            raise ConnectionLost(t.device, t.platform, label, "the session has ended")
         started = time.monotonic()
         line = json.dumps({**request, "agent": name}, sort_keys=True, separators=(",", ":")).encode() + b"\n"
         try:
