@@ -256,18 +256,23 @@ def check_fast_path(name: str, text: str) -> None:
     date), and what the map does not name goes through every_set."""
     forward = nft_chain(text, POLICY_TABLE, "forward")
     assert forward[0] == "type filter hook forward priority filter; policy drop;", forward
-    assert forward[1] == "ct state established ct mark vmap @classes", forward
+    fast = re.fullmatch(r"ct state established ct mark & (0x[0-9a-f]{8}) == (\$vw_generation) "
+                        r"ct mark & (0x[0-9a-f]{8}) vmap @classes", forward[1])
+    assert fast, f"{name}: established packets must take the map first: {forward[1]}"
+    assert int(fast.group(1), 16) ^ int(fast.group(3), 16) == 0xFFFFFFFF, f"{name}: generation and class overlap"
     assert forward[-1] == "goto every_set", f"{name}: packets the map does not name must take every_set"
     block = dict(nft_blocks(text))[POLICY_TABLE]
     m = re.search(r"^\tmap classes \{\n.*?elements = \{\n(.*?)\n\t\t\}", block, re.M | re.S)
     assert m, f"{name}: no map classes"
     targets = dict(re.findall(r"(0x[0-9a-f]{8}) : goto (\S+?),?$", m.group(1), re.M))
-    gen = re.search(r"ct mark set (0x[0-9a-f]{8})$", "\n".join(nft_chain(text, POLICY_TABLE, "classify")), re.M)
-    assert gen, f"{name}: classify does not reset the mark"
-    gen_mask = re.search(r"ct mark & (0x[0-9a-f]{8}) != " + gen.group(1) + " jump classify", "\n".join(forward))
-    assert gen_mask, f"{name}: established connections of another policy are not classified again"
+    gen = re.search(r"^define vw_generation = (0x[0-9a-f]{8})$", text, re.M)
+    assert gen, f"{name}: no generation"
+    assert "ct mark set $vw_generation" in nft_chain(text, POLICY_TABLE, "classify"), f"{name}: classify keeps the mark"
+    assert int(gen.group(1), 16) & ~int(fast.group(1), 16) == 0, f"{name}: the generation overlaps the class"
+    assert f"ct state established ct mark & {fast.group(1)} != $vw_generation jump classify" in forward, \
+        f"{name}: established connections of another policy are not classified again"
     for mark, chain in targets.items():
-        assert int(mark, 16) & int(gen_mask.group(1), 16) == int(gen.group(1), 16), f"{name}: {mark} stale"
+        assert int(mark, 16) & int(fast.group(1), 16) == 0, f"{name}: {mark} is not a class number"
         rules = nft_chain(text, POLICY_TABLE, chain)
         assert chain.startswith("class_") and rules, f"{name}: {chain}"
         body = [r for r in rules if not r.startswith("comment ")]
@@ -431,11 +436,14 @@ def test_quarantine_cuts_an_established_session(netns, tmp_path: Path) -> None:
 
 
 def _class_marks(text: str) -> dict[str, int]:
-    """{class chain: conntrack mark} from the rendered map ``classes``."""
+    """{class chain: conntrack mark} from the rendered map ``classes`` and the policy's generation."""
     block = dict(nft_blocks(text))[POLICY_TABLE]
     m = re.search(r"^\tmap classes \{\n.*?elements = \{\n(.*?)\n\t\t\}", block, re.M | re.S)
     assert m
-    return {chain: int(mark, 16) for mark, chain in re.findall(r"(0x[0-9a-f]{8}) : goto (\S+?),?$", m.group(1), re.M)}
+    gen = re.search(r"^define vw_generation = (0x[0-9a-f]{8})$", text, re.M)
+    assert gen
+    return {chain: int(gen.group(1), 16) | int(mark, 16)
+            for mark, chain in re.findall(r"(0x[0-9a-f]{8}) : goto (\S+?),?$", m.group(1), re.M)}
 
 
 _THREADED_SERVER = """

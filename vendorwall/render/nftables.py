@@ -44,6 +44,7 @@ from . import register, template, windows
 
 POLICY_TABLE = "vendorwall"
 STATE_TABLE = "vendorwall_state"
+GENERATION = "vw_generation"  # the nft variable holding the policy's generation (one line of the file)
 MARK_REQUEST = 0x00100000  # packet of an on-demand tuple, vendor -> system
 MARK_REPLY = 0x00200000  # packet of an on-demand tuple, system -> vendor
 MARK_KEEP = 0x00400000  # packet of a must-keep clinical flow, either direction: the quarantine skips it
@@ -294,6 +295,12 @@ class _Layout:
     def gen_mask(self) -> int:
         return (0xFFFFFFFF >> self.shift) << self.shift
 
+    @property
+    def low_mask(self) -> int:
+        """The class, keep and multi bits: the map's key (the generation is matched apart, so a policy
+        change touches three rules of the file, not every element of the map)."""
+        return (1 << self.shift) - 1
+
     def mark(self, number: int, keep: bool) -> int:
         return self.gen | (self.keep if keep else 0) | number
 
@@ -438,8 +445,11 @@ def render(model: Model, intent: DeviceIntent, plat: Platform) -> tuple[str, dic
         device=intent.device, site=intent.site, now=model.now.isoformat(),
         policy_table=POLICY_TABLE, state_table=STATE_TABLE,
         sets=sets, chains=chains, class_map=class_map,
-        established_fast="ct state established ct mark vmap @classes",
-        stale=f"ct state established ct mark & {_hex(layout.gen_mask)} != {_hex(layout.gen)} jump classify",
+        generation=_hex(layout.gen), generation_var=GENERATION,
+        established_fast=(f"ct state established ct mark & {_hex(layout.gen_mask)} == ${GENERATION} "
+                          f"ct mark & {_hex(layout.low_mask)} vmap @classes"),
+        stale=f"ct state established ct mark & {_hex(layout.gen_mask)} != ${GENERATION} jump classify",
+        classified=f"ct state new,established ct mark & {_hex(layout.low_mask)} vmap @classes",
         isolated_line=isolated_line(model),
         segments=[(s.interface, str(s.vlan), f"{s.gateway}/{s.subnet.prefixlen}", s.key) for s in intent.segments],
         mark_request=f"{MARK_REQUEST:#010x}", mark_reply=f"{MARK_REPLY:#010x}",
@@ -481,7 +491,7 @@ def _fast_path(info: dict[str, _Category], keep_of: set[str | None], category_se
         what = info[st].description if st else "in no set"
         chains.append(NftChain(name, f"{what}{', must-keep' if kp else ''}",
                                _class_rules(info[st] if st else None, kp, log_group)))
-        class_map.append((_hex(layout.mark(number[st] if st else 0, kp)), name))
+        class_map.append((_hex(layout.mark(number[st] if st else 0, kp) & layout.low_mask), name))
     for st in stems:
         n = number[st]
         chains.append(NftChain(f"hit_{st}", f"the tuple is in a set of {st}", (
@@ -489,7 +499,7 @@ def _fast_path(info: dict[str, _Category], keep_of: set[str | None], category_se
             f"ct mark & {_hex(layout.field)} != {_hex(n)} ct mark set ct mark | {_hex(layout.multi)}")))
     by_stem = {s.name: s.name.rsplit("_", 1)[0] for s in category_sets}
     for name, match in (("classify_reply", _REPLY_MATCH), ("classify", _MATCH)):
-        rules = [f"ct mark set {_hex(layout.gen)}"] if name == "classify" else []
+        rules = [f"ct mark set ${GENERATION}"] if name == "classify" else []
         if name == "classify":
             rules.append("ct direction reply goto classify_reply")
         rules += [f"{match[s.name[5:]]} @{s.name} ct mark set ct mark | {_hex(layout.keep)}" for s in keep_sets]
