@@ -12,7 +12,9 @@ the process and its children) and maximum RSS, with the machine's load average:
 
     plan        ``vendorwall plan`` from scratch: no output directory, no cache (a CI runner)
     plan again  the same command once more, nothing changed (outputs and cache in place)
-    validate    ``vendorwall validate`` (its cache in place: what an editor or a pre-commit hook sees)
+    validate    ``vendorwall validate`` (the cache the plans filled: parsed files and rendered devices; what an
+                editor or a pre-commit hook sees after an edit)
+    validate again  the same once more, nothing changed: answered from the cache's ``valid`` entry
     validate 0  ``vendorwall validate`` with an empty cache
     aerleon     --aerleon: Aerleon's nftables generator on the same intent (``vendorwall export``
                 turned into an Aerleon policy by aerleon_policy.py; its API in one process, no YAML)
@@ -218,7 +220,7 @@ def cli(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
     return time.perf_counter() - w0, proc
 
 
-COLUMNS = ("plan", "plan again", "validate", "validate 0", "aerleon", "aclgen")
+COLUMNS = ("plan", "plan again", "validate", "validate again", "validate 0", "aerleon", "aclgen")
 
 
 def whole(run: Run, repeat: int, aerleon: bool, base: str) -> None:
@@ -233,6 +235,8 @@ def whole(run: Run, repeat: int, aerleon: bool, base: str) -> None:
         run.procs.setdefault("plan again", []).append(
             measure(vw("plan", root, "--out", out, "--cache-dir", cache, *now)))
         run.procs.setdefault("validate", []).append(measure(vw("validate", root, "--cache-dir", cache, *now)))
+        run.procs.setdefault("validate again", []).append(
+            measure(vw("validate", root, "--cache-dir", cache, *now)))
         run.procs.setdefault("validate 0", []).append(measure(vw("validate", root, "--no-cache", *now)))
     if not aerleon:
         return
