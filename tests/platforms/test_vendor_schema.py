@@ -155,3 +155,19 @@ def test_the_validation_can_fail() -> None:
     _checked, problems = _check(bad, _target())
     text = "\n".join(problems)
     assert "logtrafic" in text and "permit" in text and "vlanid" in text, text
+
+
+def test_the_render_time_quarantine_matches_fortinet_argument_specs() -> None:
+    """The vw-q-* addresses and the quarantine group of a vendor isolated at render time are valid objects too."""
+    from vendorwall import pipeline
+    from vendorwall.isolate.isolated import Entry, Isolation
+
+    iso = Isolation({"climatec": Entry("climatec", "2026-11-28T03:00:00.000Z", "breach", "INC-7", "segment")})
+    res = pipeline.run(str(REPO / "inventories" / "example-multivendor"), dt.date(2026, 11, 28), check_lock=False,
+                       isolation=iso)
+    r, diags = render.render_as(res.model, "fw-nord", "fortios")
+    assert r is not None and not diags
+    assert '"vw-q-10.200.6.0_27"' in r.text
+    checked, problems = _check(r.text, _target())
+    assert not problems, problems[:10]
+    assert checked > 100
