@@ -118,8 +118,9 @@ def _random_edits(inv: Path, draw: Any) -> list[str]:
             if not flows:
                 s.pop("flows")
         elif op == "remove":
-            if s["name"] in referenced:
-                continue
+            confined = {n for p in vendor["entry_paths"] for n in p.get("systems", [])}
+            if s["name"] in referenced or s["name"] in confined:
+                continue  # a flow's peer, or named by a confined tunnel: removing it alone is invalid
             vendor["systems"].remove(s)
             if not vendor["systems"]:
                 vendor.pop("systems")
