@@ -153,7 +153,7 @@ def test_device_request_is_data(mpath):
     m = manifest.load(mpath)
     req = actions.request(actions.plan(m, "acme-imaging"), persist_dir="/var/lib/vendorwall")
     assert req == {"op": "quarantine", "action": "isolate", "vendors": [], "segments_need_keep": False,
-                   "conntrack": False, "persist_dir": "/var/lib/vendorwall",
+                   "conntrack": False, "persist_dir": "/var/lib/vendorwall", "revoke_grants": False,
                    "elements": [{"prefix": "10.200.1.0/27", "vendor": "acme-imaging", "kind": "entry",
                                  "name": "acme-vpn"},
                                 {"prefix": "10.249.0.101/32", "vendor": "acme-imaging", "kind": "entry",
@@ -161,9 +161,9 @@ def test_device_request_is_data(mpath):
     seg = actions.request(actions.plan(m, "acme-imaging", "segment"))
     assert seg["segments_need_keep"] and {e["kind"] for e in seg["elements"]} == {"entry", "segment"}
     rest = actions.request(actions.plan(m, "acme-imaging", action="restore"))
-    assert rest["action"] == "restore" and rest["vendors"] == ["acme-imaging"]
+    assert rest["action"] == "restore" and rest["vendors"] == ["acme-imaging"] and rest["revoke_grants"]
     chk = actions.request(actions.plan(m, "acme-imaging", check=True))
-    assert chk["action"] == "check" and chk["conntrack"] and chk["persist_dir"] == ""
+    assert chk["action"] == "check" and chk["conntrack"] and chk["persist_dir"] == "" and not chk["revoke_grants"]
 
 
 # --------------------------------------------------------------------------- the agent's answers and evaluation

@@ -259,15 +259,67 @@ def test_05_an_operators_grant_survives_lab_test_and_isolate_lab_dir(lab, tmp_pa
         "lab test reset the operator's grant (timeout or comment)"
     # isolate and restore with the lab's probes (test grants for the isolated vendor's on-demand flows)
     m = lab.manifest()
-    for action in ("isolate", "restore"):
-        p = actions.plan(m, "vc", "access", action)
-        r = run.execute(m, p, run.lab_targets(m, lab.state.lab_dir), reason="lab", accounts=False,
-                        lab_dir=lab.state.lab_dir)
-        print(r.report())
-        assert r.lab is not None and r.lab["mismatches"] == []
-        now = live()
-        assert [x.key for x in now] == [x.key for x in before], f"{action} --lab-dir removed the operator's grant"
-        assert all(x.comment == before[0].comment and (x.expires or 0) > 3600 for x in now)
+    p = actions.plan(m, "vc", "access", "isolate")
+    r = run.execute(m, p, run.lab_targets(m, lab.state.lab_dir), reason="lab", accounts=False,
+                    lab_dir=lab.state.lab_dir)
+    print(r.report())
+    assert r.lab is not None and r.lab["mismatches"] == []
+    now = live()
+    assert [x.key for x in now] == [x.key for x in before], "isolate --lab-dir removed the operator's grant"
+    assert all(x.comment == before[0].comment and (x.expires or 0) > 3600 for x in now)
+    # the restore revokes it (test_09), and its lab probes (test grants of their own) still pass
+    p = actions.plan(m, "vc", "access", "restore")
+    r = run.execute(m, p, run.lab_targets(m, lab.state.lab_dir), reason="lab", accounts=False,
+                    lab_dir=lab.state.lab_dir)
+    print(r.report())
+    assert r.lab is not None and r.lab["mismatches"] == []
+    assert live() == []
+
+
+VC_VPN = "10.200.1.0/27"
+
+
+def test_09_a_grant_opened_before_an_isolation_does_not_come_back_with_the_restore(lab, tmp_path):
+    """A grant approved before the incident was held back by the quarantine, then came back with the
+    restore, with no new approval (the vendor reached the system again). The restore revokes the vendor's
+    grants in the transaction that lifts the quarantine, says so, and closes them in the access journal."""
+    lab.forget()
+    lab.write(new_pool=False)
+    assert [str(r.error) for r in lab.deploy() if r.error] == []
+    model = lab.model()
+    opts = devices.ConnOptions(lab_dir=lab.state.lab_dir)
+    req = policy.Request("vc", "vc-robot", "OPS-78", "alice@chu.example", "owner@vc.example", "2h")
+    access_journal = StateDir.for_inventory(lab.root).journal("access")
+    out = grants.open_grant(model, req, opts, access_journal, today=dt.date.fromisoformat(lab.state.now))
+    assert out.exit == 0, out.lines
+    gid = out.data["grant"]
+    assert lab.connects(VC_VPN, "vc-robot", 22)
+    other = grants.open_grant(model, policy.Request("va", "va-pacs", "OPS-79", "alice@chu.example",
+                                                    "owner@va.example", "2h"), opts, str(tmp_path / "other.jsonl"),
+                              today=dt.date.fromisoformat(lab.state.now))
+    r = lab.isolate("vc")
+    assert r.exit_code == 0
+    assert not lab.connects(VC_VPN, "vc-robot", 22)
+    journal_path = StateDir.for_inventory(lab.root).journal("incident")
+    m = lab.manifest()
+    r = run.execute(m, actions.plan(m, "vc", "access", "restore"), run.lab_targets(m, lab.state.lab_dir),
+                    reason="lab restore", ticket="INC-LAB", journal_path=journal_path, accounts=False,
+                    isolation_path=StateDir.for_inventory(lab.root).isolation_file)
+    text = r.report()
+    print(text)
+    assert r.exit_code == 0
+    assert not lab.connects(VC_VPN, "vc-robot", 22), "the grant opened before the isolation came back"
+    assert [c for res in r.results for c in res.revoked] and all(
+        c.startswith(f"vwgrant={gid} vc/vc-robot") for res in r.results for c in res.revoked)
+    assert "grant element(s) revoked" in text
+    live = grants.read_live(model, opts)[0]
+    assert gid not in live
+    if other.exit == 0:  # another vendor's grant is not touched
+        assert other.data["grant"] in live
+    from vendorwall import journal
+
+    entries = [e for e in journal.read(access_journal) if e.get("grant") == gid]
+    assert entries and entries[-1]["event"] == "closed" and "revoked by the restore" in entries[-1]["reason"]
 
 
 def test_06_deploy_refuses_without_a_readable_isolation_record(lab):

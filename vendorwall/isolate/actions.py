@@ -144,7 +144,7 @@ def request(p: Plan, conntrack: bool = True, persist_dir: str = "") -> dict[str,
     return {"op": "quarantine", "action": "check" if p.check else p.action,
             "elements": [e.to_data() for e in p.elements], "vendors": list(p.vendors) if p.action == "restore" else [],
             "segments_need_keep": p.needs_keep, "conntrack": bool(conntrack and p.check),
-            "persist_dir": "" if p.check else persist_dir}
+            "persist_dir": "" if p.check else persist_dir, "revoke_grants": p.action == "restore" and not p.check}
 
 
 # --------------------------------------------------------------------------- reading it back
@@ -194,6 +194,8 @@ class Observed:
     isolated_after: list[LiveElement] = field(default_factory=list)
     persisted: str = ""
     persist_error: str = ""
+    revoked: list[str] = field(default_factory=list)  # restore: grant comments revoked with the quarantine
+    revoke_failed: list[str] = field(default_factory=list)
 
 
 def _elements(items: Any) -> list[LiveElement] | None:
@@ -221,6 +223,8 @@ def observed(answer: dict[str, Any]) -> Observed:
                  None, bool(answer.get("conntrack_missing")), _elements(before.get("isolated")) or [],
                  _elements(after.get("isolated")) or [], str(answer.get("persisted") or ""),
                  str(answer.get("persist_error") or ""))
+    o.revoked = [str(x) for x in answer.get("revoked") or [] if isinstance(x, str)]
+    o.revoke_failed = [str(x) for x in answer.get("revoke_failed") or [] if isinstance(x, str)]
     if isinstance(answer.get("conns"), list):
         o.conns = parse_conntrack("\n".join(str(x) for x in answer["conns"]))
     return o

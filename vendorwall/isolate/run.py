@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -54,6 +55,7 @@ class DeviceResult:
     added: list[str] = field(default_factory=list)  # isolate: now quarantined, were not before
     already: list[str] = field(default_factory=list)  # isolate: were already quarantined (or covered)
     removed: list[str] = field(default_factory=list)  # restore
+    revoked: list[str] = field(default_factory=list)  # restore: the vendors' grants revoked (element comments)
     would_add: list[str] = field(default_factory=list)  # check of an isolation
     would_remove: list[str] = field(default_factory=list)  # check of a restore
     missing: list[str] = field(default_factory=list)  # planned but not in the live set afterwards
@@ -79,7 +81,8 @@ class DeviceResult:
     def to_data(self) -> dict[str, Any]:
         return {"device": self.device, "platform": self.platform, "host": self.host, "result": self.status,
                 "changed": self.changed, "failed": self.failed, "added": self.added, "already": self.already,
-                "removed": self.removed, "would_add": self.would_add, "would_remove": self.would_remove,
+                "removed": self.removed, "revoked": self.revoked, "would_add": self.would_add,
+                "would_remove": self.would_remove,
                 "missing": self.missing,
                 "error": self.error, "error_kind": self.error_kind, "notes": self.notes,
                 "isolated_vendors": self.isolated_vendors,
@@ -373,8 +376,13 @@ def evaluate(p: Plan, o: Observed, res: DeviceResult) -> DeviceResult:
             if cov is not None and cov.prefix != e.prefix and not ours(cov):
                 res.notes.append(f"{e.value} is still quarantined by {cov.prefix} ({cov.comment or 'no comment'}): "
                                  "not this vendor's element, left alone")
-        res.changed = bool(res.removed)
-        if res.missing:
+        res.revoked = list(o.revoked)
+        res.changed = bool(res.removed or res.revoked)
+        if o.revoke_failed:
+            res.status, res.error_kind = "failed", "grants not revoked"
+            res.error = (f"grants opened before the isolation still on the firewall: {'; '.join(o.revoke_failed)} "
+                         "(close them: vendorwall access close --grant ID)")
+        elif res.missing:
             res.status, res.error_kind = "failed", "verify"
             res.error = f"still quarantined after the restore: {', '.join(res.missing)}"
         else:
@@ -584,6 +592,8 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
                 if lift and not r.failed_firewalls:
                     _record(r, lambda iso: isolated.without(iso, p.vendors))
                 _finish_journal(r, journal_path)
+            if p.action == "restore" and not p.check:
+                _journal_revoked(r, journal_path)
             if r.journal_entries and not p.check:
                 _anchor(r, [*tgts, *btg.values()], sessions or {}, pool)
     finally:  # every program told to end at once, then waited for (5 s in all: a device gone silent since its
@@ -649,6 +659,33 @@ def _record(r: Run, change: Callable[[isolated.Isolation], isolated.Isolation]) 
         r.record_error = (f"the isolation record was NOT updated ({why}): a deploy would not know "
                           f"{', '.join(r.plan.vendors)} {'is' if r.plan.action == 'isolate' else 'is no longer'} "
                           "isolated; fix it and rerun the same command")
+
+
+def _journal_revoked(r: Run, journal_path: str) -> None:
+    """The grants a restore revoked, closed in the access journal (beside the incident journal): ``access
+    list`` and the evidence pack show them closed by the restore, not as gone before their expiry."""
+    by_grant: dict[str, dict[str, Any]] = {}
+    for res in r.results:
+        for comment in res.revoked:
+            parts = comment.split()
+            gid = parts[0].split("=", 1)[1]
+            vendor, _, system = parts[1].partition("/")
+            g = by_grant.setdefault(gid, {"vendor": vendor, "system": system, "firewalls": {}})
+            fw = g["firewalls"].setdefault(res.device, {"result": "closed", "elements": 0,
+                                                       "device_change_at": stamp(res.device_t1 or r.finished)})
+            fw["elements"] += 1
+    if not by_grant or not journal_path:
+        return
+    path = os.path.join(os.path.dirname(journal_path), "access.jsonl")
+    for gid, g in sorted(by_grant.items()):
+        try:
+            journal.append(path, {"event": "closed", "when": stamp(r.finished), "who": journal.who(), "grant": gid,
+                                  "vendor": g["vendor"], "system": g["system"], "ticket": r.ticket,
+                                  "reason": f"revoked by the restore of run {r.run_id}: a grant opened before an "
+                                            "isolation needs a new approval", "firewalls": g["firewalls"]})
+        except journal.JournalError as exc:
+            r.journal_error = r.journal_error or exc.message
+            return
 
 
 def _finish_journal(r: Run, journal_path: str) -> None:
@@ -765,6 +802,8 @@ def device_line(res: DeviceResult, action: str, check: bool = False) -> str:
         what = f"isolated      {len(res.added)} added, {len(res.already)} already there"
     else:
         what = f"restored      {len(res.removed)} removed" + ("" if res.changed else " (nothing to remove)")
+        if res.revoked:
+            what += f", {len(res.revoked)} grant element(s) revoked"
     still = f"; isolated here now: {', '.join(res.isolated_vendors)}" if res.isolated_vendors else ""
     skew = clock.warning(res.device, res.clock_skew)
     return f"{when}  {res.device:<14} {what}{change}  {res.seconds:.2f} s{still}" + (f"\n    {skew}" if skew else "")

@@ -333,7 +333,7 @@ def op_quarantine(req):
     elements = _q_elements(req)
     vendors = [_match(NAME, v, "vendors[%d]" % i) for i, v in enumerate(_items(req, "vendors"))]
     ans: Dict[str, Any] = {"ok": True, "failed": [], "no_keep": False, "rc": None, "txn_output": "", "conns": None,
-           "conntrack_missing": False, "t0": None, "t1": None}
+           "conntrack_missing": False, "t0": None, "t1": None, "revoked": [], "revoke_failed": []}
     q, set_error, chain, chain_error = _state()
     # the policy's render-time set: a restore changes it; an isolate does not (listed once, afterwards)
     iso = _address_set(POLICY, ISOLATED)[0] if action != "isolate" else None
@@ -389,11 +389,25 @@ def op_quarantine(req):
                     gone.append(x["prefix"])
             if gone:
                 cmds.append(_element_cmd("delete", table, name, [_elem_val(p) for p in gone]))
+        # the vendors' grants (opened before the isolation, held back by the quarantine meanwhile) are revoked
+        # in the same transaction: lifting the quarantine must not revive an approval given before an incident
+        revoke = _vendor_grants(vendors) if req.get("revoke_grants") else []
+        gcmds = []
+        for s_name, val, _c in revoke:
+            gcmds.append(_element_cmd("add", STATE, s_name, [{"elem": {"val": val, "timeout": 1}}]))
+            gcmds.append(_element_cmd("delete", STATE, s_name, [val]))
+        ans["revoked"] = [c for _s, _v, c in revoke]
         ans["t0"] = _now()
-        rc, out = _apply(cmds) if cmds else (0, "")
+        rc, out = _apply(gcmds + cmds) if gcmds or cmds else (0, "")
         ans["t1"] = _now()
         ans["rc"], ans["txn_output"] = rc, out
         if rc != 0:
+            for s_name, val, c in revoke:
+                r, _o = _apply([_element_cmd("add", STATE, s_name, [{"elem": {"val": val, "timeout": 1}}]),
+                                _element_cmd("delete", STATE, s_name, [val])])
+                if r != 0:
+                    ans["revoke_failed"].append(c)
+            ans["revoked"] = [c for c in ans["revoked"] if c not in ans["revoke_failed"]]
             for c in cmds:
                 el = c["delete"]["element"]
                 for v in el["elem"]:
@@ -407,6 +421,22 @@ def op_quarantine(req):
     ans["after"] = {"quarantine": listed.get("quarantine"), "isolated": listed.get("isolated")}
     ans["set_error"] = ans["set_error"] or listed.get("error", "")
     return ans
+
+
+def _vendor_grants(vendors):
+    """The live grant elements of ``vendors`` (comment ``vwgrant=<id> <vendor>/<system> ...``):
+    [(set, value as listed, comment)]. A set that cannot be listed has none to revoke."""
+    out = []
+    listing, _errors = _grant_listing()
+    for s_name, elems in sorted(listing.items()):
+        for e in elems:
+            el = e.get("elem") if isinstance(e, dict) else None
+            if not isinstance(el, dict):
+                continue
+            parts = str(el.get("comment") or "").split()
+            if len(parts) >= 2 and parts[0].startswith("vwgrant=") and parts[1].split("/", 1)[0] in vendors:
+                out.append((s_name, el.get("val"), " ".join(parts)))
+    return out
 
 
 def _grant_listing():
