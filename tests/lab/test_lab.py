@@ -43,6 +43,16 @@ def test_01_deploy_then_idempotent(lab):
     again = runner.deploy(lab, confirm_s=30)
     assert [r.error for r in again if r.error] == []
     assert not any(r.changed for r in again), "a no-change rerun must report no change"
+    # what deploy writes on the firewall (the policy, the whole ruleset's backups, rollback and boot files)
+    # is root's alone: 0600 files, 0700 directories (they were 0644 / 0755)
+    for dev, fw in lab.firewalls.items():
+        rd = fw["remote_dir"]
+        written = [os.path.join(rd, n) for n in ("intended.nft", "applied.nft", "boot.nft", "applied.listing",
+                                                 "applied.sha256", "backup")]
+        written += glob.glob(os.path.join(rd, "backup", "*.nft")) + glob.glob(os.path.join(rd, "rollback.nft.*"))
+        modes = {p: oct(os.stat(p).st_mode & 0o777) for p in written if os.path.exists(p)}
+        assert os.path.join(rd, "applied.nft") in modes and os.path.join(rd, "backup") in modes, (dev, modes)
+        assert all(int(m, 8) & 0o077 == 0 for m in modes.values()), (dev, modes)
 
 
 def test_02_data_plane_matches_intent(lab):

@@ -152,7 +152,9 @@ def persist_boot(target: Target, res: Result) -> None:
 
 
 def prepare_command(rd: str, lock_wait_s: float, sha: str) -> str:
-    return (f"if mkdir -p {_q(rd)}/backup; then {devlock.acquire_command(rd, lock_wait_s)}; "
+    # umask 077 for the whole session (one interactive shell): the policy, its backups (the whole ruleset,
+    # every set element), rollback and boot files are root's alone (0600, directories 0700)
+    return (f"umask 077; if mkdir -p {_q(rd)}/backup; then {devlock.acquire_command(rd, lock_wait_s)}; "
             f"{pending_check_command(rd)}; echo {SPLIT}; {applied_check_command(rd, sha)}; "
             "else echo __VW_NODIR; fi")
 
