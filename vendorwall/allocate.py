@@ -102,8 +102,8 @@ def read_lock(root: str, shown_root: str) -> tuple[Lock, list[Diagnostic]]:
 _OCTET = r"(?:0|[1-9]\d{0,2})"
 _ADDR = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
 _LOCK_ENTRY = re.compile(rf"  ([a-z0-9][a-z0-9/-]*): \{{vlan: (\d+), subnet: ({_ADDR})/(\d{{1,2}}), "
-                         rf"hosts: \{{(.*)\}}\}}")
-_LOCK_HOSTS = re.compile(rf"([a-z0-9][a-z0-9-]*): \[({_ADDR}(?:, {_ADDR})*)\](?:, |$)")
+                         rf"hosts: \{{(.*)\}}\}}", re.ASCII)
+_LOCK_HOSTS = re.compile(rf"([a-z0-9][a-z0-9-]*): \[({_ADDR}(?:, {_ADDR})*)\](?:, |$)", re.ASCII)
 
 
 def _addr(text: str) -> IPv4Address:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .model import Inventory, Service
 
-PORT_SPEC = re.compile(r"^(tcp|udp)/(\d{1,5})(?:-(\d{1,5}))?$")
+PORT_SPEC = re.compile(r"^(tcp|udp)/(\d{1,5})(?:-(\d{1,5}))?$", re.ASCII)
 # Well-known ports of the default forbidden names: forbidden by port even when the catalogue defines none
 WELL_KNOWN: dict[str, tuple[tuple[str, int, int], ...]] = {
     "telnet": (("tcp", 23, 23),),

@@ -53,7 +53,7 @@ def reserved_account(name: str) -> str:
 _IF_TYPES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet", "TwentyFiveGigE", "FortyGigabitEthernet",
              "HundredGigE", "Ethernet", "Port-channel", "AppGigabitEthernet", "TwoGigabitEthernet",
              "FiveGigabitEthernet")
-_IF_NAME = re.compile(r"^\s*([A-Za-z][A-Za-z-]*)\s*(\d[\d/.:]*)\s*$")
+_IF_NAME = re.compile(r"^\s*([A-Za-z][A-Za-z-]*)\s*(\d[\d/.:]*)\s*$", re.ASCII)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # few distinct names (uplinks, access ports), asked per system

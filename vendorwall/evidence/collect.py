@@ -34,18 +34,18 @@ class PeriodError(ValueError):
 def parse_period(text: str) -> tuple[dt.date, dt.date]:
     """``2026-Q4``, ``2026-11``, ``2026`` or ``2026-10-01..2026-12-31``: [start, end) as dates."""
     t = text.strip()
-    m = re.fullmatch(r"(\d{4})-Q([1-4])", t)
+    m = re.fullmatch(r"(\d{4})-Q([1-4])", t, re.ASCII)
     if m:
         y, q = int(m[1]), int(m[2])
         start = dt.date(y, 3 * q - 2, 1)
         return start, (dt.date(y + 1, 1, 1) if q == 4 else dt.date(y, 3 * q + 1, 1))
-    m = re.fullmatch(r"(\d{4})-(\d{2})", t)
+    m = re.fullmatch(r"(\d{4})-(\d{2})", t, re.ASCII)
     if m and 1 <= int(m[2]) <= 12:
         y, mo = int(m[1]), int(m[2])
         return dt.date(y, mo, 1), (dt.date(y + 1, 1, 1) if mo == 12 else dt.date(y, mo + 1, 1))
-    if re.fullmatch(r"\d{4}", t):
+    if re.fullmatch(r"\d{4}", t, re.ASCII):
         return dt.date(int(t), 1, 1), dt.date(int(t) + 1, 1, 1)
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", t)
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", t, re.ASCII)
     if m:
         try:
             a, b = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])

@@ -132,7 +132,7 @@ def read(path: str, root: str, shown: str | None = None) -> Batch:
         ip = cell("ip")
         if ip is not None:
             addrs = [a for a in IP_SPLIT.split(ip.value) if a and ":" not in a]  # IPv6 left aside
-            bad = [a for a in addrs if not re.match(r"^\d{1,3}(\.\d{1,3}){3}$", a)]
+            bad = [a for a in addrs if not re.match(r"^\d{1,3}(\.\d{1,3}){3}$", a, re.ASCII)]
             if bad:
                 batch.diags.append(ip.diag("malformed address", "IPv4 addresses", repr(bad[0])))
             elif addrs:

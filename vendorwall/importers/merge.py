@@ -155,7 +155,7 @@ def _needs_quotes(text: str) -> bool:
     """Would the inventory loader (YAML 1.1) read this plain text as something else (12:00, yes, 0800)?
     ruamel.yaml writes YAML 1.2 and quotes only what 1.2 would misread. (The resolvers' regexps, not a
     parse per value: the import of a large register spends its time in serialisation, not here.)"""
-    if not text or text.startswith("+") or re.match(r"^\d{1,2}:\d\d$", text):
+    if not text or text.startswith("+") or re.match(r"^\d{1,2}:\d\d$", text, re.ASCII):
         return True
     return any(tag != _STR and regexp.match(text) for tag, regexp in [*_IMPLICIT.get(text[0], []),
                                                                        *_IMPLICIT.get(None, [])])

@@ -137,7 +137,7 @@ def p_bool(v: str) -> bool:
 
 
 def p_window(v: str) -> dict[str, Any]:
-    m = re.match(r"^\s*([A-Za-z,\s]+?)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$", v)
+    m = re.match(r"^\s*([A-Za-z,\s]+?)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$", v, re.ASCII)
     expected = 'days and hours such as "tue,thu 08:00-12:00"'
     if not m:
         raise Bad("malformed window", expected)

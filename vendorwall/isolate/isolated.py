@@ -37,7 +37,7 @@ VERSION = 1
 RECORD_NAME = "isolation.json"  # in the state directory (StateDir.isolation_file)
 SCOPES = ("access", "segment")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", re.ASCII)
 
 
 class IsolationStateError(UsageError):
