@@ -87,9 +87,9 @@ options:
     type: float
     default: 30
   workers:
-    description: Firewalls handled at once.
+    description: Firewalls handled at once (as C(vendorwall isolate --workers)).
     type: int
-    default: 64
+    default: 256
   known_hosts:
     description:
       - known_hosts files to trust besides the inventory's C(vendorwall_known_hosts), C(~/.ssh/known_hosts)
@@ -294,7 +294,7 @@ def run_module():
             "port": {"type": "int"},
             "connect_timeout": {"type": "float", "default": 5},
             "command_timeout": {"type": "float", "default": 30},
-            "workers": {"type": "int", "default": 64},
+            "workers": {"type": "int", "default": 256},
             "known_hosts": {"type": "list", "elements": "path", "default": []},
             "host_key_policy": {"type": "str", "choices": ["verify", "accept-new"]},
             "lab_dir": {"type": "path"},
@@ -339,6 +339,7 @@ def run_module():
         r = run.execute(m, plan, targets, reason=p["reason"], ticket=p["ticket"], journal_path=jpath,
                         started=STARTED[0], started_mono=STARTED[1], workers=p["workers"],
                         settings=conn, isolation_path=state.isolation_file,
+                        access_journal=state.journal("access"),
                         lab_dir=os.path.abspath(p["lab_dir"]) if p["lab_dir"] else None)
     data = r.to_data()
     changed = any(x.changed for x in r.results) if not plan.check else any(

@@ -304,7 +304,7 @@ def test_09_a_grant_opened_before_an_isolation_does_not_come_back_with_the_resto
     m = lab.manifest()
     r = run.execute(m, actions.plan(m, "vc", "access", "restore"), run.lab_targets(m, lab.state.lab_dir),
                     reason="lab restore", ticket="INC-LAB", journal_path=journal_path, accounts=False,
-                    isolation_path=StateDir.for_inventory(lab.root).isolation_file)
+                    isolation_path=StateDir.for_inventory(lab.root).isolation_file, access_journal=access_journal)
     text = r.report()
     print(text)
     assert r.exit_code == 0

@@ -108,6 +108,7 @@ def handle(args: argparse.Namespace) -> int:
     r = run.execute(m, plan, targets, reason=args.reason, ticket=args.ticket, journal_path=jpath,
                     started=started[0], started_mono=started[1], workers=args.workers,
                     settings=settings(args), isolation_path=state.isolation_file,
+                    access_journal=state.journal("access"),
                     lab_dir=os.path.abspath(args.lab_dir) if args.lab_dir else None,
                     progress=say if not args.json and sys.stderr.isatty() else lambda _: None)
     if args.json:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -521,12 +520,15 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
             started: float | None = None, started_mono: float | None = None, workers: int = 256,
             conntrack: bool = True, lab_dir: str | None = None, settings: ConnSettings | None = None,
             progress: Progress = _quiet, bastion_targets: list[Target] | None = None,
-            accounts: bool = True, isolation_path: str = "") -> Run:
+            accounts: bool = True, isolation_path: str = "", access_journal: str = "") -> Run:
     """Firewalls and bastions at once, on one thread pool, one SSH round trip each.
 
     ``bastion_targets``: default the lab's bastion namespaces with ``lab_dir`` (a lab without any:
     bastions reported "skipped", not failed), else the manifest's bastion addresses with the
     firewalls' SSH user, key, port and timeouts. ``accounts=False``: firewalls only.
+
+    ``access_journal``: where a restore closes the grants it revoked (the state directory's
+    ``journals/access.jsonl``); empty: the revocation is in the report and the incident journal only.
 
     ``isolation_path``: the isolation record (:mod:`.isolated`). An isolation records its vendors there
     while the devices are being changed, with the journal's ``started`` entry, under the record's lock
@@ -593,7 +595,7 @@ def execute(m: Manifest, p: Plan, tgts: list[Target], *, reason: str, ticket: st
                     _record(r, lambda iso: isolated.without(iso, p.vendors))
                 _finish_journal(r, journal_path)
             if p.action == "restore" and not p.check:
-                _journal_revoked(r, journal_path)
+                _journal_revoked(r, access_journal)
             if r.journal_entries and not p.check:
                 _anchor(r, [*tgts, *btg.values()], sessions or {}, pool)
     finally:  # every program told to end at once, then waited for (5 s in all: a device gone silent since its
@@ -661,9 +663,9 @@ def _record(r: Run, change: Callable[[isolated.Isolation], isolated.Isolation]) 
                           "isolated; fix it and rerun the same command")
 
 
-def _journal_revoked(r: Run, journal_path: str) -> None:
-    """The grants a restore revoked, closed in the access journal (beside the incident journal): ``access
-    list`` and the evidence pack show them closed by the restore, not as gone before their expiry."""
+def _journal_revoked(r: Run, path: str) -> None:
+    """The grants a restore revoked, closed in the access journal ``path``: ``access list`` and the evidence
+    pack show them closed by the restore, not as gone before their expiry."""
     by_grant: dict[str, dict[str, Any]] = {}
     for res in r.results:
         for comment in res.revoked:
@@ -674,9 +676,8 @@ def _journal_revoked(r: Run, journal_path: str) -> None:
             fw = g["firewalls"].setdefault(res.device, {"result": "closed", "elements": 0,
                                                        "device_change_at": stamp(res.device_t1 or r.finished)})
             fw["elements"] += 1
-    if not by_grant or not journal_path:
+    if not by_grant or not path:
         return
-    path = os.path.join(os.path.dirname(journal_path), "access.jsonl")
     for gid, g in sorted(by_grant.items()):
         try:
             journal.append(path, {"event": "closed", "when": stamp(r.finished), "who": journal.who(), "grant": gid,
